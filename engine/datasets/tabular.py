@@ -1,0 +1,335 @@
+"""CSV tables -> `LoadedDataset`, for the bundled real datasets and users' ``csv:PATH`` files.
+
+Uses only the stdlib ``csv`` module so user files need no extra dependency, and reports
+every problem as a `DatasetError` naming the file, the 1-based data row (row 1 is the first
+row after the header; blank lines are skipped and not counted) and the column.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+import torch
+
+from engine.datasets.registry import (
+    CSV_PREFIX,
+    TASK_TYPES,
+    DatasetDefaults,
+    DatasetError,
+    DatasetInfo,
+    LoadedDataset,
+    TaskType,
+)
+
+CSV_DEFAULTS = DatasetDefaults(epochs=100, lr=1e-3, batch_size=32)
+MAX_INTEGER_CLASSES = 20  # an integer target with at most this many values is a class label
+MAX_CATEGORIES = 100  # more distinct strings than this is almost surely an id/free-text column
+
+
+def load_csv(
+    path: str | Path,
+    *,
+    target: str | None = None,
+    task_type: str | None = None,
+    defaults: DatasetDefaults = CSV_DEFAULTS,
+) -> LoadedDataset:
+    """Read and parse a CSV file; ``target`` defaults to the last column."""
+    p = Path(path).expanduser()
+    return _parse(_read_file(p), p.name, target, task_type, defaults)[0]
+
+
+def _read_file(p: Path) -> str:
+    try:
+        return p.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise DatasetError(f"CSV file not found: {p}") from None
+    except IsADirectoryError:
+        raise DatasetError(f"Expected a CSV file but found a folder: {p}") from None
+    except UnicodeDecodeError:
+        raise DatasetError(f"{p.name}: not a UTF-8 text file") from None
+    except OSError as exc:
+        raise DatasetError(f"Cannot read CSV file {p}: {exc.strerror or exc}") from None
+
+
+def parse_csv_text(
+    text: str,
+    *,
+    source: str,
+    target: str | None = None,
+    task_type: str | None = None,
+    defaults: DatasetDefaults = CSV_DEFAULTS,
+) -> LoadedDataset:
+    """Parse CSV text; ``source`` (usually the file name) prefixes every error message."""
+    return _parse(text, source, target, task_type, defaults)[0]
+
+
+def _parse(
+    text: str,
+    source: str,
+    target: str | None,
+    task_type: str | None,
+    defaults: DatasetDefaults,
+) -> tuple[LoadedDataset, str]:
+    """The dataset and the name of the column used as its target."""
+    if task_type is not None and task_type not in TASK_TYPES:
+        raise DatasetError(
+            f"Unknown task type '{task_type}'; choose 'classification' or 'regression'"
+        )
+    header, rows = _read_rows(text, source)
+    if target is None:
+        target = header[-1]
+    if target not in header:
+        raise DatasetError(
+            f"{source}: no column named '{target}'; available columns: {', '.join(header)}"
+        )
+    if len(header) < 2:
+        raise DatasetError(f"{source}: needs at least one feature column besides the target")
+    columns = {name: [row[j] for row in rows] for j, name in enumerate(header)}
+
+    feature_blocks: list[torch.Tensor] = []
+    feature_names: list[str] = []
+    for name in header:
+        if name == target:
+            continue
+        block, names = _encode_feature(columns[name], name, source)
+        feature_blocks.append(block)
+        feature_names.extend(names)
+    x = torch.cat(feature_blocks, dim=1)
+
+    y, task, class_names = _encode_target(columns[target], target, source, task_type)
+    loaded = LoadedDataset(
+        x=x,
+        y=y,
+        num_features=x.shape[1],
+        task_type=task,
+        num_classes=len(class_names) if class_names is not None else None,
+        feature_names=feature_names,
+        class_names=class_names,
+        defaults=defaults,
+    )
+    return loaded, target
+
+
+def _read_rows(text: str, source: str) -> tuple[list[str], list[list[str]]]:
+    reader = csv.reader(io.StringIO(text))
+    try:
+        lines = [[cell.strip() for cell in row] for row in reader]
+    except csv.Error as exc:
+        raise DatasetError(f"{source}: line {reader.line_num}: malformed CSV ({exc})") from None
+    lines = [row for row in lines if any(row)]
+    if not lines:
+        raise DatasetError(f"{source}: file is empty; expected a header row and data rows")
+    header, rows = lines[0], lines[1:]
+    for j, name in enumerate(header, start=1):
+        if not name:
+            raise DatasetError(f"{source}: column {j} has no name in the header row")
+    duplicates = sorted({name for name in header if header.count(name) > 1})
+    if duplicates:
+        raise DatasetError(
+            f"{source}: duplicate column names in the header: {', '.join(duplicates)}"
+        )
+    if not rows:
+        raise DatasetError(f"{source}: has a header row but no data rows")
+    for i, row in enumerate(rows, start=1):
+        if len(row) != len(header):
+            raise DatasetError(
+                f"{source}: row {i}: expected {len(header)} values (one per column), "
+                f"found {len(row)}"
+            )
+    return header, rows
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _looks_numeric(cells: list[str]) -> bool:
+    """Most non-empty cells parse as numbers: then stray text is a typo, not a category."""
+    filled = [c for c in cells if c]
+    return sum(_is_number(c) for c in filled) * 2 > len(filled) or not filled
+
+
+def _parse_numbers(cells: list[str], column: str, source: str) -> list[float]:
+    values = []
+    for i, cell in enumerate(cells, start=1):
+        where = f"{source}: row {i}, column '{column}'"
+        if not cell:
+            raise DatasetError(f"{where}: missing value")
+        try:
+            value = float(cell)
+        except ValueError:
+            raise DatasetError(f"{where}: cannot parse '{cell}' as a number") from None
+        if not math.isfinite(value):
+            raise DatasetError(f"{where}: '{cell}' is not a finite number")
+        values.append(value)
+    return values
+
+
+def _require_filled(cells: list[str], column: str, source: str) -> None:
+    for i, cell in enumerate(cells, start=1):
+        if not cell:
+            raise DatasetError(f"{source}: row {i}, column '{column}': missing value")
+
+
+def _encode_feature(cells: list[str], column: str, source: str) -> tuple[torch.Tensor, list[str]]:
+    """A numeric column as is, or a text column one-hot encoded with sorted categories."""
+    if _looks_numeric(cells):
+        values = _parse_numbers(cells, column, source)
+        return torch.tensor(values, dtype=torch.float64).float().unsqueeze(1), [column]
+    _require_filled(cells, column, source)
+    categories = sorted(set(cells))
+    if len(categories) > MAX_CATEGORIES:
+        raise DatasetError(
+            f"{source}: column '{column}' has {len(categories)} distinct text values, too many "
+            f"to one-hot encode (at most {MAX_CATEGORIES}); remove it or make it numeric"
+        )
+    index = {c: k for k, c in enumerate(categories)}
+    codes = torch.tensor([index[c] for c in cells], dtype=torch.int64)
+    one_hot = torch.nn.functional.one_hot(codes, len(categories)).float()
+    return one_hot, [f"{column}={c}" for c in categories]
+
+
+def _format_label(value: float) -> str:
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def _encode_target(
+    cells: list[str], column: str, source: str, task_type: str | None
+) -> tuple[torch.Tensor, TaskType, list[str] | None]:
+    numeric = _looks_numeric(cells)
+    values = _parse_numbers(cells, column, source) if numeric else None
+    if task_type is None:
+        is_class_code = values is not None and all(v.is_integer() for v in values)
+        few = values is not None and len(set(values)) <= MAX_INTEGER_CLASSES
+        is_regression = values is not None and not (is_class_code and few)
+        task_type = "regression" if is_regression else "classification"
+    if task_type == "regression":
+        if values is None:
+            # Text target forced to regression: report the first cell that is not a number.
+            values = _parse_numbers(cells, column, source)
+        return torch.tensor(values, dtype=torch.float64).float(), "regression", None
+
+    _require_filled(cells, column, source)
+    if values is not None:
+        # Numeric labels sort by value ("2" before "10") and "1" / "1.0" are one class.
+        distinct = sorted(set(values))
+        class_names = [_format_label(v) for v in distinct]
+        index = {v: k for k, v in enumerate(distinct)}
+        codes = [index[v] for v in values]
+    else:
+        class_names = sorted(set(cells))
+        index_s = {c: k for k, c in enumerate(class_names)}
+        codes = [index_s[c] for c in cells]
+    if len(class_names) < 2:
+        raise DatasetError(
+            f"{source}: target column '{column}' has only one class ('{class_names[0]}'); "
+            "classification needs at least 2"
+        )
+    return torch.tensor(codes, dtype=torch.int64), "classification", class_names
+
+
+class CsvFileDataset:
+    """A user's CSV file; parsed when constructed so a bad file fails at selection time."""
+
+    def __init__(
+        self, path: str | Path, *, target: str | None = None, task_type: str | None = None
+    ) -> None:
+        self.path = Path(path).expanduser()
+        self._data, self.target = _parse(
+            _read_file(self.path), self.path.name, target, task_type, CSV_DEFAULTS
+        )
+        n, f = self._data.x.shape
+        self.info = DatasetInfo(
+            id=f"{CSV_PREFIX}{path}",
+            display_name=self.path.name,
+            description=f"{self.path}: {n} rows, {f} features, target '{self.target}'",
+            task_type=self._data.task_type,
+            source="csv",
+        )
+
+    def load(self, seed: int = 0) -> LoadedDataset:
+        """The file's rows (``seed`` is unused: real data has no randomness to seed)."""
+        d = self._data
+        return LoadedDataset(
+            x=d.x.clone(),
+            y=d.y.clone(),
+            num_features=d.num_features,
+            task_type=d.task_type,
+            num_classes=d.num_classes,
+            feature_names=list(d.feature_names),
+            class_names=list(d.class_names) if d.class_names is not None else None,
+            defaults=d.defaults,
+        )
+
+
+@dataclass(frozen=True)
+class BundledCsvDataset:
+    """A real dataset shipped in ``resources/datasets`` (read via importlib so wheels work)."""
+
+    info: DatasetInfo
+    filename: str
+    target: str
+    defaults: DatasetDefaults
+
+    def read_text(self) -> str:
+        return (files("resources") / "datasets" / self.filename).read_text(encoding="utf-8-sig")
+
+    def load(self, seed: int = 0) -> LoadedDataset:
+        """The bundled rows (``seed`` is unused: real data has no randomness to seed)."""
+        return parse_csv_text(
+            self.read_text(),
+            source=self.filename,
+            target=self.target,
+            task_type=self.info.task_type,
+            defaults=self.defaults,
+        )
+
+
+BUNDLED_DATASETS: tuple[BundledCsvDataset, ...] = (
+    BundledCsvDataset(
+        DatasetInfo(
+            "iris",
+            "Iris",
+            "Fisher's iris flowers: 4 measurements, 3 species, 150 rows (UCI, CC BY 4.0).",
+            "classification",
+            "bundled",
+        ),
+        "iris.csv",
+        "species",
+        DatasetDefaults(epochs=60, lr=1e-2, batch_size=16),
+    ),
+    BundledCsvDataset(
+        DatasetInfo(
+            "wine",
+            "Wine",
+            "Chemical analysis of wines from 3 cultivars: 13 features, 178 rows (UCI, CC BY 4.0).",
+            "classification",
+            "bundled",
+        ),
+        "wine.csv",
+        "cultivar",
+        DatasetDefaults(epochs=40, lr=1e-2, batch_size=16),
+    ),
+    BundledCsvDataset(
+        DatasetInfo(
+            "diabetes",
+            "Diabetes",
+            "Disease progression of 442 diabetes patients from 10 baseline measurements "
+            "(Efron et al. 2004, via scikit-learn, BSD-3-Clause).",
+            "regression",
+            "bundled",
+        ),
+        "diabetes.csv",
+        "progression",
+        DatasetDefaults(epochs=100, lr=1e-2, batch_size=32),
+    ),
+)

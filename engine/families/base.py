@@ -1,0 +1,65 @@
+"""The ModelFamily protocol and a base class that derives the common parts from family.json."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from engine.families.spec import FamilySpec
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+Split = tuple["torch.Tensor", "torch.Tensor", "torch.Tensor", "torch.Tensor"]
+
+
+@runtime_checkable
+class ModelFamily(Protocol):
+    spec: FamilySpec
+
+    def create_model(self, params: dict[str, Any]) -> nn.Module: ...
+
+    def generate_training_dataset(
+        self, params: dict[str, Any], training_fraction: float, data_seed: int
+    ) -> Split: ...
+
+    def get_training_config(self) -> dict[str, Any]: ...
+
+    def training_defaults(self, params: dict[str, Any]) -> dict[str, Any]: ...
+
+    def validate_domain(self, params: dict[str, Any]) -> dict[str, Any]: ...
+
+    def task_type(self, params: dict[str, Any]) -> str: ...
+
+    def compute_loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor: ...
+
+
+class FamilyBase:
+    """Defaults for everything but the model and the data, taken from the family's spec.
+
+    A model returns one row of class logits (or one regression value) per example; the loss
+    is cross-entropy or mean squared error accordingly.
+    """
+
+    def __init__(self, spec: FamilySpec) -> None:
+        self.spec = spec
+
+    def get_training_config(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.spec.training_parameters()}
+
+    def training_defaults(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Training defaults for these domain parameters (a dataset may bring its own)."""
+        return dict(self.spec.training_defaults)
+
+    def validate_domain(self, params: dict[str, Any]) -> dict[str, Any]:
+        return params
+
+    def task_type(self, params: dict[str, Any]) -> str:
+        return self.spec.task_type
+
+    def compute_loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        import torch.nn.functional as F
+
+        if targets.is_floating_point():
+            return F.mse_loss(outputs.reshape(targets.shape), targets)
+        return F.cross_entropy(outputs, targets)

@@ -1,0 +1,120 @@
+"""The grokking setup of Nanda et al. (2023): a 1-layer transformer learning (a + b) mod p."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.errors import ParameterError
+from engine.families.base import FamilyBase, Split
+
+
+def is_prime(n: int) -> bool:
+    return n >= 2 and all(n % d for d in range(2, math.isqrt(n) + 1))
+
+
+class OneLayerTransformer(nn.Module):
+    """Attention-only-then-MLP block with no LayerNorm and no attention biases (paper code).
+
+    `forward` returns the last position's logits only, computed without the work the loss
+    never reads: the query and the `=` token's key and value are the same for every example,
+    and the MLP and unembedding run on the last position alone. `forward_all` is the plain
+    computation over every position; a test holds the two to 1e-5.
+    """
+
+    def __init__(self, p: int, d_model: int = 128, n_heads: int = 4, d_mlp: int = 512) -> None:
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError("d_model must be a multiple of n_heads")
+        d_head = d_model // n_heads
+        d_vocab = p + 1
+        self.p, self.n_heads, self.d_head = p, n_heads, d_head
+        scale = 1 / math.sqrt(d_model)
+        self.W_E = nn.Parameter(torch.randn(d_vocab, d_model) * scale)
+        self.W_pos = nn.Parameter(torch.randn(3, d_model) * scale)
+        self.W_Q = nn.Parameter(torch.randn(n_heads, d_model, d_head) * scale)
+        self.W_K = nn.Parameter(torch.randn(n_heads, d_model, d_head) * scale)
+        self.W_V = nn.Parameter(torch.randn(n_heads, d_model, d_head) * scale)
+        self.W_O = nn.Parameter(torch.randn(n_heads * d_head, d_model) * scale)
+        self.W_in = nn.Parameter(torch.randn(d_model, d_mlp) * scale)
+        self.b_in = nn.Parameter(torch.zeros(d_mlp))
+        self.W_out = nn.Parameter(torch.randn(d_mlp, d_model) * (1 / math.sqrt(d_mlp)))
+        self.b_out = nn.Parameter(torch.zeros(d_model))
+        self.W_U = nn.Parameter(torch.randn(d_model, p) * (1 / math.sqrt(d_vocab)))
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        h, dh = self.n_heads, self.d_head
+        eq = self.W_E[self.p] + self.W_pos[2]  # the last position's residual: one vector
+        q = torch.einsum("d,hde->he", eq, self.W_Q)  # [h, dh], shared by every example
+        k_eq = torch.einsum("d,hde->he", eq, self.W_K)
+        v_eq = torch.einsum("d,hde->he", eq, self.W_V)
+        # Scores and values of positions 0 and 1 depend only on the token there: tabulate them
+        # over the vocabulary (p+1 rows) and gather, instead of projecting every example.
+        kq = torch.einsum("hde,he->dh", self.W_K, q)  # [d, h]
+        table = torch.stack([self.W_E + self.W_pos[0], self.W_E + self.W_pos[1]])  # [2, V, d]
+        scores_table = table @ kq  # [2, V, h]
+        values_table = torch.einsum("svd,hde->svhe", table, self.W_V)  # [2, V, h, dh]
+        a, b = tokens[:, 0], tokens[:, 1]
+        scale = 1 / math.sqrt(dh)
+        scores = torch.stack(
+            [scores_table[0, a], scores_table[1, b], (k_eq * q).sum(-1).expand(len(a), h)],
+            dim=-1,
+        ) * scale  # [n, h, 3]
+        weights = scores.softmax(dim=-1)
+        z = (
+            weights[..., 0, None] * values_table[0, a]
+            + weights[..., 1, None] * values_table[1, b]
+            + weights[..., 2, None] * v_eq
+        )  # [n, h, dh]
+        resid = eq + z.reshape(len(a), h * dh) @ self.W_O
+        resid = resid + F.relu(resid @ self.W_in + self.b_in) @ self.W_out + self.b_out
+        return resid @ self.W_U
+
+    def forward_all(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Logits at every position, computed the plain way: [n, 3, p]."""
+        n, pos = tokens.shape
+        resid = self.W_E[tokens] + self.W_pos[:pos]  # [n, 3, d]
+        q = torch.einsum("npd,hde->nhpe", resid, self.W_Q)
+        k = torch.einsum("npd,hde->nhpe", resid, self.W_K)
+        v = torch.einsum("npd,hde->nhpe", resid, self.W_V)
+        scores = q @ k.transpose(-1, -2) / math.sqrt(self.d_head)
+        mask = torch.ones(pos, pos, dtype=torch.bool, device=tokens.device).triu(1)
+        scores = scores.masked_fill(mask, float("-inf"))
+        z = scores.softmax(-1) @ v  # [n, h, 3, dh]
+        z = z.permute(0, 2, 1, 3).reshape(n, pos, self.n_heads * self.d_head)
+        resid = resid + z @ self.W_O
+        resid = resid + F.relu(resid @ self.W_in + self.b_in) @ self.W_out + self.b_out
+        return resid @ self.W_U
+
+
+class ModuloAdditionFamily(FamilyBase):
+    def validate_domain(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not is_prime(params["prime"]):
+            raise ParameterError("prime", f"{params['prime']} is not prime; allowed: a prime from 3 to 997")
+        if params["d_model"] % params["n_heads"]:
+            raise ParameterError("d_model", f"{params['d_model']} is not a multiple of n_heads ({params['n_heads']})")
+        return params
+
+    def create_model(self, params: dict[str, Any]) -> nn.Module:
+        return OneLayerTransformer(params["prime"], params["d_model"], params["n_heads"], params["d_mlp"])
+
+    def generate_training_dataset(
+        self, params: dict[str, Any], training_fraction: float, data_seed: int
+    ) -> Split:
+        p = params["prime"]
+        a = torch.arange(p).repeat_interleave(p)
+        b = torch.arange(p).repeat(p)
+        x = torch.stack([a, b, torch.full_like(a, p)], dim=1)
+        y = (a + b) % p
+        order = torch.randperm(p * p, generator=torch.Generator().manual_seed(data_seed))
+        cut = int(training_fraction * p * p)
+        train, test = order[:cut], order[cut:]
+        return x[train], y[train], x[test], y[test]
+
+    def compute_loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        # float64: float32 cannot represent the ~1e-7 losses a grokked model reaches.
+        return F.cross_entropy(outputs.to(torch.float64), targets)

@@ -1,0 +1,235 @@
+"""Finds families (built-in and the user's), validates parameters and names variants."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import importlib.resources
+import importlib.util
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.errors import FamilyError, ParameterError, VariantError
+from engine.families.base import ModelFamily
+from engine.families.spec import FamilySpec, load_family_spec
+from engine.hashing import config_hash
+from engine.params import ParameterSpec, validate_values
+from engine.training.config import TrainingConfig, training_specs
+from engine.variants import RunConfig, Variant, variant_dir
+
+
+@dataclass(frozen=True)
+class FamilyEntry:
+    spec: FamilySpec
+    source: str  # "built-in" or the user family's directory
+    directory: Path | None = None
+
+
+@dataclass(frozen=True)
+class FamilyLoadError:
+    source: str
+    message: str
+
+
+class FamilyRegistry:
+    """Families from `resources/families/` and `<home>/families/<name>/`.
+
+    Only family.json is read up front (no torch import); a family's Python code is imported
+    the first time the family is used. A family that cannot be read is kept in `errors` and
+    skipped, so one bad family never hides the others.
+    """
+
+    def __init__(self, home: Path) -> None:
+        self.home = Path(home)
+        self.errors: list[FamilyLoadError] = []
+        self._entries: dict[str, FamilyEntry] = {}
+        self._instances: dict[str, ModelFamily] = {}
+        self._discover()
+
+    # ---- discovery -------------------------------------------------------------------------
+    def _discover(self) -> None:
+        builtin = importlib.resources.files("resources") / "families"
+        for folder in sorted(builtin.iterdir(), key=lambda t: t.name):
+            if folder.is_dir() and (folder / "family.json").is_file():
+                self._add(folder / "family.json", "built-in", None)
+        user_root = self.home / "families"
+        if user_root.is_dir():
+            for folder in sorted(user_root.iterdir()):
+                if not folder.is_dir():
+                    continue
+                if not (folder / "family.json").is_file():
+                    self.errors.append(FamilyLoadError(str(folder), "no family.json; skipped"))
+                    continue
+                self._add(folder / "family.json", str(folder), folder)
+
+    def _add(self, json_path: Any, source: str, directory: Path | None) -> None:
+        try:
+            spec = load_family_spec(json_path)
+            if directory is not None and spec.implementation is None:
+                _check_family_py(directory)
+        except FamilyError as exc:
+            self.errors.append(FamilyLoadError(source, str(exc)))
+            return
+        if spec.name in self._entries:
+            message = f"{json_path}: family {spec.name!r} is already defined; skipped"
+            self.errors.append(FamilyLoadError(source, message))
+            return
+        self._entries[spec.name] = FamilyEntry(spec, source, directory)
+
+    # ---- lookup ----------------------------------------------------------------------------
+    def names(self) -> list[str]:
+        return list(self._entries)
+
+    def specs(self) -> list[FamilySpec]:
+        return [entry.spec for entry in self._entries.values()]
+
+    def spec(self, name: str) -> FamilySpec:
+        return self._entry(name).spec
+
+    def _entry(self, name: str) -> FamilyEntry:
+        if name not in self._entries:
+            known = ", ".join(self._entries) or "none"
+            raise FamilyError(f"unknown family {name!r}; known: {known}")
+        return self._entries[name]
+
+    def family(self, name: str) -> ModelFamily:
+        """The family's implementation, imported on first use."""
+        if name not in self._instances:
+            entry = self._entry(name)
+            try:
+                cls = _load_implementation(entry)
+                self._instances[name] = cls(entry.spec)
+            except FamilyError:
+                raise
+            except Exception as exc:
+                raise FamilyError(f"family {name!r} failed to load: {exc}") from exc
+        return self._instances[name]
+
+    # ---- variants --------------------------------------------------------------------------
+    def resolve_config(
+        self,
+        family: str,
+        domain: dict[str, Any] | None = None,
+        training: dict[str, Any] | None = None,
+        *,
+        strategy: str = "native",
+        strategy_params: dict[str, Any] | None = None,
+    ) -> RunConfig:
+        """Validate every parameter and build the config, name included. Raises ParameterError."""
+        spec = self.spec(family)
+        implementation = self.family(family)
+        domain_values = validate_values(spec.domain_parameters, domain or {}, kind="domain")
+        domain_values = implementation.validate_domain(domain_values)
+        training_parameters = self.training_parameters(family, domain_values)
+        training_values = validate_values(training_parameters, training or {}, kind="training")
+        config = TrainingConfig(**training_values)
+        defaults = TrainingConfig(**{p.name: p.default for p in training_parameters})
+        name = variant_name(spec, domain_values, config, defaults, strategy, strategy_params or {})
+        return RunConfig(
+            family=family,
+            variant=name,
+            domain=domain_values,
+            training=config,
+            strategy=strategy,
+            strategy_params=strategy_params or {},
+        ).with_hash()
+
+    def training_parameters(self, family: str, domain: dict[str, Any]) -> list[ParameterSpec]:
+        """The training schema with defaults for these domain parameters filled in."""
+        spec = self.spec(family)
+        overrides = {**spec.training_defaults, **self.family(family).training_defaults(domain)}
+        return training_specs(overrides)
+
+    def create_variant(
+        self,
+        family: str,
+        params: dict[str, Any] | None = None,
+        training: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Variant:
+        return Variant(self.home, self.resolve_config(family, params, training, **kwargs))
+
+    def variant(self, name: str, family: str | None = None) -> Variant:
+        """An existing variant by name (searching every family unless one is given)."""
+        root = self.home / "variants"
+        families = [family] if family else sorted(p.name for p in root.glob("*") if p.is_dir())
+        for fam in families:
+            directory = variant_dir(self.home, fam, name)
+            if (directory / "config.json").is_file():
+                return Variant.load(directory)
+        raise VariantError(f"no trained variant named {name!r} under {root}")
+
+    def discover_variants(self) -> list[Any]:
+        from engine.discovery import discover_variants
+
+        return discover_variants(self.home)
+
+
+def variant_name(
+    spec: FamilySpec,
+    domain: dict[str, Any],
+    training: TrainingConfig,
+    defaults: TrainingConfig,
+    strategy: str = "native",
+    strategy_params: dict[str, Any] | None = None,
+) -> str:
+    """`variant_pattern` filled in, plus a short hash of everything else that is not default.
+
+    Two configs that differ anywhere but in execution settings get different names, and the
+    same config always gets the same name.
+    """
+    formatted = spec.variant_pattern.format(**domain)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", formatted)
+    in_pattern = spec.pattern_fields() if name == formatted else set()
+    extra: dict[str, Any] = {
+        key: value
+        for key, value in domain.items()
+        if key not in in_pattern and value != _default(spec.domain_parameters, key)
+    }
+    base = defaults.identity()
+    changed = {k: v for k, v in training.identity().items() if base.get(k) != v}
+    if changed:
+        extra["training"] = changed
+    if strategy != "native" or strategy_params:
+        extra["strategy"] = [strategy, strategy_params or {}]
+    if extra:
+        name += "_" + config_hash(extra)[:8]
+    return name
+
+
+def _default(specs: list[Any], name: str) -> Any:
+    return next(s.default for s in specs if s.name == name)
+
+
+def _check_family_py(directory: Path) -> None:
+    source = directory / "family.py"
+    if not source.is_file():
+        raise FamilyError(f"{directory}: no family.py beside family.json")
+    try:
+        compile(source.read_text(encoding="utf-8"), str(source), "exec")
+    except SyntaxError as exc:
+        raise FamilyError(f"{source}:{exc.lineno}: syntax error: {exc.msg}") from None
+
+
+def _load_implementation(entry: FamilyEntry) -> type:
+    if entry.spec.implementation:
+        module_name, _, attr = entry.spec.implementation.partition(":")
+        module = importlib.import_module(module_name)
+        return getattr(module, attr)
+    assert entry.directory is not None
+    module_name = f"trainwright_user_family_{entry.spec.name}"
+    file_spec = importlib.util.spec_from_file_location(module_name, entry.directory / "family.py")
+    if file_spec is None or file_spec.loader is None:
+        raise FamilyError(f"{entry.directory}: cannot import family.py")
+    module = importlib.util.module_from_spec(file_spec)
+    sys.modules[module_name] = module
+    file_spec.loader.exec_module(module)
+    cls = getattr(module, "Family", None)
+    if cls is None:
+        raise FamilyError(f"{entry.directory / 'family.py'}: defines no class named Family")
+    return cls
+
+
+__all__ = ["FamilyLoadError", "FamilyRegistry", "ParameterError", "variant_name"]

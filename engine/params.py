@@ -1,0 +1,177 @@
+"""Typed parameter schemas: the one description that forms, the CLI and validation all read."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from engine.errors import ParameterError
+
+ParamType = Literal["int", "float", "bool", "str", "choice", "int_list"]
+
+
+class ParameterSpec(BaseModel):
+    """One parameter as a family.json (or the trainer) declares it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    type: ParamType
+    default: Any = None
+    min: float | None = None
+    max: float | None = None
+    min_exclusive: bool = False
+    max_exclusive: bool = False
+    choices: list[Any] | None = None
+    help: str = ""
+    label: str | None = None
+    optional: bool = False  # None is an allowed value ("off", "auto")
+
+    @property
+    def display_label(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
+
+    def allowed(self) -> str:
+        """What values are allowed, in words, for error messages and tooltips."""
+        if self.type == "bool":
+            return "true or false"
+        if self.choices is not None:
+            return "one of " + ", ".join(str(c) for c in self.choices)
+        kind = {"int": "an integer", "float": "a number", "str": "text", "int_list": "integers"}
+        words = kind.get(self.type, self.type)
+        lo = None if self.min is None else ("> " if self.min_exclusive else ">= ") + _fmt(self.min)
+        hi = None if self.max is None else ("< " if self.max_exclusive else "<= ") + _fmt(self.max)
+        bounds = " and ".join(b for b in (lo, hi) if b)
+        if self.type == "int_list":
+            words = "comma-separated integers" + (f" each {bounds}" if bounds else "")
+            return words
+        return f"{words} {bounds}".strip()
+
+    def parse(self, text: str) -> Any:
+        """Parse a value typed as text (CLI `-p name=value`, a line edit) and validate it."""
+        text = text.strip()
+        if self.optional and text.lower() in ("", "none", "off", "null"):
+            return None
+        try:
+            if self.type == "int":
+                value: Any = _parse_int(text)
+            elif self.type == "float":
+                value = float(text)
+            elif self.type == "bool":
+                lowered = text.lower()
+                if lowered not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                    raise ValueError(text)
+                value = lowered in ("true", "1", "yes", "on")
+            elif self.type == "int_list":
+                value = [_parse_int(part) for part in text.split(",") if part.strip()]
+            elif self.type == "choice" and self.choices and not isinstance(self.choices[0], str):
+                value = type(self.choices[0])(text)
+            else:
+                value = text
+        except ValueError:
+            raise ParameterError(self.name, f"{text!r} is not valid; allowed: {self.allowed()}") from None
+        return self.validate_value(value)
+
+    def validate_value(self, value: Any) -> Any:
+        """Coerce a Python value to this type and check its range, or raise ParameterError."""
+        if value is None:
+            if self.optional:
+                return None
+            raise ParameterError(self.name, f"a value is required; allowed: {self.allowed()}")
+        value = self._coerce(value)
+        if self.choices is not None and value not in self.choices:
+            raise ParameterError(self.name, f"{value!r} is not allowed; allowed: {self.allowed()}")
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, int | float) and not isinstance(item, bool):
+                self._check_range(item)
+        return value
+
+    def _coerce(self, value: Any) -> Any:
+        bad = ParameterError(self.name, f"{value!r} is not valid; allowed: {self.allowed()}")
+        if self.type == "int":
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise bad
+            if isinstance(value, float) and not value.is_integer():
+                raise bad
+            return int(value)
+        if self.type == "float":
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise bad
+            if not math.isfinite(value):
+                raise bad
+            return float(value)
+        if self.type == "bool":
+            if not isinstance(value, bool):
+                raise bad
+            return value
+        if self.type == "int_list":
+            if isinstance(value, str):
+                return self.parse(value)
+            if not isinstance(value, list | tuple) or any(
+                isinstance(v, bool) or not isinstance(v, int) for v in value
+            ):
+                raise bad
+            return list(value)
+        if self.type == "str" and not isinstance(value, str):
+            raise bad
+        return value
+
+    def _check_range(self, value: float) -> None:
+        too_low = self.min is not None and (
+            value <= self.min if self.min_exclusive else value < self.min
+        )
+        too_high = self.max is not None and (
+            value >= self.max if self.max_exclusive else value > self.max
+        )
+        if too_low or too_high:
+            raise ParameterError(self.name, f"{value!r} is out of range; allowed: {self.allowed()}")
+
+
+def validate_values(
+    specs: list[ParameterSpec], values: dict[str, Any], *, kind: str
+) -> dict[str, Any]:
+    """Defaults overlaid with `values`, each validated; unknown names are refused."""
+    by_name = {spec.name: spec for spec in specs}
+    for name in values:
+        if name not in by_name:
+            known = ", ".join(sorted(by_name))
+            raise ParameterError(name, f"unknown {kind} parameter; known: {known}")
+    resolved = {}
+    for spec in specs:
+        raw = values.get(spec.name, spec.default)
+        resolved[spec.name] = spec.validate_value(raw)
+    return resolved
+
+
+def parse_assignments(
+    specs: list[ParameterSpec], assignments: list[str], *, kind: str
+) -> dict[str, Any]:
+    """Parse `NAME=VALUE` strings against `specs` (typed, range-checked)."""
+    by_name = {spec.name: spec for spec in specs}
+    parsed: dict[str, Any] = {}
+    for item in assignments:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ParameterError(item, f"expected NAME=VALUE for a {kind} parameter")
+        if name not in by_name:
+            known = ", ".join(sorted(by_name))
+            raise ParameterError(name, f"unknown {kind} parameter; known: {known}")
+        parsed[name] = by_name[name].parse(text)
+    return parsed
+
+
+def _parse_int(text: str) -> int:
+    number = float(text)
+    if not number.is_integer():
+        raise ValueError(text)
+    return int(number)
+
+
+def _fmt(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() and abs(number) < 1e15 else f"{number:g}"
+
+
+__all__ = ["ParameterSpec", "parse_assignments", "validate_values"]

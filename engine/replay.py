@@ -1,0 +1,102 @@
+"""Replay: train a variant again from scratch elsewhere and compare it step by step."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from engine.errors import VariantError
+from engine.metadata import VariantMetadata
+from engine.training.callbacks import Callback
+from engine.training.chronicle import read_chronicle, stable_fields
+
+if TYPE_CHECKING:
+    from engine.variants import Variant
+    from engine.workspace import Workspace
+
+
+class ReplayResult(BaseModel):
+    variant: str
+    identical: bool
+    status: str  # "identical", "diverged", "cancelled" or "failed"
+    message: str
+    first_divergence: dict[str, Any] | None = None  # epoch, step, what
+    checkpoints_compared: int = 0
+    lines_compared: int = 0
+    weights_sha256: str | None = None
+
+
+def replay(
+    workspace: Workspace,
+    variant: Variant,
+    callbacks: list[Callback] | None = None,
+    cancel_event: threading.Event | None = None,
+) -> ReplayResult:
+    original = VariantMetadata.load(variant.metadata_path)
+    if original.status != "completed":
+        raise VariantError(f"variant {variant.name} is {original.status}; only completed runs replay")
+    threads = int(original.platform.get("torch_threads") or 0) or None
+    with tempfile.TemporaryDirectory(prefix="trainwright-replay-") as tmp:
+        copy = variant.at_home(Path(tmp))
+        trainer = workspace.trainer(copy, callbacks, cancel_event, threads=threads)
+        session = trainer.train()
+        if session.status != "completed":
+            return ReplayResult(
+                variant=variant.name,
+                identical=False,
+                status=session.status,
+                message=f"replay {session.status}: {session.error_message or 'stopped'}",
+            )
+        replayed = VariantMetadata.load(copy.metadata_path)
+        return _compare(variant, copy, original, replayed)
+
+
+def _compare(
+    variant: Variant, copy: Variant, original: VariantMetadata, replayed: VariantMetadata
+) -> ReplayResult:
+    theirs = {(c.kind, c.epoch, c.step): c for c in replayed.checkpoints if c.kind == "weights"}
+    compared = 0
+    divergence = None
+    for entry in sorted(original.checkpoints, key=lambda c: c.step):
+        other = theirs.get((entry.kind, entry.epoch, entry.step))
+        if entry.kind != "weights" or other is None:
+            continue
+        compared += 1
+        if other.weights_sha256 != entry.weights_sha256:
+            divergence = {"epoch": entry.epoch, "step": entry.step, "what": "weights"}
+            break
+    lines = 0
+    a = list(read_chronicle(variant.chronicle_path))
+    b = list(read_chronicle(copy.chronicle_path))
+    for row_a, row_b in zip(a, b, strict=False):
+        lines += 1
+        if stable_fields(row_a) != stable_fields(row_b):
+            line_div = {"epoch": row_a.get("epoch"), "step": row_a.get("step"), "what": "chronicle"}
+            if divergence is None or line_div["step"] <= divergence["step"]:
+                divergence = line_div
+            break
+    if divergence is None and len(a) != len(b):
+        last = (a or b)[min(len(a), len(b)) - 1] if min(len(a), len(b)) else {}
+        divergence = {"epoch": last.get("epoch"), "step": last.get("step"), "what": "chronicle length"}
+    if divergence is None and original.weights_sha256 != replayed.weights_sha256:
+        divergence = {"epoch": original.epochs_completed, "step": original.steps, "what": "final weights"}
+    identical = divergence is None
+    message = (
+        f"identical: {compared} checkpoints and {lines} chronicle lines match"
+        if identical
+        else f"diverged at epoch {divergence['epoch']}, step {divergence['step']} ({divergence['what']})"
+    )
+    return ReplayResult(
+        variant=variant.name,
+        identical=identical,
+        status="identical" if identical else "diverged",
+        message=message,
+        first_divergence=divergence,
+        checkpoints_compared=compared,
+        lines_compared=lines,
+        weights_sha256=replayed.weights_sha256,
+    )

@@ -1,0 +1,86 @@
+"""Checkpoint files: written atomically with a SHA-256 sidecar, verified before `torch.load`.
+
+`torch.load` happily loads a file whose tensor bytes were flipped, so every load checks the
+file's SHA-256 against its `.sha256` sidecar first, then loads with `weights_only=True`.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from engine.atomic import atomic_write_bytes, atomic_write_text, sha256_file
+from engine.errors import CheckpointError
+
+FULL_PATTERN = re.compile(r"^state_e(\d+)_s(\d+)\.pt$")
+KEEP_FULL = 2
+
+
+def weights_name(epoch: int) -> str:
+    return f"weights_e{epoch:07d}.pt"
+
+
+def full_name(epoch: int, step: int) -> str:
+    return f"state_e{epoch:07d}_s{step:010d}.pt"
+
+
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> str:
+    """Write `payload` atomically, then its sidecar; return the file's SHA-256."""
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    digest = atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_text(path.with_name(path.name + ".sha256"), digest + "\n")
+    return digest
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Verify the SHA-256, then load with weights_only=True; CheckpointError if anything is off."""
+    path = Path(path)
+    sidecar = path.with_name(path.name + ".sha256")
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path.name} is missing")
+    if not sidecar.is_file():
+        raise CheckpointError(f"checkpoint {path.name} has no .sha256 record; it may be incomplete")
+    expected = sidecar.read_text().strip()
+    actual = sha256_file(path)
+    if actual != expected:
+        raise CheckpointError(
+            f"checkpoint {path.name} is corrupt or was modified: SHA-256 {actual[:12]}… "
+            f"does not match the recorded {expected[:12]}…"
+        )
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"checkpoint {path.name} cannot be loaded safely: {exc}") from None
+
+
+def full_checkpoints(directory: Path) -> list[Path]:
+    """Full-state checkpoints, newest (highest step) first."""
+    found = []
+    for path in Path(directory).glob("state_e*_s*.pt"):
+        match = FULL_PATTERN.match(path.name)
+        if match:
+            found.append((int(match.group(2)), path))
+    return [path for _, path in sorted(found, reverse=True)]
+
+
+def prune_full_checkpoints(directory: Path, keep: int = KEEP_FULL) -> None:
+    for path in full_checkpoints(directory)[keep:]:
+        path.unlink(missing_ok=True)
+        path.with_name(path.name + ".sha256").unlink(missing_ok=True)
+
+
+def latest_valid_full(directory: Path) -> tuple[Path, dict[str, Any], list[str]]:
+    """The newest full checkpoint that verifies, and why any newer ones were skipped."""
+    skipped: list[str] = []
+    for path in full_checkpoints(directory):
+        try:
+            return path, load_checkpoint(path), skipped
+        except CheckpointError as exc:
+            skipped.append(str(exc))
+    reason = "; ".join(skipped) if skipped else "none was written"
+    raise CheckpointError(f"no valid resumable checkpoint in {directory}: {reason}")

@@ -1,0 +1,58 @@
+"""chronicle.jsonl: one flushed JSON line per logged step; the byte offset makes resume exact."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+# Fields that record when, not what: replay and resume compare everything else.
+VOLATILE_FIELDS = frozenset({"timestamp", "epoch_time"})
+
+
+class ChronicleWriter:
+    def __init__(self, path: Path, *, truncate_at: int | None = None) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "ab")  # noqa: SIM115 - held for the run
+        if truncate_at is not None:
+            self._file.truncate(truncate_at)
+            self._file.seek(truncate_at)
+        self.offset = self._file.tell()
+
+    def append(self, row: dict[str, Any]) -> None:
+        data = (json.dumps(row, separators=(",", ":")) + "\n").encode()
+        self._file.write(data)
+        self._file.flush()
+        self.offset += len(data)
+
+    def sync(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self.sync()
+            self._file.close()
+
+
+def read_chronicle(path: Path, *, limit_bytes: int | None = None) -> Iterator[dict[str, Any]]:
+    """Rows in order; a torn last line (a crash mid-write) is skipped."""
+    path = Path(path)
+    if not path.exists():
+        return
+    with open(path, "rb") as handle:
+        data = handle.read() if limit_bytes is None else handle.read(limit_bytes)
+    for line in data.splitlines():
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError:
+            continue
+
+
+def stable_fields(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in VOLATILE_FIELDS}

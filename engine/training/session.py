@@ -1,0 +1,47 @@
+"""What a run reports: per-epoch metrics and the session returned by every training call."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Status = Literal["completed", "failed", "cancelled"]
+
+
+class EpochMetrics(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    epoch: int
+    step: int
+    train_loss: float
+    lr: float
+    grad_norm: float
+    epoch_time: float
+    test_loss: float | None = None
+    train_accuracy: float | None = None
+    test_accuracy: float | None = None
+    train_r2: float | None = None
+    test_r2: float | None = None
+    train_mae: float | None = None
+    test_mae: float | None = None
+
+
+class TrainingSession(BaseModel):
+    """The outcome of train/resume; returned for failures too (train never raises for them)."""
+
+    session_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    family: str
+    variant: str
+    path: str
+    status: Status
+    epochs_completed: int = 0
+    total_epochs: int = 0
+    steps: int = 0
+    metrics: list[EpochMetrics] = []
+    final_metrics: dict[str, Any] = {}
+    error_message: str | None = None
+    warnings: list[str] = []
+    weights_sha256: str | None = None
+    duration_s: float = 0.0

@@ -1,0 +1,440 @@
+"""The training loop: deterministic, resumable at any step, reporting through plain callbacks."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import threading
+import time
+import traceback
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+
+from engine.atomic import atomic_write_json
+from engine.errors import CheckpointError, ParameterError, VariantError
+from engine.families.base import ModelFamily
+from engine.hashing import weights_sha256
+from engine.metadata import CheckpointEntry, VariantMetadata, environment, now
+from engine.training import checkpoints as ckpt
+from engine.training import rng
+from engine.training.callbacks import Callback, CallbackList
+from engine.training.chronicle import ChronicleWriter, read_chronicle
+from engine.training.grokfast import GrokfastFilter
+from engine.training.lock import VariantLock
+from engine.training.metrics import EpochAccumulator, evaluate
+from engine.training.optim import build_optimizer, build_scheduler
+from engine.training.session import EpochMetrics, TrainingSession
+from engine.variants import Variant
+
+AUTOSAVE_SECONDS = 30.0
+
+
+class TrainingFailure(Exception):
+    """A failure the loop detects itself (NaN, divergence): the run ends as failed."""
+
+
+def default_threads() -> int:
+    """Torch threads when the config says 0: all cores but one, for the GUI (see bench/B4)."""
+    return max(1, min(8, (os.cpu_count() or 2) - 1))
+
+
+@contextmanager
+def _deterministic(threads: int, device: str):
+    """Deterministic kernels and a fixed thread count for the run, restored afterwards."""
+    previous = (torch.are_deterministic_algorithms_enabled(), torch.get_num_threads())
+    if device == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous[0])
+        torch.set_num_threads(previous[1])
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ParameterError("device", "cuda is not available on this machine; allowed: cpu")
+    if name == "mps" and not (torch.backends.mps.is_available()):
+        raise ParameterError("device", "mps is not available on this machine; allowed: cpu")
+    return torch.device(name)
+
+
+class Trainer:
+    """Trains one variant. `run()` never raises for a training failure: it returns the session.
+
+    Errors in the request itself (an existing variant without `overwrite`, a missing
+    checkpoint on resume, a device that is not there) raise TrainwrightError before anything
+    is written.
+    """
+
+    def __init__(
+        self,
+        family: ModelFamily,
+        variant: Variant,
+        callbacks: list[Callback] | None = None,
+        cancel_event: threading.Event | None = None,
+        *,
+        threads: int | None = None,
+    ) -> None:
+        self.family = family
+        self.variant = variant
+        self.cfg = variant.config.training
+        self.callbacks = CallbackList(callbacks)
+        self.cancel_event = cancel_event or threading.Event()
+        self.threads_override = threads
+
+    # ---- public ----------------------------------------------------------------------------
+    def train(self, *, overwrite: bool = False) -> TrainingSession:
+        v = self.variant
+        if v.dir.exists() and any(v.dir.iterdir()):
+            if not overwrite:
+                raise VariantError(f"variant {v.name} already exists; use overwrite to retrain it")
+            shutil.rmtree(v.dir)
+        resolve_device(self.cfg.device)
+        v.dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(v.config_path, v.config.model_dump(mode="json"))
+        threads = self.threads_override or self.cfg.threads or default_threads()
+        versions, facts = environment(threads, self.cfg.device)
+        meta = VariantMetadata(
+            family=v.family,
+            variant=v.name,
+            config_hash=v.config.config_hash,
+            created_at=now(),
+            total_epochs=self.cfg.epochs,
+            versions=versions,
+            platform=facts,
+        )
+        meta.save(v.metadata_path)
+        return self._run(meta, resume=False, threads=threads)
+
+    def resume(self) -> TrainingSession:
+        v = self.variant
+        if not v.exists():
+            raise VariantError(f"variant {v.name} has not been trained; nothing to resume")
+        meta = VariantMetadata.load(v.metadata_path)
+        if meta.status == "completed":
+            raise VariantError(f"variant {v.name} is already completed")
+        ckpt.latest_valid_full(v.checkpoints_dir)  # refuse early, before anything changes
+        resolve_device(self.cfg.device)
+        threads = self.threads_override or int(meta.platform.get("torch_threads") or 0)
+        threads = threads or self.cfg.threads or default_threads()
+        return self._run(meta, resume=True, threads=threads)
+
+    # ---- the run ---------------------------------------------------------------------------
+    def _run(self, meta: VariantMetadata, *, resume: bool, threads: int) -> TrainingSession:
+        v, cfg = self.variant, self.cfg
+        session = TrainingSession(
+            family=v.family, variant=v.name, path=str(v.dir), status="failed", total_epochs=cfg.epochs
+        )
+        lock = VariantLock(v.lock_path)
+        lock.acquire()
+        started = time.perf_counter()
+        self.meta = meta
+        self.session = session
+        self.chronicle: ChronicleWriter | None = None
+        try:
+            with _deterministic(threads, cfg.device):
+                meta.status, meta.error_message = "training", None
+                meta.started_at = meta.started_at or now()
+                meta.platform["torch_threads"] = threads
+                meta.save(v.metadata_path)
+                self._setup(resume)
+                self._loop()
+        except BaseException as exc:  # everything ends as a session, never as a crash
+            session.status = "failed"
+            session.error_message = _describe(exc)
+            if not isinstance(exc, TrainingFailure):
+                self.meta.extra["error_traceback"] = traceback.format_exc()
+            self.callbacks.on_exception(exc)
+            self._save_on_failure()
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            if self.chronicle is not None:
+                self.chronicle.close()
+            session.duration_s = time.perf_counter() - started
+            self._finish_metadata(session)
+            lock.release()
+        self.callbacks.on_train_end(session)
+        return session
+
+    def _setup(self, resume: bool) -> None:
+        v, cfg, family = self.variant, self.cfg, self.family
+        domain = v.config.domain
+        self.device = resolve_device(cfg.device)
+        seed = domain[family.spec.seed_parameter]
+        rng.seed_everything(seed)
+        self.model = family.create_model(domain).to(self.device)
+        train_x, train_y, test_x, test_y = family.generate_training_dataset(
+            domain, cfg.training_fraction, cfg.data_seed
+        )
+        self.train_x, self.train_y = train_x.to(self.device), train_y.to(self.device)
+        self.test_x, self.test_y = test_x.to(self.device), test_y.to(self.device)
+        n = len(self.train_y)
+        if n == 0:
+            raise ParameterError("training_fraction", "leaves no training examples")
+        self.batch_size = n if cfg.batch_size == 0 or cfg.batch_size >= n else cfg.batch_size
+        self.steps_per_epoch = math.ceil(n / self.batch_size)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = build_optimizer(self.params, cfg)
+        self.scheduler = build_scheduler(self.optimizer, cfg, self.steps_per_epoch)
+        self.grokfast = GrokfastFilter(self.params, cfg) if cfg.grokfast != "off" else None
+        self.generator = torch.Generator().manual_seed(cfg.data_seed)
+        self.acc = EpochAccumulator(regression=self.train_y.is_floating_point())
+        self.epoch, self.step, self.batch_index, self.perm = 0, 0, 0, None
+        self.best_loss, self.since_best = math.inf, 0
+        self.last_autosave = time.monotonic()
+        truncate_at = 0
+        if resume:
+            truncate_at = self._restore()
+        self.chronicle = ChronicleWriter(v.chronicle_path, truncate_at=truncate_at)
+        self.callbacks.on_train_start(
+            {
+                "variant": v.name,
+                "family": v.family,
+                "total_epochs": cfg.epochs,
+                "start_epoch": self.epoch,
+                "steps_per_epoch": self.steps_per_epoch,
+                "resumed": resume,
+                "metrics": list(self.session.metrics),
+            }
+        )
+        if not resume:
+            self._save_weights()
+
+    def _loop(self) -> None:
+        cfg, model, opt = self.cfg, self.model, self.optimizer
+        model.train()
+        full_batch = self.batch_size == len(self.train_y)
+        while self.epoch < cfg.epochs:
+            epoch_number = self.epoch + 1
+            epoch_started = time.perf_counter()
+            if self.batch_index == 0:
+                self.acc.reset()
+                if not full_batch:
+                    self.perm = torch.randperm(len(self.train_y), generator=self.generator)
+            while self.batch_index < self.steps_per_epoch:
+                if self.cancel_event.is_set():
+                    self._save_full()
+                    self.session.status = "cancelled"
+                    return
+                if full_batch:
+                    xb, yb = self.train_x, self.train_y
+                else:
+                    idx = self.perm[self.batch_index * self.batch_size : (self.batch_index + 1) * self.batch_size]
+                    idx = idx.to(self.device)
+                    xb, yb = self.train_x[idx], self.train_y[idx]
+                outputs = model(xb)
+                loss = self.family.compute_loss(outputs, yb)
+                loss_value = loss.item()
+                if not math.isfinite(loss_value):
+                    raise TrainingFailure(f"loss became {loss_value} at epoch {epoch_number}, step {self.step + 1}")
+                if loss_value > cfg.divergence_threshold:
+                    raise TrainingFailure(
+                        f"loss diverged to {loss_value:.4g} (above divergence_threshold "
+                        f"{cfg.divergence_threshold:g}) at epoch {epoch_number}, step {self.step + 1}"
+                    )
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if self.grokfast is not None:
+                    self.grokfast.apply()
+                grads = [p.grad for p in self.params if p.grad is not None]
+                grad_norm = torch.nn.utils.get_total_norm(grads)
+                if cfg.grad_clip > 0:
+                    torch.nn.utils.clip_grads_with_norm_(self.params, cfg.grad_clip, grad_norm)
+                lr = opt.param_groups[0]["lr"]
+                opt.step()
+                self.scheduler.step()
+                self.step += 1
+                self.batch_index += 1
+                self.acc.update(outputs.detach(), yb, loss_value)
+                row = {
+                    "epoch": epoch_number,
+                    "step": self.step,
+                    "loss": loss_value,
+                    "lr": lr,
+                    "grad_norm": grad_norm.item(),
+                    "timestamp": round(time.time(), 3),
+                }
+                if self.batch_index == self.steps_per_epoch:
+                    self._end_epoch(row, epoch_started)
+                    break
+                if self.step % cfg.log_every == 0:
+                    self._log(row)
+        self.session.status = "completed"
+        self._save_full()
+
+    def _end_epoch(self, row: dict[str, Any], epoch_started: float) -> None:
+        cfg = self.cfg
+        self.epoch += 1
+        self.batch_index = 0
+        stats = self.acc.result()
+        if self.epoch % cfg.eval_every == 0 or self.epoch == cfg.epochs:
+            stats.update(evaluate(self.model, self.family.compute_loss, self.test_x, self.test_y))
+        stats["epoch_time"] = round(time.perf_counter() - epoch_started, 6)
+        row.update(stats)
+        warning = self._check_stagnation(stats)
+        if warning:
+            row["warning"] = warning
+        self._log(row)
+        metrics = EpochMetrics(
+            epoch=self.epoch, step=self.step, lr=row["lr"], grad_norm=row["grad_norm"], **stats
+        )
+        self.session.metrics.append(metrics)
+        self.session.epochs_completed = self.epoch
+        self.session.steps = self.step
+        self.callbacks.on_epoch_end(metrics)
+        if warning:
+            self.callbacks.on_warning(warning)
+        every = cfg.checkpoint_every
+        if (every and self.epoch % every == 0) or self.epoch == cfg.epochs:
+            self._save_weights()
+        due = (cfg.resume_every and self.epoch % cfg.resume_every == 0) or (
+            not cfg.resume_every and time.monotonic() - self.last_autosave >= AUTOSAVE_SECONDS
+        )
+        if due and self.epoch < cfg.epochs:
+            self._save_full()
+
+    def _check_stagnation(self, stats: dict[str, float]) -> str | None:
+        patience = self.cfg.stagnation_patience
+        if not patience:
+            return None
+        loss = stats.get("test_loss", stats["train_loss"])
+        if loss < self.best_loss:
+            self.best_loss, self.since_best = loss, 0
+            return None
+        self.since_best += 1
+        if self.since_best < patience:
+            return None
+        self.since_best = 0
+        message = f"no improvement in loss for {patience} epochs (epoch {self.epoch})"
+        self.session.warnings.append(message)
+        self.meta.warnings.append(message)
+        return message
+
+    def _log(self, row: dict[str, Any]) -> None:
+        assert self.chronicle is not None
+        self.chronicle.append(row)
+        self.callbacks.on_log(row)
+
+    # ---- checkpoints -----------------------------------------------------------------------
+    def _record(self, path: Any, kind: str, digest: str, wsha: str | None) -> None:
+        entry = CheckpointEntry(
+            file=path.name, kind=kind, epoch=self.epoch, step=self.step, sha256=digest, weights_sha256=wsha
+        )
+        existing = [c for c in self.meta.checkpoints if c.file != entry.file]
+        if kind == "full":
+            kept = {p.name for p in ckpt.full_checkpoints(self.variant.checkpoints_dir)}
+            existing = [c for c in existing if c.kind != "full" or c.file in kept]
+        self.meta.checkpoints = [*existing, entry]
+        self.meta.epochs_completed, self.meta.steps = self.epoch, self.step
+        self.meta.save(self.variant.metadata_path)
+        self.callbacks.on_checkpoint(entry.model_dump())
+
+    def _save_weights(self) -> None:
+        state = {k: t.detach().cpu() for k, t in self.model.state_dict().items()}
+        path = self.variant.checkpoints_dir / ckpt.weights_name(self.epoch)
+        digest = ckpt.save_checkpoint(path, {"model": state, "epoch": self.epoch, "step": self.step})
+        self._record(path, "weights", digest, weights_sha256(state))
+
+    def _save_full(self) -> None:
+        assert self.chronicle is not None
+        self.chronicle.sync()
+        state = {k: t.detach().cpu() for k, t in self.model.state_dict().items()}
+        payload = {
+            "model": state,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "rng": rng.capture(self.generator),
+            "grokfast": self.grokfast.state_dict() if self.grokfast else None,
+            "epoch": self.epoch,
+            "step": self.step,
+            "batch_index": self.batch_index,
+            "perm": self.perm if self.batch_index else None,
+            "accumulator": self.acc.state_dict(),
+            "stagnation": {"best_loss": self.best_loss, "since_best": self.since_best},
+            "config_hash": self.variant.config.config_hash,
+            "chronicle_offset": self.chronicle.offset,
+            "engine_version": self.meta.versions.get("engine", ""),
+            "elapsed_s": self.meta.elapsed_s,
+        }
+        path = self.variant.checkpoints_dir / ckpt.full_name(self.epoch, self.step)
+        digest = ckpt.save_checkpoint(path, payload)
+        ckpt.prune_full_checkpoints(self.variant.checkpoints_dir)
+        self.last_autosave = time.monotonic()
+        self._record(path, "full", digest, weights_sha256(state))
+
+    def _save_on_failure(self) -> None:
+        """Keep what can be kept: a full checkpoint of the state before the failing step."""
+        if getattr(self, "optimizer", None) is None or self.chronicle is None:
+            return
+        try:
+            self._save_full()
+        except Exception:  # the failure itself is what gets reported
+            pass
+
+    def _restore(self) -> int:
+        path, state, skipped = ckpt.latest_valid_full(self.variant.checkpoints_dir)
+        if state["config_hash"] != self.variant.config.config_hash:
+            raise CheckpointError(f"checkpoint {path.name} was written for another config")
+        for reason in skipped:
+            self.session.warnings.append(f"skipped checkpoint: {reason}")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        rng.restore(state["rng"], self.generator)
+        if self.grokfast is not None and state["grokfast"] is not None:
+            self.grokfast.load_state_dict(state["grokfast"])
+        self.epoch, self.step = state["epoch"], state["step"]
+        self.batch_index, self.perm = state["batch_index"], state["perm"]
+        self.acc.load_state_dict(state["accumulator"], self.device)
+        self.best_loss = state["stagnation"]["best_loss"]
+        self.since_best = state["stagnation"]["since_best"]
+        offset = state["chronicle_offset"]
+        self.meta.checkpoints = [c for c in self.meta.checkpoints if c.step <= self.step]
+        self.session.metrics = [
+            EpochMetrics(**_epoch_fields(row))
+            for row in read_chronicle(self.variant.chronicle_path, limit_bytes=offset)
+            if "train_loss" in row
+        ]
+        self.session.epochs_completed, self.session.steps = self.epoch, self.step
+        return offset
+
+    def _finish_metadata(self, session: TrainingSession) -> None:
+        meta = self.meta
+        meta.status = session.status
+        meta.error_message = session.error_message
+        meta.elapsed_s = round(meta.elapsed_s + session.duration_s, 3)
+        for warning in session.warnings:
+            if warning not in meta.warnings:
+                meta.warnings.append(warning)
+        if session.metrics:
+            last = session.metrics[-1].model_dump(exclude_none=True)
+            last.pop("epoch_time", None)
+            meta.final_metrics = last
+        session.final_metrics = dict(meta.final_metrics)
+        session.warnings = list(meta.warnings)
+        if getattr(self, "model", None) is not None and session.status != "failed":
+            session.weights_sha256 = weights_sha256(self.model.state_dict())
+            meta.weights_sha256 = session.weights_sha256
+        if session.status == "completed":
+            meta.finished_at = now()
+        meta.save(self.variant.metadata_path)
+
+
+def _epoch_fields(row: dict[str, Any]) -> dict[str, Any]:
+    fields = set(EpochMetrics.model_fields)
+    return {k: v for k, v in row.items() if k in fields} | {"train_loss": row["train_loss"]}
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TrainingFailure):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    return f"{type(exc).__name__}: {exc}"

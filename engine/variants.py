@@ -1,0 +1,100 @@
+"""Variants: one trained (or to-be-trained) model, its resolved config and its directory."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from engine.hashing import config_hash
+from engine.training.config import TrainingConfig
+
+
+class RunConfig(BaseModel):
+    """The fully resolved config of a variant, as stored in config.json."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    family: str
+    variant: str
+    domain: dict[str, Any]
+    training: TrainingConfig
+    strategy: str = "native"
+    strategy_params: dict[str, Any] = {}
+    config_hash: str = ""
+
+    def identity(self) -> dict[str, Any]:
+        """What the run computes: the config hash covers exactly this."""
+        return {
+            "family": self.family,
+            "domain": self.domain,
+            "training": self.training.identity(),
+            "strategy": self.strategy,
+            "strategy_params": self.strategy_params,
+        }
+
+    def with_hash(self) -> RunConfig:
+        return self.model_copy(update={"config_hash": config_hash(self.identity())})
+
+    def with_training(self, **changes: Any) -> RunConfig:
+        training = self.training.model_copy(update=changes)
+        return self.model_copy(update={"training": training}).with_hash()
+
+
+@dataclass(frozen=True)
+class Variant:
+    home: Path
+    config: RunConfig
+
+    @property
+    def name(self) -> str:
+        return self.config.variant
+
+    @property
+    def family(self) -> str:
+        return self.config.family
+
+    @property
+    def dir(self) -> Path:
+        return variant_dir(self.home, self.family, self.name)
+
+    @property
+    def config_path(self) -> Path:
+        return self.dir / "config.json"
+
+    @property
+    def metadata_path(self) -> Path:
+        return self.dir / "metadata.json"
+
+    @property
+    def chronicle_path(self) -> Path:
+        return self.dir / "chronicle.jsonl"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.dir / "checkpoints"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.dir / ".lock"
+
+    def exists(self) -> bool:
+        return self.config_path.exists()
+
+    def at_home(self, home: Path) -> Variant:
+        """The same config stored under another home (replay trains into a temp dir)."""
+        return Variant(home=Path(home), config=self.config)
+
+    @classmethod
+    def load(cls, directory: Path) -> Variant:
+        data = json.loads((Path(directory) / "config.json").read_text(encoding="utf-8"))
+        config = RunConfig.model_validate(data)
+        home = Path(directory).parent.parent.parent
+        return cls(home=home, config=config)
+
+
+def variant_dir(home: Path, family: str, name: str) -> Path:
+    return Path(home) / "variants" / family / name
