@@ -9,7 +9,7 @@ import threading
 import time
 import traceback
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
@@ -30,6 +30,20 @@ from engine.training.session import EpochMetrics, TrainingSession
 from engine.variants import Variant
 
 AUTOSAVE_SECONDS = 30.0
+
+
+class Objective(Protocol):
+    """The training loss of a batch; a strategy (distillation) may also look at the inputs."""
+
+    def __call__(self, outputs: torch.Tensor, targets: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor: ...
+
+
+class FamilyObjective:
+    def __init__(self, family: ModelFamily) -> None:
+        self.compute_loss = family.compute_loss
+
+    def __call__(self, outputs: torch.Tensor, targets: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        return self.compute_loss(outputs, targets)
 
 
 class TrainingFailure(Exception):
@@ -80,8 +94,10 @@ class Trainer:
         cancel_event: threading.Event | None = None,
         *,
         threads: int | None = None,
+        objective: Objective | None = None,
     ) -> None:
         self.family = family
+        self.objective = objective or FamilyObjective(family)
         self.variant = variant
         self.cfg = variant.config.training
         self.callbacks = CallbackList(callbacks)
@@ -230,7 +246,7 @@ class Trainer:
                     idx = idx.to(self.device)
                     xb, yb = self.train_x[idx], self.train_y[idx]
                 outputs = model(xb)
-                loss = self.family.compute_loss(outputs, yb)
+                loss = self.objective(outputs, yb, xb)
                 loss_value = loss.item()
                 if not math.isfinite(loss_value):
                     raise TrainingFailure(f"loss became {loss_value} at epoch {epoch_number}, step {self.step + 1}")

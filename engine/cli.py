@@ -1,0 +1,300 @@
+"""`trainwright`: everything the window does, headless. Bad input: exit 2, one line on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from engine._version import __version__
+from engine.errors import TrainwrightError
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"trainwright: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="trainwright", description="Train neural networks reproducibly.")
+    parser.add_argument("--home", help="data home (default: $TRAINWRIGHT_HOME or the user data dir)")
+    parser.add_argument("--version", action="version", version=f"trainwright {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    for name, helptext in [
+        ("families", "list model families"),
+        ("datasets", "list built-in datasets"),
+        ("variants", "list trained variants"),
+    ]:
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("train", help="train a new variant of a family")
+    p.add_argument("family")
+    p.add_argument("-p", dest="params", action="append", default=[], metavar="NAME=VALUE",
+                   help="domain parameter (repeatable)")
+    p.add_argument("-t", dest="training", action="append", default=[], metavar="NAME=VALUE",
+                   help="training parameter (repeatable)")
+    p.add_argument("--overwrite", action="store_true", help="retrain a variant that already exists")
+    p.add_argument("--json", action="store_true", help="print one JSON object at the end")
+
+    for name, helptext in [
+        ("resume", "continue a stopped or crashed variant from its last valid checkpoint"),
+        ("replay", "train a variant again from scratch and compare it step by step"),
+    ]:
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("variant")
+        p.add_argument("--json", action="store_true", help="print one JSON object at the end")
+
+    for register in _EXTENSIONS:
+        register(sub)
+    return parser
+
+
+# Subcommands contributed by other engine packages (sweeps, distillation): (subparsers) -> None.
+_EXTENSIONS: list[Callable[[Any], None]] = []
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    _load_extensions()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        return _open_window(argv)
+    try:
+        from engine.workspace import Workspace
+
+        workspace = Workspace(args.home)
+        handler = getattr(args, "handler", None) or COMMANDS[args.command]
+        return int(handler(workspace, args))
+    except TrainwrightError as exc:
+        print(f"trainwright: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _open_window(argv: list[str]) -> int:
+    try:
+        from desktop_app.__main__ import main as gui_main
+    except ImportError as exc:  # a headless install without Qt
+        print(f"trainwright: the desktop app is not available ({exc}); see --help", file=sys.stderr)
+        return 1
+    return int(gui_main(argv) or 0)
+
+
+def _load_extensions() -> None:
+    if _EXTENSIONS:
+        return
+    import importlib
+
+    for module in ("engine.sweeps.cli", "engine.distill.cli"):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:  # that package is not part of this install
+            if not exc.name or not module.startswith(exc.name):
+                raise
+            continue
+        _EXTENSIONS.append(mod.register)
+
+
+# ---- commands ------------------------------------------------------------------------------
+def cmd_families(ws: Any, args: argparse.Namespace) -> int:
+    specs = ws.registry.specs()
+    if args.json:
+        out = [s.model_dump(mode="json") for s in specs]
+        _print_json({"families": out, "errors": [e.__dict__ for e in ws.registry.errors]})
+        return 0
+    for spec in specs:
+        print(f"{spec.name:<26} {spec.display_name}")
+        for p in spec.domain_parameters:
+            print(f"    -p {p.name}={p.default!s:<12} {p.allowed()}. {p.help}")
+    for error in ws.registry.errors:
+        print(f"skipped {error.source}: {error.message}", file=sys.stderr)
+    return 0
+
+
+def cmd_datasets(ws: Any, args: argparse.Namespace) -> int:
+    from engine.datasets import list_datasets
+
+    infos = list_datasets()
+    if args.json:
+        _print_json([_asdict(i) for i in infos])
+        return 0
+    for info in infos:
+        print(f"{info.id:<12} {info.task_type:<15} {info.display_name}: {info.description}")
+    print("csv:PATH     (any CSV file; -p target=COLUMN)")
+    return 0
+
+
+def cmd_variants(ws: Any, args: argparse.Namespace) -> int:
+    found = ws.discover_variants()
+    if args.json:
+        _print_json([v.model_dump(mode="json") for v in found])
+        return 0
+    for v in found:
+        score = _headline(v.final_metrics)
+        line = f"{v.family:<24} {v.variant:<48} {v.status:<11} {v.epochs_completed:>6}/{v.total_epochs:<6} {score}"
+        print(line + (f"  ({v.problem})" if v.problem and v.status == "broken" else ""))
+    return 0
+
+
+def cmd_train(ws: Any, args: argparse.Namespace) -> int:
+    from engine.params import parse_assignments
+
+    spec = ws.registry.spec(args.family)
+    domain = parse_assignments(spec.domain_parameters, args.params, kind="domain")
+    training = parse_assignments(spec.training_parameters(), args.training, kind="training")
+    variant = ws.create_variant(args.family, domain, training)
+    if variant.exists() and not args.overwrite:
+        raise TrainwrightError(
+            f"variant {variant.name} already exists; use `trainwright resume {variant.name}`, "
+            "`replay`, or train with --overwrite to replace it"
+        )
+    return _run(args, lambda cb, ev: ws.trainer(variant, cb, ev).train(overwrite=args.overwrite))
+
+
+def cmd_resume(ws: Any, args: argparse.Namespace) -> int:
+    variant = ws.variant(args.variant)
+    return _run(args, lambda cb, ev: ws.trainer(variant, cb, ev).resume())
+
+
+def cmd_replay(ws: Any, args: argparse.Namespace) -> int:
+    variant = ws.variant(args.variant)
+    cancel = threading.Event()
+    callbacks = [] if args.json else [ProgressPrinter(prefix="replay ")]
+    with _cancel_on_sigint(cancel):
+        result = ws.replay(variant, callbacks, cancel)
+    if args.json:
+        _print_json(result.model_dump(mode="json"))
+    else:
+        print(result.message)
+    return 0 if result.identical else 1
+
+
+COMMANDS: dict[str, Callable[[Any, argparse.Namespace], int]] = {
+    "families": cmd_families,
+    "datasets": cmd_datasets,
+    "variants": cmd_variants,
+    "train": cmd_train,
+    "resume": cmd_resume,
+    "replay": cmd_replay,
+}
+
+
+def _run(args: argparse.Namespace, start: Callable[[list[Any], threading.Event], Any]) -> int:
+    cancel = threading.Event()
+    callbacks = [] if args.json else [ProgressPrinter()]
+    with _cancel_on_sigint(cancel):
+        session = start(callbacks, cancel)
+    if args.json:
+        _print_json(
+            {
+                "variant": session.variant,
+                "family": session.family,
+                "status": session.status,
+                "epochs_completed": session.epochs_completed,
+                "final_metrics": session.final_metrics,
+                "weights_sha256": session.weights_sha256,
+                "path": session.path,
+                "error_message": session.error_message,
+                "warnings": session.warnings,
+            }
+        )
+    else:
+        print(f"{session.status}: {session.variant} — {_headline(session.final_metrics)}")
+        if session.error_message:
+            print(f"error: {session.error_message}", file=sys.stderr)
+        if session.status == "cancelled":
+            print(f"resume with: trainwright resume {session.variant}")
+        print(f"weights sha256 {session.weights_sha256}  in {session.path}")
+    return {"completed": 0, "failed": 1}.get(session.status, 130)
+
+
+class _CancelOnSigint:
+    def __init__(self, event: threading.Event) -> None:
+        self.event, self.previous = event, None
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, *_: Any) -> None:
+        print("\nstopping at the next step (a resumable checkpoint is written)…", file=sys.stderr)
+        self.event.set()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+_cancel_on_sigint = _CancelOnSigint
+
+
+class ProgressPrinter:
+    """A progress bar on a terminal; one line per reporting interval otherwise."""
+
+    def __init__(self, interval: float = 2.0, prefix: str = "") -> None:
+        self.interval, self.prefix = interval, prefix
+        self.tty = sys.stderr.isatty()
+        self.total = 0
+        self.last = 0.0
+        self.started = time.monotonic()
+
+    def on_train_start(self, info: dict[str, Any]) -> None:
+        self.total = info["total_epochs"]
+        verb = "resuming" if info["resumed"] else "training"
+        print(f"{self.prefix}{verb} {info['variant']} from epoch {info['start_epoch']}", file=sys.stderr)
+
+    def on_epoch_end(self, metrics: Any) -> None:
+        now = time.monotonic()
+        last_epoch = metrics.epoch == self.total
+        if not last_epoch and now - self.last < (0.1 if self.tty else self.interval):
+            return
+        self.last = now
+        score = _headline(metrics.model_dump(exclude_none=True))
+        if self.tty:
+            width = 30
+            done = int(width * metrics.epoch / max(1, self.total))
+            bar = "#" * done + "-" * (width - done)
+            end = "\n" if last_epoch else ""
+            print(f"\r{self.prefix}[{bar}] {metrics.epoch}/{self.total} {score}   ", end=end, file=sys.stderr, flush=True)
+        else:
+            print(f"{self.prefix}epoch {metrics.epoch}/{self.total} {score}", file=sys.stderr, flush=True)
+
+    def on_warning(self, message: str) -> None:
+        print(f"\n{self.prefix}warning: {message}", file=sys.stderr)
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        if name.startswith("on_"):
+            return lambda *a, **k: None
+        raise AttributeError(name)
+
+
+def _headline(metrics: dict[str, Any]) -> str:
+    parts = []
+    for key, label in [("train_loss", "train loss"), ("test_loss", "test loss"),
+                       ("test_accuracy", "test acc"), ("test_r2", "test R²")]:
+        if metrics.get(key) is not None:
+            parts.append(f"{label} {metrics[key]:.4g}")
+    return ", ".join(parts) or "no metrics yet"
+
+
+def _asdict(obj: Any) -> dict[str, Any]:
+    import dataclasses
+
+    return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else dict(obj)
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
