@@ -24,7 +24,9 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="trainwright", description="Train neural networks reproducibly.")
-    parser.add_argument("--home", help="data home (default: $TRAINWRIGHT_HOME or the user data dir)")
+    parser.add_argument(
+        "--home", help="data home (default: $TRAINWRIGHT_HOME or the user data dir)"
+    )
     parser.add_argument("--version", action="version", version=f"trainwright {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -38,10 +40,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a new variant of a family")
     p.add_argument("family")
-    p.add_argument("-p", dest="params", action="append", default=[], metavar="NAME=VALUE",
-                   help="domain parameter (repeatable)")
-    p.add_argument("-t", dest="training", action="append", default=[], metavar="NAME=VALUE",
-                   help="training parameter (repeatable)")
+    p.add_argument(
+        "-p",
+        dest="params",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="domain parameter (repeatable)",
+    )
+    p.add_argument(
+        "-t",
+        dest="training",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="training parameter (repeatable)",
+    )
     p.add_argument("--overwrite", action="store_true", help="retrain a variant that already exists")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
 
@@ -250,7 +264,10 @@ class ProgressPrinter:
     def on_train_start(self, info: dict[str, Any]) -> None:
         self.total = info["total_epochs"]
         verb = "resuming" if info["resumed"] else "training"
-        print(f"{self.prefix}{verb} {info['variant']} from epoch {info['start_epoch']}", file=sys.stderr)
+        print(
+            f"{self.prefix}{verb} {info['variant']} from epoch {info['start_epoch']}",
+            file=sys.stderr,
+        )
 
     def on_epoch_end(self, metrics: Any) -> None:
         now = time.monotonic()
@@ -264,9 +281,18 @@ class ProgressPrinter:
             done = int(width * metrics.epoch / max(1, self.total))
             bar = "#" * done + "-" * (width - done)
             end = "\n" if last_epoch else ""
-            print(f"\r{self.prefix}[{bar}] {metrics.epoch}/{self.total} {score}   ", end=end, file=sys.stderr, flush=True)
+            print(
+                f"\r{self.prefix}[{bar}] {metrics.epoch}/{self.total} {score}   ",
+                end=end,
+                file=sys.stderr,
+                flush=True,
+            )
         else:
-            print(f"{self.prefix}epoch {metrics.epoch}/{self.total} {score}", file=sys.stderr, flush=True)
+            print(
+                f"{self.prefix}epoch {metrics.epoch}/{self.total} {score}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def on_warning(self, message: str) -> None:
         print(f"\n{self.prefix}warning: {message}", file=sys.stderr)
@@ -279,8 +305,12 @@ class ProgressPrinter:
 
 def _headline(metrics: dict[str, Any]) -> str:
     parts = []
-    for key, label in [("train_loss", "train loss"), ("test_loss", "test loss"),
-                       ("test_accuracy", "test acc"), ("test_r2", "test R²")]:
+    for key, label in [
+        ("train_loss", "train loss"),
+        ("test_loss", "test loss"),
+        ("test_accuracy", "test acc"),
+        ("test_r2", "test R²"),
+    ]:
         if metrics.get(key) is not None:
             parts.append(f"{label} {metrics[key]:.4g}")
     return ", ".join(parts) or "no metrics yet"

@@ -57,7 +57,9 @@ def summarise(directory: Path) -> VariantSummary:
         status = "interrupted" if (directory / "checkpoints").is_dir() else "created"
         return VariantSummary(**base, status=status, problem="metadata.json is missing")
     except (OSError, ValueError) as exc:
-        return VariantSummary(**base, status="broken", problem=f"metadata.json is unreadable: {exc}")
+        return VariantSummary(
+            **base, status="broken", problem=f"metadata.json is unreadable: {exc}"
+        )
     status = meta.status
     if status == "training" and not is_locked(directory / ".lock"):
         status = "interrupted"
@@ -73,5 +75,7 @@ def summarise(directory: Path) -> VariantSummary:
 
 
 def _mtime(directory: Path) -> str:
-    times = [p.stat().st_mtime for p in directory.glob("*") if p.is_file()] or [directory.stat().st_mtime]
+    times = [p.stat().st_mtime for p in directory.glob("*") if p.is_file()] or [
+        directory.stat().st_mtime
+    ]
     return datetime.fromtimestamp(max(times), UTC).isoformat(timespec="seconds")

@@ -19,7 +19,7 @@ def config_hash(obj: Any) -> str:
     return hashlib.sha256(canonical_json(obj).encode()).hexdigest()
 
 
-def weights_sha256(state_dict: Mapping[str, "torch.Tensor"]) -> str:
+def weights_sha256(state_dict: Mapping[str, torch.Tensor]) -> str:
     """SHA-256 over every tensor's name, dtype, shape and bytes, in sorted name order."""
     import torch
 

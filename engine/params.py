@@ -71,7 +71,9 @@ class ParameterSpec(BaseModel):
             else:
                 value = text
         except ValueError:
-            raise ParameterError(self.name, f"{text!r} is not valid; allowed: {self.allowed()}") from None
+            raise ParameterError(
+                self.name, f"{text!r} is not valid; allowed: {self.allowed()}"
+            ) from None
         return self.validate_value(value)
 
     def validate_value(self, value: Any) -> Any:

@@ -38,7 +38,9 @@ def replay(
 ) -> ReplayResult:
     original = VariantMetadata.load(variant.metadata_path)
     if original.status != "completed":
-        raise VariantError(f"variant {variant.name} is {original.status}; only completed runs replay")
+        raise VariantError(
+            f"variant {variant.name} is {original.status}; only completed runs replay"
+        )
     threads = int(original.platform.get("torch_threads") or 0) or None
     with tempfile.TemporaryDirectory(prefix="trainwright-replay-") as tmp:
         copy = variant.at_home(Path(tmp))
@@ -81,9 +83,17 @@ def _compare(
             break
     if divergence is None and len(a) != len(b):
         last = (a or b)[min(len(a), len(b)) - 1] if min(len(a), len(b)) else {}
-        divergence = {"epoch": last.get("epoch"), "step": last.get("step"), "what": "chronicle length"}
+        divergence = {
+            "epoch": last.get("epoch"),
+            "step": last.get("step"),
+            "what": "chronicle length",
+        }
     if divergence is None and original.weights_sha256 != replayed.weights_sha256:
-        divergence = {"epoch": original.epochs_completed, "step": original.steps, "what": "final weights"}
+        divergence = {
+            "epoch": original.epochs_completed,
+            "step": original.steps,
+            "what": "final weights",
+        }
     identical = divergence is None
     message = (
         f"identical: {compared} checkpoints and {lines} chronicle lines match"

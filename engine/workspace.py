@@ -19,8 +19,13 @@ class Workspace:
         self.home.mkdir(parents=True, exist_ok=True)
         self.registry = FamilyRegistry(self.home)
 
-    def create_variant(self, family: str, params: dict[str, Any] | None = None,
-                       training: dict[str, Any] | None = None, **kwargs: Any) -> Variant:
+    def create_variant(
+        self,
+        family: str,
+        params: dict[str, Any] | None = None,
+        training: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Variant:
         return self.registry.create_variant(family, params, training, **kwargs)
 
     def variant(self, name: str, family: str | None = None) -> Variant:
@@ -29,22 +34,43 @@ class Workspace:
     def discover_variants(self) -> list[Any]:
         return self.registry.discover_variants()
 
-    def trainer(self, variant: Variant, callbacks: list[Callback] | None = None,
-                cancel_event: threading.Event | None = None, **kwargs: Any):
+    def trainer(
+        self,
+        variant: Variant,
+        callbacks: list[Callback] | None = None,
+        cancel_event: threading.Event | None = None,
+        **kwargs: Any,
+    ):
         from engine.training.trainer import Trainer
 
-        return Trainer(self.registry.family(variant.family), variant, callbacks, cancel_event, **kwargs)
+        return Trainer(
+            self.registry.family(variant.family), variant, callbacks, cancel_event, **kwargs
+        )
 
-    def train(self, variant: Variant, callbacks: list[Callback] | None = None,
-              cancel_event: threading.Event | None = None, *, overwrite: bool = False) -> TrainingSession:
+    def train(
+        self,
+        variant: Variant,
+        callbacks: list[Callback] | None = None,
+        cancel_event: threading.Event | None = None,
+        *,
+        overwrite: bool = False,
+    ) -> TrainingSession:
         return self.trainer(variant, callbacks, cancel_event).train(overwrite=overwrite)
 
-    def resume(self, variant: Variant, callbacks: list[Callback] | None = None,
-               cancel_event: threading.Event | None = None) -> TrainingSession:
+    def resume(
+        self,
+        variant: Variant,
+        callbacks: list[Callback] | None = None,
+        cancel_event: threading.Event | None = None,
+    ) -> TrainingSession:
         return self.trainer(variant, callbacks, cancel_event).resume()
 
-    def replay(self, variant: Variant, callbacks: list[Callback] | None = None,
-               cancel_event: threading.Event | None = None):
+    def replay(
+        self,
+        variant: Variant,
+        callbacks: list[Callback] | None = None,
+        cancel_event: threading.Event | None = None,
+    ):
         from engine.replay import replay
 
         return replay(self, variant, callbacks, cancel_event)

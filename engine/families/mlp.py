@@ -41,15 +41,19 @@ class MLPFamily(FamilyBase):
         data = _source(params["dataset"], params["target"] or None, _task(params)).load(
             seed=params["seed"]
         )
-        layers = [] if params["linear_baseline"] else [
-            LayerConfig(
-                units=params["hidden_dim"],
-                activation=params["activation"],
-                dropout=params["dropout"],
-                batch_norm=params["batch_norm"],
-            )
-            for _ in range(params["num_hidden_layers"])
-        ]
+        layers = (
+            []
+            if params["linear_baseline"]
+            else [
+                LayerConfig(
+                    units=params["hidden_dim"],
+                    activation=params["activation"],
+                    dropout=params["dropout"],
+                    batch_norm=params["batch_norm"],
+                )
+                for _ in range(params["num_hidden_layers"])
+            ]
+        )
         config = MLPConfig(
             input_dim=data.num_features,
             output_dim=data.num_classes or 1,

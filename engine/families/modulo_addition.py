@@ -60,10 +60,13 @@ class OneLayerTransformer(nn.Module):
         values_table = torch.einsum("svd,hde->svhe", table, self.W_V)  # [2, V, h, dh]
         a, b = tokens[:, 0], tokens[:, 1]
         scale = 1 / math.sqrt(dh)
-        scores = torch.stack(
-            [scores_table[0, a], scores_table[1, b], (k_eq * q).sum(-1).expand(len(a), h)],
-            dim=-1,
-        ) * scale  # [n, h, 3]
+        scores = (
+            torch.stack(
+                [scores_table[0, a], scores_table[1, b], (k_eq * q).sum(-1).expand(len(a), h)],
+                dim=-1,
+            )
+            * scale
+        )  # [n, h, 3]
         weights = scores.softmax(dim=-1)
         z = (
             weights[..., 0, None] * values_table[0, a]
@@ -94,13 +97,19 @@ class OneLayerTransformer(nn.Module):
 class ModuloAdditionFamily(FamilyBase):
     def validate_domain(self, params: dict[str, Any]) -> dict[str, Any]:
         if not is_prime(params["prime"]):
-            raise ParameterError("prime", f"{params['prime']} is not prime; allowed: a prime from 3 to 997")
+            raise ParameterError(
+                "prime", f"{params['prime']} is not prime; allowed: a prime from 3 to 997"
+            )
         if params["d_model"] % params["n_heads"]:
-            raise ParameterError("d_model", f"{params['d_model']} is not a multiple of n_heads ({params['n_heads']})")
+            raise ParameterError(
+                "d_model", f"{params['d_model']} is not a multiple of n_heads ({params['n_heads']})"
+            )
         return params
 
     def create_model(self, params: dict[str, Any]) -> nn.Module:
-        return OneLayerTransformer(params["prime"], params["d_model"], params["n_heads"], params["d_mlp"])
+        return OneLayerTransformer(
+            params["prime"], params["d_model"], params["n_heads"], params["d_mlp"]
+        )
 
     def generate_training_dataset(
         self, params: dict[str, Any], training_fraction: float, data_seed: int

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import importlib
-import re
 import importlib.resources
 import importlib.util
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path

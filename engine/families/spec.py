@@ -37,7 +37,9 @@ class FamilySpec(BaseModel):
         fields = {f for _, f, _, _ in string.Formatter().parse(self.variant_pattern) if f}
         unknown = fields - names
         if unknown:
-            raise ValueError(f"variant_pattern uses unknown parameter(s) {', '.join(sorted(unknown))}")
+            raise ValueError(
+                f"variant_pattern uses unknown parameter(s) {', '.join(sorted(unknown))}"
+            )
         if self.seed_parameter not in names:
             raise ValueError(f"seed_parameter {self.seed_parameter!r} is not a domain parameter")
         for spec in self.domain_parameters:

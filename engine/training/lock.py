@@ -26,7 +26,9 @@ class VariantLock:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 os.close(fd)
-                raise VariantError(f"{self.path.parent.name} is being trained by another run") from None
+                raise VariantError(
+                    f"{self.path.parent.name} is being trained by another run"
+                ) from None
         self._fd = fd
 
     def release(self) -> None:

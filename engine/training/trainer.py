@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -35,14 +36,18 @@ AUTOSAVE_SECONDS = 30.0
 class Objective(Protocol):
     """The training loss of a batch; a strategy (distillation) may also look at the inputs."""
 
-    def __call__(self, outputs: torch.Tensor, targets: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor: ...
+    def __call__(
+        self, outputs: torch.Tensor, targets: torch.Tensor, inputs: torch.Tensor
+    ) -> torch.Tensor: ...
 
 
 class FamilyObjective:
     def __init__(self, family: ModelFamily) -> None:
         self.compute_loss = family.compute_loss
 
-    def __call__(self, outputs: torch.Tensor, targets: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    def __call__(
+        self, outputs: torch.Tensor, targets: torch.Tensor, inputs: torch.Tensor
+    ) -> torch.Tensor:
         return self.compute_loss(outputs, targets)
 
 
@@ -145,7 +150,11 @@ class Trainer:
     def _run(self, meta: VariantMetadata, *, resume: bool, threads: int) -> TrainingSession:
         v, cfg = self.variant, self.cfg
         session = TrainingSession(
-            family=v.family, variant=v.name, path=str(v.dir), status="failed", total_epochs=cfg.epochs
+            family=v.family,
+            variant=v.name,
+            path=str(v.dir),
+            status="failed",
+            total_epochs=cfg.epochs,
         )
         lock = VariantLock(v.lock_path)
         lock.acquire()
@@ -174,6 +183,8 @@ class Trainer:
             if self.chronicle is not None:
                 self.chronicle.close()
             session.duration_s = time.perf_counter() - started
+            session.epochs_completed = getattr(self, "epoch", 0)
+            session.steps = getattr(self, "step", 0)
             self._finish_metadata(session)
             lock.release()
         self.callbacks.on_train_end(session)
@@ -242,14 +253,19 @@ class Trainer:
                 if full_batch:
                     xb, yb = self.train_x, self.train_y
                 else:
-                    idx = self.perm[self.batch_index * self.batch_size : (self.batch_index + 1) * self.batch_size]
+                    idx = self.perm[
+                        self.batch_index * self.batch_size : (self.batch_index + 1)
+                        * self.batch_size
+                    ]
                     idx = idx.to(self.device)
                     xb, yb = self.train_x[idx], self.train_y[idx]
                 outputs = model(xb)
                 loss = self.objective(outputs, yb, xb)
                 loss_value = loss.item()
                 if not math.isfinite(loss_value):
-                    raise TrainingFailure(f"loss became {loss_value} at epoch {epoch_number}, step {self.step + 1}")
+                    raise TrainingFailure(
+                        f"loss became {loss_value} at epoch {epoch_number}, step {self.step + 1}"
+                    )
                 if loss_value > cfg.divergence_threshold:
                     raise TrainingFailure(
                         f"loss diverged to {loss_value:.4g} (above divergence_threshold "
@@ -341,7 +357,12 @@ class Trainer:
     # ---- checkpoints -----------------------------------------------------------------------
     def _record(self, path: Any, kind: str, digest: str, wsha: str | None) -> None:
         entry = CheckpointEntry(
-            file=path.name, kind=kind, epoch=self.epoch, step=self.step, sha256=digest, weights_sha256=wsha
+            file=path.name,
+            kind=kind,
+            epoch=self.epoch,
+            step=self.step,
+            sha256=digest,
+            weights_sha256=wsha,
         )
         existing = [c for c in self.meta.checkpoints if c.file != entry.file]
         if kind == "full":
@@ -355,7 +376,9 @@ class Trainer:
     def _save_weights(self) -> None:
         state = {k: t.detach().cpu() for k, t in self.model.state_dict().items()}
         path = self.variant.checkpoints_dir / ckpt.weights_name(self.epoch)
-        digest = ckpt.save_checkpoint(path, {"model": state, "epoch": self.epoch, "step": self.step})
+        digest = ckpt.save_checkpoint(
+            path, {"model": state, "epoch": self.epoch, "step": self.step}
+        )
         self._record(path, "weights", digest, weights_sha256(state))
 
     def _save_full(self) -> None:
@@ -389,10 +412,8 @@ class Trainer:
         """Keep what can be kept: a full checkpoint of the state before the failing step."""
         if getattr(self, "optimizer", None) is None or self.chronicle is None:
             return
-        try:
+        with contextlib.suppress(Exception):  # the failure itself is what gets reported
             self._save_full()
-        except Exception:  # the failure itself is what gets reported
-            pass
 
     def _restore(self) -> int:
         path, state, skipped = ckpt.latest_valid_full(self.variant.checkpoints_dir)

@@ -1,0 +1,207 @@
+"""The chronicle as a table model: rows appended in batches, a column per field seen so far."""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import math
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt
+
+# Known fields first, in this order; anything else follows in order of appearance.
+PREFERRED_COLUMNS = [
+    "epoch",
+    "step",
+    "loss",
+    "train_loss",
+    "test_loss",
+    "train_accuracy",
+    "test_accuracy",
+    "train_r2",
+    "test_r2",
+    "train_mae",
+    "test_mae",
+    "lr",
+    "grad_norm",
+    "epoch_time",
+    "timestamp",
+    "warning",
+]
+
+HEADER_LABELS = {
+    "epoch": "Epoch",
+    "step": "Step",
+    "loss": "Loss",
+    "train_loss": "Train loss",
+    "test_loss": "Test loss",
+    "train_accuracy": "Train acc.",
+    "test_accuracy": "Test acc.",
+    "train_r2": "Train R²",
+    "test_r2": "Test R²",
+    "train_mae": "Train MAE",
+    "test_mae": "Test MAE",
+    "lr": "LR",
+    "grad_norm": "Grad norm",
+    "epoch_time": "Epoch time (s)",
+    "timestamp": "Time",
+    "warning": "Warning",
+}
+
+EPOCH_END_FIELD = "train_loss"  # rows that close an epoch carry the epoch metrics
+
+
+class ChronicleModel(QAbstractTableModel):
+    RowRole = Qt.ItemDataRole.UserRole + 1  # the raw value of a cell
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[dict[str, Any]] = []
+        self._columns: list[str] = []
+        self._epoch_end_rows: list[int] = []  # row indexes of epoch-end rows, ascending
+        self._epoch_end_epochs: list[int] = []  # their epochs (non-decreasing)
+
+    # ---- Qt model --------------------------------------------------------------------------
+    def rowCount(self, parent: QModelIndex | None = None) -> int:  # noqa: N802 - Qt API
+        if parent is not None and parent.isValid():
+            return 0
+        return len(self._rows)
+
+    def columnCount(self, parent: QModelIndex | None = None) -> int:  # noqa: N802 - Qt API
+        if parent is not None and parent.isValid():
+            return 0
+        return len(self._columns)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row, column = index.row(), index.column()
+        if not (0 <= row < len(self._rows) and 0 <= column < len(self._columns)):
+            return None
+        key = self._columns[column]
+        value = self._rows[row].get(key)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return format_value(key, value)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return None if value is None else f"{key} = {value!r}"
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        if role == self.RowRole:
+            return value
+        return None
+
+    def headerData(  # noqa: N802 - Qt API
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self._columns):
+            key = self._columns[section]
+            if role == Qt.ItemDataRole.DisplayRole:
+                return HEADER_LABELS.get(key, key)
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return key
+        if orientation == Qt.Orientation.Vertical and role == Qt.ItemDataRole.DisplayRole:
+            return str(section + 1)
+        return None
+
+    # ---- content ---------------------------------------------------------------------------
+    @property
+    def columns(self) -> list[str]:
+        return list(self._columns)
+
+    def row(self, index: int) -> dict[str, Any]:
+        return self._rows[index]
+
+    def rows(self) -> list[dict[str, Any]]:
+        return list(self._rows)
+
+    def clear(self) -> None:
+        self.beginResetModel()
+        self._rows, self._columns = [], []
+        self._epoch_end_rows, self._epoch_end_epochs = [], []
+        self.endResetModel()
+
+    def set_rows(self, rows: Iterable[dict[str, Any]]) -> None:
+        self.clear()
+        self.append_rows(list(rows))
+
+    def append_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Append a batch: new columns first (once), then one beginInsertRows for all rows."""
+        if not rows:
+            return
+        self._add_columns(rows)
+        first = len(self._rows)
+        self.beginInsertRows(QModelIndex(), first, first + len(rows) - 1)
+        for offset, row in enumerate(rows):
+            self._rows.append(row)
+            if EPOCH_END_FIELD in row:
+                self._epoch_end_rows.append(first + offset)
+                self._epoch_end_epochs.append(int(row.get("epoch", 0)))
+        self.endInsertRows()
+
+    def _add_columns(self, rows: list[dict[str, Any]]) -> None:
+        known = set(self._columns)
+        new: list[str] = []
+        for row in rows:
+            for key in row:
+                if key not in known:
+                    known.add(key)
+                    new.append(key)
+        if not new:
+            return
+        order = {key: i for i, key in enumerate(PREFERRED_COLUMNS)}
+        new.sort(key=lambda k: order.get(k, len(order)))
+        first = len(self._columns)
+        self.beginInsertColumns(QModelIndex(), first, first + len(new) - 1)
+        self._columns.extend(new)
+        self.endInsertColumns()
+
+    # ---- epochs ----------------------------------------------------------------------------
+    def epoch_end_row_near(self, epoch: float) -> int | None:
+        """The epoch-end row whose epoch is nearest to `epoch` (the later one on a tie)."""
+        epochs = self._epoch_end_epochs
+        if not epochs:
+            return None
+        i = bisect.bisect_left(epochs, epoch)
+        if i >= len(epochs):
+            return self._epoch_end_rows[-1]
+        if i > 0 and abs(epochs[i - 1] - epoch) < abs(epochs[i] - epoch):
+            i -= 1
+        return self._epoch_end_rows[i]
+
+    def epoch_of_row(self, row: int) -> int | None:
+        if 0 <= row < len(self._rows):
+            epoch = self._rows[row].get("epoch")
+            return int(epoch) if epoch is not None else None
+        return None
+
+    def epoch_end_count(self) -> int:
+        return len(self._epoch_end_rows)
+
+    # ---- export ----------------------------------------------------------------------------
+    def export_csv(self, path: str | Path) -> int:
+        """Write every row (raw values, one column per field) as CSV; returns the row count."""
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=self._columns, restval="")
+            writer.writeheader()
+            for row in self._rows:
+                writer.writerow({k: row.get(k, "") for k in self._columns})
+        return len(self._rows)
+
+
+def format_value(key: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if key == "timestamp" and isinstance(value, int | float):
+        return time.strftime("%H:%M:%S", time.localtime(value))
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return str(value)
+        return f"{value:.6g}"
+    return str(value)

@@ -1,0 +1,348 @@
+"""Live training curves: loss (log y), accuracy or R², and learning rate, one point per epoch.
+
+Rows arrive in batches and go into growing numpy buffers (capacity doubling); a GUI-thread
+QTimer redraws at 25 Hz, and only curves that changed, with `setData` on whole arrays. Clip to
+view and peak downsampling keep 100,000 points smooth.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from desktop_app.chronicle_model import EPOCH_END_FIELD
+
+REDRAW_INTERVAL_MS = 40  # 25 Hz
+
+TRAIN_COLOR = (31, 119, 180)
+TEST_COLOR = (230, 120, 20)
+LR_COLOR = (44, 160, 44)
+MARKER_COLOR = (200, 40, 40)
+
+
+class GrowingArray:
+    """A float64 array that doubles its capacity as it fills; `values` is a view, no copy."""
+
+    __slots__ = ("_data", "_size")
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._data = np.empty(max(1, capacity), dtype=np.float64)
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    @property
+    def capacity(self) -> int:
+        return len(self._data)
+
+    @property
+    def values(self) -> np.ndarray:
+        return self._data[: self._size]
+
+    def append(self, value: float) -> None:
+        if self._size == len(self._data):
+            self._grow(self._size + 1)
+        self._data[self._size] = value
+        self._size += 1
+
+    def extend(self, values: Iterable[float]) -> None:
+        array = np.asarray(list(values) if not isinstance(values, np.ndarray) else values, float)
+        needed = self._size + len(array)
+        if needed > len(self._data):
+            self._grow(needed)
+        self._data[self._size : needed] = array
+        self._size = needed
+
+    def clear(self) -> None:
+        self._size = 0
+
+    def _grow(self, needed: int) -> None:
+        capacity = len(self._data)
+        while capacity < needed:
+            capacity *= 2
+        data = np.empty(capacity, dtype=np.float64)
+        data[: self._size] = self._data[: self._size]
+        self._data = data
+
+
+class Series:
+    """One curve and its data."""
+
+    def __init__(self, key: str, curve: pg.PlotDataItem, *, positive: bool = False) -> None:
+        self.key = key
+        self.curve = curve
+        self.positive = positive  # log axis: only values > 0 can be drawn
+        self.x = GrowingArray()
+        self.y = GrowingArray()
+        self.dirty = False
+
+    def add(self, epoch: float, value: Any) -> bool:
+        if value is None or isinstance(value, bool):
+            return False
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return False
+        if not math.isfinite(number) or (self.positive and number <= 0):
+            return False
+        self.x.append(epoch)
+        self.y.append(number)
+        self.dirty = True
+        return True
+
+    def clear(self) -> None:
+        self.x.clear()
+        self.y.clear()
+        self.curve.setData([], [])
+        self.dirty = False
+
+    def value_at(self, epoch: float) -> float | None:
+        xs = self.x.values
+        if not len(xs):
+            return None
+        i = int(np.searchsorted(xs, epoch))
+        if i < len(xs) and xs[i] == epoch:
+            return float(self.y.values[i])
+        return None
+
+
+class _PlotHover(QObject):
+    """Forwards one plot's scene mouse events with the plot they happened in."""
+
+    def __init__(self, owner: TrainingPlots, widget: pg.PlotWidget) -> None:
+        super().__init__(owner)
+        self.owner = owner
+        self.widget = widget
+        widget.scene().sigMouseMoved.connect(self.moved)
+        widget.scene().sigMouseClicked.connect(self.clicked)
+
+    @Slot(object)
+    def moved(self, pos: Any) -> None:
+        self.owner._hover(self.widget, pos)
+
+    @Slot(object)
+    def clicked(self, event: Any) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.owner._click(self.widget, event.scenePos())
+
+
+class TrainingPlots(QWidget):
+    """Three x-linked plots with a crosshair readout and a selected-epoch marker."""
+
+    epochClicked = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        pg.setConfigOptions(background="w", foreground=(40, 40, 40), antialias=False)
+        self.readout = QLabel("Hover over a plot to read values; click to select its epoch.")
+        self.readout.setObjectName("crosshairReadout")
+        self.readout.setAccessibleName("Crosshair readout")
+        self.readout.setToolTip("Values at the epoch under the mouse pointer")
+        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+
+        self.loss_plot = self._make_plot("lossPlot", "Loss", "loss (log scale)")
+        self.metric_plot = self._make_plot("metricPlot", "Accuracy", "accuracy")
+        self.lr_plot = self._make_plot("lrPlot", "Learning rate", "lr")
+        self.loss_plot.getPlotItem().setLogMode(x=False, y=True)
+        self.lr_plot.getPlotItem().setLabel("bottom", "epoch")
+        self.metric_plot.setXLink(self.loss_plot)
+        self.lr_plot.setXLink(self.loss_plot)
+        self._metric_kind = "accuracy"
+
+        train_pen = pg.mkPen(TRAIN_COLOR, width=2)
+        test_pen = pg.mkPen(TEST_COLOR, width=2)
+        self.series: dict[str, Series] = {}
+        self._add_series("train_loss", self.loss_plot, train_pen, "train", positive=True)
+        self._add_series("test_loss", self.loss_plot, test_pen, "test", positive=True)
+        self._add_series("train_accuracy", self.metric_plot, train_pen, "train")
+        self._add_series("test_accuracy", self.metric_plot, test_pen, "test")
+        self._add_series("train_r2", self.metric_plot, train_pen, "train R²")
+        self._add_series("test_r2", self.metric_plot, test_pen, "test R²")
+        self._add_series("lr", self.lr_plot, pg.mkPen(LR_COLOR, width=2), "lr")
+
+        self.plots = [self.loss_plot, self.metric_plot, self.lr_plot]
+        self._cursors: dict[int, pg.InfiniteLine] = {}
+        self._markers: dict[int, pg.InfiniteLine] = {}
+        cursor_pen = pg.mkPen((120, 120, 120), width=1, style=Qt.PenStyle.DashLine)
+        marker_pen = pg.mkPen(MARKER_COLOR, width=2)
+        for plot in self.plots:
+            cursor = pg.InfiniteLine(angle=90, movable=False, pen=cursor_pen)
+            marker = pg.InfiniteLine(angle=90, movable=False, pen=marker_pen)
+            for line in (cursor, marker):
+                line.setVisible(False)
+                plot.addItem(line, ignoreBounds=True)
+            self._cursors[id(plot)] = cursor
+            self._markers[id(plot)] = marker
+        self._hovers = [_PlotHover(self, plot) for plot in self.plots]
+        self.marked_epoch: int | None = None
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.readout)
+        layout.addWidget(self.loss_plot, 2)
+        layout.addWidget(self.metric_plot, 1)
+        layout.addWidget(self.lr_plot, 1)
+
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_INTERVAL_MS)
+        self._timer.timeout.connect(self.redraw)
+
+    def _make_plot(self, name: str, title: str, y_label: str) -> pg.PlotWidget:
+        plot = pg.PlotWidget(self)
+        plot.setObjectName(name)
+        plot.setAccessibleName(f"{title} plot")
+        plot.setToolTip(f"{title} per epoch. Drag to pan, wheel to zoom, click to select an epoch.")
+        plot.setMinimumHeight(90)
+        item = plot.getPlotItem()
+        item.setTitle(title, size="10pt")
+        item.setLabel("left", y_label)
+        item.showGrid(x=True, y=True, alpha=0.25)
+        item.setClipToView(True)
+        item.setDownsampling(auto=True, mode="peak")
+        item.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        return plot
+
+    def _add_series(
+        self, key: str, plot: pg.PlotWidget, pen: Any, name: str, *, positive: bool = False
+    ) -> None:
+        curve = plot.getPlotItem().plot([], [], pen=pen, name=name)
+        self.series[key] = Series(key, curve, positive=positive)
+
+    # ---- data ------------------------------------------------------------------------------
+    def add_rows(self, rows: Iterable[dict[str, Any]]) -> int:
+        """Take the epoch-end rows (those with train_loss) of a batch; returns how many."""
+        added = 0
+        for row in rows:
+            if EPOCH_END_FIELD not in row:
+                continue
+            epoch = float(row.get("epoch", 0))
+            for key, series in self.series.items():
+                if key in row:
+                    series.add(epoch, row[key])
+            added += 1
+        if added:
+            self._update_metric_kind()
+            if not self._timer.isActive():
+                self._timer.start()
+        return added
+
+    def set_rows(self, rows: Iterable[dict[str, Any]]) -> None:
+        self.clear()
+        self.add_rows(rows)
+        self.redraw()
+
+    def clear(self) -> None:
+        for series in self.series.values():
+            series.clear()
+        self.clear_marker()
+        self._metric_kind = ""
+        self._update_metric_kind()
+
+    def point_count(self, key: str = "train_loss") -> int:
+        return len(self.series[key].x)
+
+    def curve_data(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """What the curve currently draws (after the last redraw)."""
+        x, y = self.series[key].curve.getOriginalDataset()
+        empty = np.empty(0)
+        return (empty if x is None else x), (empty if y is None else y)
+
+    def epochs(self) -> np.ndarray:
+        return self.series["train_loss"].x.values
+
+    @Slot()
+    def redraw(self) -> None:
+        changed = False
+        for series in self.series.values():
+            if series.dirty:
+                series.curve.setData(series.x.values, series.y.values)
+                series.dirty = False
+                changed = True
+        if not changed:
+            self._timer.stop()
+
+    def _update_metric_kind(self) -> None:
+        has_r2 = len(self.series["train_r2"].x) or len(self.series["test_r2"].x)
+        kind = "r2" if has_r2 else "accuracy"
+        if kind != self._metric_kind:
+            self._metric_kind = kind
+            item = self.metric_plot.getPlotItem()
+            item.setTitle("R²" if kind == "r2" else "Accuracy", size="10pt")
+            item.setLabel("left", "R²" if kind == "r2" else "accuracy")
+            self.metric_plot.setAccessibleName(("R²" if kind == "r2" else "Accuracy") + " plot")
+
+    # ---- epochs, crosshair and marker ------------------------------------------------------
+    def nearest_epoch(self, x: float) -> int | None:
+        epochs = self.epochs()
+        if not len(epochs):
+            return None
+        i = int(np.searchsorted(epochs, x))
+        if i >= len(epochs):
+            i = len(epochs) - 1
+        elif i > 0 and abs(epochs[i - 1] - x) <= abs(epochs[i] - x):
+            i -= 1
+        return int(epochs[i])
+
+    def mark_epoch(self, epoch: int | None) -> None:
+        self.marked_epoch = epoch
+        for marker in self._markers.values():
+            if epoch is None:
+                marker.setVisible(False)
+            else:
+                marker.setValue(epoch)
+                marker.setVisible(True)
+
+    def clear_marker(self) -> None:
+        self.mark_epoch(None)
+
+    def marker_value(self) -> float | None:
+        marker = self._markers[id(self.loss_plot)]
+        return float(marker.value()) if marker.isVisible() else None
+
+    def readout_text(self, epoch: int) -> str:
+        parts = [f"epoch {epoch}"]
+        labels = {
+            "train_loss": "train loss",
+            "test_loss": "test loss",
+            "train_accuracy": "train acc",
+            "test_accuracy": "test acc",
+            "train_r2": "train R²",
+            "test_r2": "test R²",
+            "lr": "lr",
+        }
+        for key, label in labels.items():
+            value = self.series[key].value_at(epoch)
+            if value is not None:
+                parts.append(f"{label} {value:.4g}")
+        return "  ·  ".join(parts)
+
+    def _view_x(self, widget: pg.PlotWidget, scene_pos: Any) -> float | None:
+        box = widget.getPlotItem().vb
+        if not box.sceneBoundingRect().contains(scene_pos):
+            return None
+        return float(box.mapSceneToView(scene_pos).x())
+
+    def _hover(self, widget: pg.PlotWidget, pos: Any) -> None:
+        x = self._view_x(widget, pos)
+        epoch = None if x is None else self.nearest_epoch(x)
+        for cursor in self._cursors.values():
+            cursor.setVisible(epoch is not None)
+            if epoch is not None:
+                cursor.setValue(epoch)
+        if epoch is not None:
+            self.readout.setText(self.readout_text(epoch))
+
+    def _click(self, widget: pg.PlotWidget, pos: Any) -> None:
+        x = self._view_x(widget, pos)
+        epoch = None if x is None else self.nearest_epoch(x)
+        if epoch is not None:
+            self.epochClicked.emit(epoch)

@@ -1,0 +1,143 @@
+"""The details pane: a variant's config.json, metadata.json and checkpoint list with SHA-256s."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.discovery import VariantSummary
+
+CHECKPOINT_COLUMNS = ("File", "Kind", "Epoch", "Step", "SHA-256", "Weights SHA-256")
+
+
+def read_json(path: Path) -> tuple[Any, str | None]:
+    """(parsed JSON, None) or (None, why it could not be read)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8")), None
+    except FileNotFoundError:
+        return None, f"{path.name} is missing"
+    except (OSError, ValueError) as exc:
+        return None, f"{path.name} is unreadable: {exc}"
+
+
+def _add_items(parent: QTreeWidgetItem, value: Any) -> None:
+    if isinstance(value, dict):
+        for key, child in value.items():
+            _add_child(parent, str(key), child)
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            _add_child(parent, f"[{i}]", child)
+
+
+def _add_child(parent: QTreeWidgetItem, key: str, value: Any) -> None:
+    if isinstance(value, dict | list) and value:
+        item = QTreeWidgetItem(parent, [key, ""])
+        _add_items(item, value)
+    else:
+        text = json.dumps(value) if not isinstance(value, str) else value
+        item = QTreeWidgetItem(parent, [key, text])
+        item.setToolTip(1, text)
+
+
+class VariantDetails(QWidget):
+    """Shows one variant: a tree of config.json and metadata.json, and a checkpoint table."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("variantDetails")
+        self.setAccessibleName("Variant details")
+        self.header = QLabel("Select a variant to see its configuration and checkpoints.")
+        self.header.setObjectName("detailsHeader")
+        self.header.setWordWrap(True)
+        self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.header.setAccessibleName("Variant summary")
+
+        self.tree = QTreeWidget()
+        self.tree.setObjectName("detailsTree")
+        self.tree.setColumnCount(2)
+        self.tree.setHeaderLabels(["Field", "Value"])
+        self.tree.setAccessibleName("Configuration and metadata")
+        self.tree.setToolTip("config.json and metadata.json of the selected variant")
+        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+
+        self.checkpoints = QTableWidget(0, len(CHECKPOINT_COLUMNS))
+        self.checkpoints.setObjectName("checkpointTable")
+        self.checkpoints.setHorizontalHeaderLabels(list(CHECKPOINT_COLUMNS))
+        self.checkpoints.setAccessibleName("Checkpoints")
+        self.checkpoints.setToolTip(
+            "Checkpoints recorded in metadata.json; each file is verified against its SHA-256 "
+            "before it is loaded"
+        )
+        self.checkpoints.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.checkpoints.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.checkpoints.verticalHeader().setVisible(False)
+        self.checkpoints.horizontalHeader().setStretchLastSection(True)
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.tree)
+        splitter.addWidget(self.checkpoints)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.header)
+        layout.addWidget(splitter, 1)
+        self.summary: VariantSummary | None = None
+
+    def show_variant(self, summary: VariantSummary | None) -> None:
+        """Fill the pane from the variant's files (None clears it)."""
+        self.summary = summary
+        self.tree.clear()
+        self.checkpoints.setRowCount(0)
+        if summary is None:
+            self.header.setText("Select a variant to see its configuration and checkpoints.")
+            return
+        directory = Path(summary.path)
+        header = f"<b>{summary.variant}</b> ({summary.family}) — {summary.status}"
+        if summary.problem:
+            header += f"<br>Problem: {summary.problem}"
+        self.header.setText(header + f"<br><small>{directory}</small>")
+        config, config_error = read_json(directory / "config.json")
+        metadata, metadata_error = read_json(directory / "metadata.json")
+        self._add_section("config.json", config, config_error)
+        checkpoints = []
+        if isinstance(metadata, dict):
+            checkpoints = metadata.get("checkpoints") or []
+            metadata = {k: v for k, v in metadata.items() if k != "checkpoints"}
+        self._add_section("metadata.json", metadata, metadata_error)
+        self._fill_checkpoints(checkpoints)
+
+    def _add_section(self, title: str, value: Any, error: str | None) -> None:
+        root = QTreeWidgetItem(self.tree, [title, error or ""])
+        if error:
+            root.setToolTip(1, error)
+        _add_items(root, value)
+        root.setExpanded(True)
+
+    def _fill_checkpoints(self, checkpoints: list[dict[str, Any]]) -> None:
+        rows = sorted(
+            (c for c in checkpoints if isinstance(c, dict)),
+            key=lambda c: (c.get("epoch", 0), c.get("step", 0), c.get("kind", "")),
+        )
+        self.checkpoints.setRowCount(len(rows))
+        keys = ("file", "kind", "epoch", "step", "sha256", "weights_sha256")
+        for r, entry in enumerate(rows):
+            for c, key in enumerate(keys):
+                value = entry.get(key)
+                item = QTableWidgetItem("" if value is None else str(value))
+                item.setToolTip(str(value) if value is not None else "")
+                self.checkpoints.setItem(r, c, item)
+        self.checkpoints.resizeColumnsToContents()

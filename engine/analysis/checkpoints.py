@@ -1,0 +1,142 @@
+"""A variant's weights checkpoints, listed and loaded in epoch order, each verified first.
+
+The list comes from metadata.json (file, epoch, step and both SHA-256 values); without a
+readable metadata.json (an interrupted run) the `weights_e*.pt` files in `checkpoints/` are
+used instead, checked against their `.sha256` sidecars only.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import CheckpointError
+from engine.metadata import VariantMetadata
+
+if TYPE_CHECKING:
+    import torch
+
+WEIGHTS_PATTERN = re.compile(r"^weights_e(\d+)\.pt$")
+
+# A variant, its directory (str or Path), or anything with a `path` (a VariantSummary).
+VariantRef = Any
+
+
+@dataclass(frozen=True)
+class WeightsCheckpoint:
+    """One weights-only checkpoint of a variant."""
+
+    epoch: int
+    step: int
+    path: Path
+    sha256: str | None = None  # the file's SHA-256 recorded in metadata.json
+    weights_sha256: str | None = None  # the tensors' hash recorded in metadata.json
+
+
+def variant_directory(source: VariantRef) -> Path:
+    """The directory of a Variant, a VariantSummary (its `path`) or a path given directly."""
+    if isinstance(source, str | Path):
+        return Path(source)
+    directory = getattr(source, "dir", None)
+    if directory is None:
+        directory = getattr(source, "path", None)
+    if directory is None:
+        raise TypeError(f"not a variant or a variant directory: {source!r}")
+    return Path(directory)
+
+
+def weights_checkpoints(source: VariantRef) -> list[WeightsCheckpoint]:
+    """The variant's weights checkpoints sorted by epoch (then step); empty if there are none."""
+    directory = variant_directory(source)
+    folder = directory / "checkpoints"
+    found: dict[int, WeightsCheckpoint] = {}
+    try:
+        meta: VariantMetadata | None = VariantMetadata.load(directory / "metadata.json")
+    except (OSError, ValueError):
+        meta = None
+    if meta is not None:
+        for entry in meta.checkpoints:
+            if entry.kind == "weights":
+                found[entry.epoch] = WeightsCheckpoint(
+                    entry.epoch, entry.step, folder / entry.file, entry.sha256, entry.weights_sha256
+                )
+    else:
+        for path in folder.glob("weights_e*.pt"):
+            match = WEIGHTS_PATTERN.match(path.name)
+            if match:
+                epoch = int(match.group(1))
+                found[epoch] = WeightsCheckpoint(epoch, -1, path)
+    return sorted(found.values(), key=lambda c: (c.epoch, c.step))
+
+
+def load_weights(checkpoint: WeightsCheckpoint) -> dict[str, torch.Tensor]:
+    """The checkpoint's state dict, verified; CheckpointError if the file is missing or altered.
+
+    The file must match its sidecar (checked by `load_checkpoint`), the sidecar must match the
+    SHA-256 in metadata.json, and the loaded tensors must match the recorded weights hash.
+    """
+    from engine.hashing import weights_sha256
+    from engine.training.checkpoints import load_checkpoint
+
+    path = checkpoint.path
+    sidecar = path.with_name(path.name + ".sha256")
+    if checkpoint.sha256 and sidecar.is_file():
+        recorded = sidecar.read_text(encoding="utf-8").strip()
+        if recorded != checkpoint.sha256:
+            raise CheckpointError(
+                f"checkpoint {path.name} does not match metadata.json: its .sha256 record says "
+                f"{recorded[:12]}…, metadata says {checkpoint.sha256[:12]}…"
+            )
+    payload = load_checkpoint(path)
+    state = payload.get("model") if isinstance(payload, dict) else None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"checkpoint {path.name} holds no model state dict")
+    if checkpoint.weights_sha256 and weights_sha256(state) != checkpoint.weights_sha256:
+        raise CheckpointError(f"checkpoint {path.name}: its weights do not match metadata.json")
+    return state
+
+
+def iter_weights(
+    source: VariantRef,
+    *,
+    strict: bool = True,
+    problems: list[str] | None = None,
+    cancel_event: threading.Event | None = None,
+) -> Iterator[tuple[WeightsCheckpoint, dict[str, torch.Tensor]]]:
+    """Each verified checkpoint with its state dict, in epoch order, one at a time.
+
+    strict: a bad checkpoint raises CheckpointError; otherwise it is skipped and its message
+    appended to `problems`. Stops early (quietly) once `cancel_event` is set.
+    """
+    for checkpoint in weights_checkpoints(source):
+        if cancel_event is not None and cancel_event.is_set():
+            return
+        try:
+            state = load_weights(checkpoint)
+        except CheckpointError as exc:
+            if strict:
+                raise
+            if problems is not None:
+                problems.append(str(exc))
+            continue
+        yield checkpoint, state
+
+
+def load_all_weights(source: VariantRef) -> list[tuple[WeightsCheckpoint, dict[str, torch.Tensor]]]:
+    """Every checkpoint's state dict in epoch order (strict: the first bad one raises)."""
+    return list(iter_weights(source))
+
+
+__all__ = [
+    "VariantRef",
+    "WeightsCheckpoint",
+    "iter_weights",
+    "load_all_weights",
+    "load_weights",
+    "variant_directory",
+    "weights_checkpoints",
+]

@@ -1,0 +1,105 @@
+"""Loading a trained variant's final weights (verified) as a model in eval mode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from engine.distill.errors import DistillError
+from engine.errors import CheckpointError, TrainwrightError
+from engine.hashing import weights_sha256
+from engine.metadata import CheckpointEntry, VariantMetadata
+from engine.training.checkpoints import load_checkpoint
+from engine.variants import Variant
+
+if TYPE_CHECKING:
+    from engine.workspace import Workspace
+
+
+@dataclass(eq=False)
+class TrainedModel:
+    variant: Variant
+    meta: VariantMetadata
+    model: nn.Module
+    weights_sha256: str
+    checkpoint: Path
+
+    @property
+    def teacher_record(self) -> dict[str, Any]:
+        """What a student's metadata.extra["teacher"] names."""
+        return {
+            "variant": self.variant.name,
+            "family": self.variant.family,
+            "weights_sha256": self.weights_sha256,
+        }
+
+
+def find_variant(workspace: Workspace, name: str, family: str | None = None) -> Variant:
+    try:
+        return workspace.variant(name, family)
+    except TrainwrightError:
+        where = f" in family {family}" if family else ""
+        raise DistillError(f"teacher variant {name!r} was not found{where}") from None
+
+
+def completed_metadata(variant: Variant, role: str = "teacher") -> VariantMetadata:
+    try:
+        meta = VariantMetadata.load(variant.metadata_path)
+    except (OSError, ValueError) as exc:
+        raise DistillError(f"{role} {variant.name} has no readable metadata.json: {exc}") from None
+    if meta.status != "completed":
+        raise DistillError(
+            f"{role} {variant.name} is {meta.status}, not completed; finish training it first"
+        )
+    return meta
+
+
+def final_weights_entry(variant: Variant, meta: VariantMetadata) -> CheckpointEntry:
+    entries = [c for c in meta.checkpoints if c.kind == "weights"]
+    final = max(entries, key=lambda c: (c.epoch, c.step), default=None)
+    if final is None or final.epoch != meta.epochs_completed:
+        raise CheckpointError(f"{variant.name} has no final weights checkpoint")
+    return final
+
+
+def load_trained_model(
+    workspace: Workspace,
+    variant: Variant,
+    device: str | torch.device = "cpu",
+    *,
+    role: str = "teacher",
+) -> TrainedModel:
+    """The variant's model with its final weights, verified twice: the file's SHA-256 against
+    its sidecar (load_checkpoint), then the tensors' hash against metadata.json. Eval mode,
+    no gradients. The global RNG is left as it was (building a model draws initial weights).
+    """
+    meta = completed_metadata(variant, role)
+    entry = final_weights_entry(variant, meta)
+    path = variant.checkpoints_dir / entry.file
+    state = load_checkpoint(path)
+    model_state = state.get("model") if isinstance(state, dict) else None
+    if not isinstance(model_state, dict):
+        raise CheckpointError(f"checkpoint {path.name} of {variant.name} holds no model weights")
+    digest = weights_sha256(model_state)
+    expected = entry.weights_sha256 or meta.weights_sha256
+    if expected and digest != expected:
+        raise CheckpointError(
+            f"checkpoint {path.name} of {variant.name} does not hold the recorded final weights"
+        )
+    family = workspace.registry.family(variant.family)
+    with torch.random.fork_rng(devices=[]):
+        model = family.create_model(variant.config.domain)
+    try:
+        model.load_state_dict(model_state)
+    except RuntimeError as exc:
+        raise CheckpointError(
+            f"the weights of {variant.name} do not fit its family's model: {exc}"
+        ) from None
+    model = model.to(device).eval()
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    return TrainedModel(variant, meta, model, digest, path)

@@ -1,0 +1,157 @@
+"""The TrainingStrategy interface: how a variant is trained (plain, distilled, user-defined).
+
+A strategy turns a request (`StrategyConfig`: family, domain and training values, and the
+strategy's own hyperparameters) into an ordinary variant and trains it. Its merged
+hyperparameters (user values over `default_hyperparameters`) are recorded in the variant's
+config as `RunConfig.strategy_params`, so they are part of its hash and name, and
+`trainer(variant, ...)` rebuilds the same objective from the config alone: resume and replay
+of any variant go through `engine.strategies.trainer_for`.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from engine.errors import TrainwrightError, VariantError
+from engine.params import ParameterSpec, validate_values
+
+if TYPE_CHECKING:
+    from engine.training.callbacks import Callback
+    from engine.training.session import TrainingSession
+    from engine.training.trainer import Objective, Trainer
+    from engine.variants import RunConfig, Variant
+    from engine.workspace import Workspace
+
+
+class StrategyRejected(TrainwrightError):
+    """A strategy's `validate` refuses a config; the message says why, for the user."""
+
+
+class StrategyConfig(BaseModel):
+    """A training request: what to train, with which strategy and hyperparameters.
+
+    `strategy` is a registered name or "auto" (the first strategy whose `validate` accepts).
+    `strategy_params` holds only the values the user chose; defaults are merged in later.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    family: str
+    domain: dict[str, Any] = {}
+    training: dict[str, Any] = {}
+    strategy: str = "auto"
+    strategy_params: dict[str, Any] = {}
+    overwrite: bool = False
+
+
+class TrainingStrategy(ABC):
+    """Override `name`, `parameters`, `validate` and, to change the loss, `objective`.
+
+    `parameters` is the schema of the strategy's hyperparameters (typed, range-checked, the
+    same ParameterSpec the families use); `default_hyperparameters` may depend on the config.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    parameters: ClassVar[list[ParameterSpec]] = []
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+
+    # ---- the interface -----------------------------------------------------------------------
+    def default_hyperparameters(self, config: StrategyConfig) -> dict[str, Any]:
+        return {p.name: p.default for p in self.parameters}
+
+    @abstractmethod
+    def validate(self, config: StrategyConfig) -> None:
+        """Accept the config or raise StrategyRejected (or ParameterError) saying why."""
+
+    def train(
+        self,
+        config: StrategyConfig,
+        callbacks: list[Callback] | None = None,
+        cancel_event: threading.Event | None = None,
+    ) -> TrainingSession:
+        """Validate, resolve the variant and train it; training failures end in the session."""
+        self.validate(config)
+        variant = self.variant(config)
+        if variant.exists() and not config.overwrite:
+            raise VariantError(
+                f"variant {variant.name} already exists; use overwrite to retrain it, or "
+                f"`trainwright resume {variant.name}`"
+            )
+        return self.trainer(variant, callbacks, cancel_event).train(overwrite=config.overwrite)
+
+    # ---- helpers strategies share ------------------------------------------------------------
+    def hyperparameters(self, config: StrategyConfig) -> dict[str, Any]:
+        """User values over the defaults, each validated against `parameters`."""
+        merged = {**self.default_hyperparameters(config), **config.strategy_params}
+        return validate_values(self.parameters, merged, kind=f"{self.name} strategy")
+
+    def resolve(self, config: StrategyConfig) -> RunConfig:
+        return self.workspace.registry.resolve_config(
+            config.family,
+            config.domain,
+            config.training,
+            strategy=self.name,
+            strategy_params=self.hyperparameters(config),
+        )
+
+    def variant(self, config: StrategyConfig) -> Variant:
+        from engine.variants import Variant
+
+        return Variant(self.workspace.home, self.resolve(config))
+
+    def objective(self, variant: Variant) -> Objective | None:
+        """The loss for this variant's config; None is the family's own loss."""
+        return None
+
+    def metadata_extra(self, variant: Variant) -> dict[str, Any]:
+        """Entries for the variant's metadata.extra, written when its training starts."""
+        return {}
+
+    def trainer(
+        self,
+        variant: Variant,
+        callbacks: list[Callback] | None = None,
+        cancel_event: threading.Event | None = None,
+        **kwargs: Any,
+    ) -> Trainer:
+        """A Trainer for `variant` (new, resumed or replayed at another home) with this loss."""
+        family = self.workspace.registry.family(variant.family)
+        return make_trainer(
+            family,
+            variant,
+            callbacks,
+            cancel_event,
+            objective=self.objective(variant),
+            metadata_extra=self.metadata_extra(variant),
+            **kwargs,
+        )
+
+
+def make_trainer(
+    family: Any,
+    variant: Variant,
+    callbacks: list[Callback] | None,
+    cancel_event: threading.Event | None,
+    *,
+    objective: Objective | None = None,
+    metadata_extra: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> Trainer:
+    from engine.strategies._trainer import StrategyTrainer
+
+    return StrategyTrainer(
+        family,
+        variant,
+        callbacks,
+        cancel_event,
+        objective=objective,
+        metadata_extra=metadata_extra,
+        **kwargs,
+    )
