@@ -59,6 +59,8 @@ from engine.analysis import FOURIER, GROKKING, PARAMETER_NORM, available_analyse
 from engine.discovery import VariantSummary
 
 RESUMABLE = frozenset({"interrupted", "cancelled", "failed"})
+CURVE_CACHE_SIZE = 64  # variants whose curves stay in memory
+ANALYSIS_CACHE_SIZE = 16
 TRAIN_STYLE = Qt.PenStyle.SolidLine
 TEST_STYLE = Qt.PenStyle.DashLine
 
@@ -70,6 +72,14 @@ def _file_key(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return stat.st_mtime_ns, stat.st_size
+
+
+def _remember(cache: dict[str, Any], path: str, value: Any, limit: int) -> None:
+    """Store `value` as the newest entry, dropping the oldest beyond `limit`."""
+    cache.pop(path, None)
+    cache[path] = value
+    while len(cache) > limit:
+        cache.pop(next(iter(cache)))
 
 
 def _finite(x: np.ndarray, y: np.ndarray, positive: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -108,6 +118,7 @@ class AnalysisTab(QWidget):
         self._refreshing = False
         self._curve_cache: dict[str, tuple[Any, dict[str, np.ndarray]]] = {}
         self._analysis_cache: dict[str, tuple[Any, Any]] = {}
+        self._pending_keys: dict[int, dict[str, Any]] = {}  # request id -> {path: file key}
         self._analysis_path: str | None = None  # the variant the analyses page shows (or awaits)
         self.analysis: Any = None  # the CheckpointAnalysis shown
         self.replay_result: Any = None  # the last ReplayResult
@@ -398,6 +409,7 @@ class AnalysisTab(QWidget):
             self._select_paths(selected, current.path if current else None)
         finally:
             self._refreshing = False
+        self.table.resizeColumnsToContents()
         self._on_selection_changed()
 
     def selected_variants(self) -> list[VariantSummary]:
@@ -520,6 +532,7 @@ class AnalysisTab(QWidget):
     def context_menu(self) -> QMenu:
         """The actions on the selected variants, as a menu."""
         menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         menu.setAccessibleName("Variant actions")
         menu.setToolTipsVisible(True)
         for action in (self.resume_action, self.replay_action, self.open_action):
@@ -533,25 +546,23 @@ class AnalysisTab(QWidget):
         wanted = [s.path for s in summaries]
         self._wanted_curves = wanted
         self.runner.cancel("curves")
-        missing = [
-            p
-            for p in wanted
-            if self._curve_cache.get(p, (None,))[0] != _file_key(Path(p) / "chronicle.jsonl")
-        ]
+        keys = {p: _file_key(Path(p) / "chronicle.jsonl") for p in wanted}
+        missing = {p: k for p, k in keys.items() if self._curve_cache.get(p, (None,))[0] != k}
+        self._curves_request = next(self._ids)
         if not missing:
-            self._curves_request = next(self._ids)
             self._draw_curves()
             return
-        self._curves_request = next(self._ids)
-        worker = CurvesWorker(self._curves_request, missing)
-        self.runner.start(worker, self._on_curves_ready, self._on_worker_failed)
+        self._pending_keys[self._curves_request] = missing
+        worker = CurvesWorker(self._curves_request, list(missing))
+        self.runner.start(worker, self._on_curves_ready, self._on_curves_failed)
 
     @Slot(int, object)
     def _on_curves_ready(self, request_id: int, curves: dict[str, dict[str, np.ndarray]]) -> None:
+        keys = self._pending_keys.pop(request_id, {})
         if self._closing:
             return
         for path, data in curves.items():
-            self._curve_cache[path] = (_file_key(Path(path) / "chronicle.jsonl"), data)
+            _remember(self._curve_cache, path, (keys.get(path), data), CURVE_CACHE_SIZE)
         if request_id == self._curves_request:
             self._draw_curves()
 
@@ -630,6 +641,7 @@ class AnalysisTab(QWidget):
         self.runner.cancel("analysis")
         self._analysis_request = next(self._ids)
         self._analysis_path = current.path
+        self._pending_keys[self._analysis_request] = {current.path: key}
         self._show_analysis(None, f"Analysing the checkpoints of {current.variant}…")
         worker = AnalysisWorker(self._analysis_request, current.path, self._analyses_for(current))
         self.runner.start(
@@ -643,14 +655,16 @@ class AnalysisTab(QWidget):
 
     @Slot(int, object)
     def _on_analysis_ready(self, request_id: int, result: Any) -> None:
+        key = self._pending_keys.pop(request_id, {}).get(result.path)
         if self._closing or result.cancelled:
             return
-        self._analysis_cache[result.path] = (_file_key(Path(result.path) / "metadata.json"), result)
+        _remember(self._analysis_cache, result.path, (key, result), ANALYSIS_CACHE_SIZE)
         if request_id == self._analysis_request:
             self._show_analysis(result)
 
     @Slot(int, str)
     def _on_analysis_failed(self, request_id: int, message: str) -> None:
+        self._pending_keys.pop(request_id, None)
         if request_id == self._analysis_request and not self._closing:
             self._show_analysis(None, f"Analysis failed: {message}")
             self.statusMessage.emit(f"Analysis failed: {message}")
@@ -692,9 +706,10 @@ class AnalysisTab(QWidget):
             def when(epoch: int | None) -> str:
                 return f"epoch {epoch}" if epoch is not None else "not reached"
 
+            pct = f"{g.threshold:.0%}"
             self.grokking_label.setText(
-                f"Grokking readout: train accuracy ≥ {g.threshold:.0%} at {when(g.train_epoch)}; "
-                f"test accuracy ≥ {g.threshold:.0%} at {when(g.test_epoch)}"
+                f"Grokking readout — train accuracy ≥ {pct}: {when(g.train_epoch)} · "
+                f"test accuracy ≥ {pct}: {when(g.test_epoch)}"
             )
         fourier = FOURIER in result.analyses
         self.fourier_group.setVisible(fourier)
@@ -865,7 +880,8 @@ class AnalysisTab(QWidget):
         self.open_url(QUrl.fromLocalFile(current.path))
 
     @Slot(int, str)
-    def _on_worker_failed(self, request_id: int, message: str) -> None:
+    def _on_curves_failed(self, request_id: int, message: str) -> None:
+        self._pending_keys.pop(request_id, None)
         if not self._closing:
             self.statusMessage.emit(f"Could not read curves: {message}")
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from shiboken6 import isValid
 
 
 class Worker(QObject):
@@ -33,6 +34,7 @@ class Worker(QObject):
         self.path = path  # the variant directory it works on ("" if several)
         self.cancel_event = threading.Event()
         self.done = threading.Event()
+        self.details = ""  # the traceback of an unexpected failure
 
     def cancel(self) -> None:
         self.cancel_event.set()
@@ -135,12 +137,33 @@ class ReplayWorker(Worker):
 
 @dataclass
 class Job:
+    """A started worker: its thread, and plain-Python handles that outlive the Qt objects."""
+
     thread: QThread
     worker: Worker
+    kind: str
+    path: str
+    cancel_event: threading.Event
+    done: threading.Event
+
+    def alive(self) -> bool:
+        """True while the thread's C++ object exists (deleteLater removes it after it ends)."""
+        return isValid(self.thread)
+
+    def running(self) -> bool:
+        return self.alive() and self.thread.isRunning()
+
+    def wait(self, timeout_ms: int) -> bool:
+        return not self.alive() or self.thread.wait(timeout_ms)
 
 
 class WorkerRunner(QObject):
-    """Starts workers on their own QThreads, keeps both referenced, and cleans up after them."""
+    """Starts workers on their own QThreads, keeps both referenced, and cleans up after them.
+
+    The usual Qt wiring: the worker's finished/failed quit the thread; the thread's finished
+    deletes the worker (in its own thread, as the thread ends) and then the thread itself
+    (deleteLater), and `_collect` drops the Python references once the thread has ended.
+    """
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -165,60 +188,56 @@ class WorkerRunner(QObject):
         # quit is thread-safe: end the thread's loop as soon as the worker is done.
         worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
         worker.failed.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+        thread.finished.connect(worker.deleteLater)
         thread.finished.connect(thread.deleteLater)
         thread.finished.connect(self._collect)
-        self._jobs.append(Job(thread, worker))
+        job = Job(thread, worker, worker.kind, worker.path, worker.cancel_event, worker.done)
+        self._jobs.append(job)
         thread.start()
         return thread
 
     @Slot()
     def _collect(self) -> None:
         """Drop every job whose worker is done, once its thread has really ended."""
-        keep = []
-        for job in self._jobs:
-            if job.worker.done.is_set() and job.thread.wait(5000):
-                continue
-            keep.append(job)
-        self._jobs = keep
+        self._jobs = [j for j in self._jobs if not (j.done.is_set() and j.wait(5000))]
 
     def jobs(self, kind: str | None = None) -> list[Job]:
-        return [j for j in self._jobs if kind is None or j.worker.kind == kind]
+        return [j for j in self._jobs if kind is None or j.kind == kind]
+
+    def _matching(self, kind: str | None, path: str | None) -> list[Job]:
+        return [j for j in self.jobs(kind) if path is None or j.path == path]
 
     def busy(self, kind: str | None = None, path: str | None = None) -> bool:
         """True while a worker (of this kind, on this variant) has not finished."""
-        return any(
-            not j.worker.done.is_set() and (path is None or j.worker.path == path)
-            for j in self.jobs(kind)
-        )
+        return any(not j.done.is_set() for j in self._matching(kind, path))
 
     def cancel(self, kind: str | None = None, path: str | None = None) -> None:
-        """Ask matching workers to stop; their results will still arrive (as cancelled)."""
-        for job in self.jobs(kind):
-            if path is None or job.worker.path == path:
-                job.worker.cancel()
+        """Ask matching workers to stop; their results still arrive (marked cancelled)."""
+        for job in self._matching(kind, path):
+            job.cancel_event.set()
 
     def wait_for(
         self, kind: str | None = None, path: str | None = None, timeout_ms: int = 10000
     ) -> bool:
         """Cancel matching workers and wait for their threads; True if all ended in time."""
         ended = True
-        for job in self.jobs(kind):
-            if path is None or job.worker.path == path:
-                job.worker.cancel()
-                ended = job.thread.wait(timeout_ms) and ended
+        for job in self._matching(kind, path):
+            job.cancel_event.set()
+            ended = job.wait(timeout_ms) and ended
         return ended
 
     def shutdown(self, timeout_ms: int = 30000) -> bool:
         """Cancel every worker, stop and wait for every thread; True if all ended in time."""
         for job in self._jobs:
-            job.worker.cancel()
+            job.cancel_event.set()
         ended = True
         for job in self._jobs:
-            job.thread.quit()
-            ended = job.thread.wait(timeout_ms) and ended
-        self._jobs = [j for j in self._jobs if j.thread.isRunning()]
+            if job.alive():
+                job.thread.quit()
+            ended = job.wait(timeout_ms) and ended
+        self._jobs = [j for j in self._jobs if j.running()]
         return ended
 
     def running(self) -> int:
-        """Threads still running (0 once everything has been collected or shut down)."""
-        return sum(1 for j in self._jobs if j.thread.isRunning())
+        """Threads still running (0 once everything has ended)."""
+        return sum(1 for j in self._jobs if j.running())

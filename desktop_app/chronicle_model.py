@@ -65,12 +65,12 @@ class ChronicleModel(QAbstractTableModel):
         self._epoch_end_epochs: list[int] = []  # their epochs (non-decreasing)
 
     # ---- Qt model --------------------------------------------------------------------------
-    def rowCount(self, parent: QModelIndex | None = None) -> int:  # noqa: N802 - Qt API
+    def rowCount(self, parent: QModelIndex | None = None) -> int:
         if parent is not None and parent.isValid():
             return 0
         return len(self._rows)
 
-    def columnCount(self, parent: QModelIndex | None = None) -> int:  # noqa: N802 - Qt API
+    def columnCount(self, parent: QModelIndex | None = None) -> int:
         if parent is not None and parent.isValid():
             return 0
         return len(self._columns)
@@ -95,7 +95,7 @@ class ChronicleModel(QAbstractTableModel):
             return value
         return None
 
-    def headerData(  # noqa: N802 - Qt API
+    def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
         if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self._columns):

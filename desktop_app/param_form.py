@@ -9,6 +9,7 @@ red under the field; `is_valid()` is False while any is shown.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -49,10 +50,14 @@ def format_value(spec: ParameterSpec, value: Any) -> str:
 
 
 class FloatSpinBox(QDoubleSpinBox):
-    """A QDoubleSpinBox that shows 0.0001 as "0.0001", not "0.000100"."""
+    """A QDoubleSpinBox that shows 0.0001 as "0.0001", not "0.000100" (and never 1e-04)."""
 
-    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt API
-        return f"{value:.6g}"
+    def textFromValue(self, value: float) -> str:
+        text = self.locale().toString(value, "f", self.decimals())
+        point = self.locale().decimalPoint()
+        if point in text:
+            text = text.rstrip("0").rstrip(point)
+        return text
 
 
 class _Field:
@@ -101,6 +106,7 @@ class ParamForm(QWidget):
         """Rebuild the form for `specs`, filled with `values` or the defaults."""
         if self._content is not None:
             self._layout.removeWidget(self._content)
+            self._content.hide()  # deleteLater waits for the event loop: hide it now
             self._content.deleteLater()
         self._fields = {}
         values = values or {}
@@ -137,6 +143,7 @@ class ParamForm(QWidget):
                 form, parent = main_form, content
             self._add_field(form, parent, spec, values.get(spec.name, spec.default))
         self._layout.addWidget(content)
+        content.show()
         self._content = content
         self.changed.emit()
 
@@ -352,10 +359,8 @@ class ParamForm(QWidget):
         blocked = widget.blockSignals(True)
         try:
             if isinstance(value, str) and not isinstance(widget, QLineEdit | QComboBox):
-                try:
+                with contextlib.suppress(ParameterError):
                     value = spec.parse(value)
-                except ParameterError:
-                    pass
             if isinstance(widget, QCheckBox):
                 widget.setChecked(bool(value))
             elif isinstance(widget, QComboBox):
@@ -386,7 +391,9 @@ class ParamForm(QWidget):
         message = field.message
         field.error.setText(message or "")
         field.error.setVisible(bool(message))
-        tip = field.spec.help + ("\n" if field.spec.help else "") + f"Allowed: {field.spec.allowed()}"
+        tip = (
+            field.spec.help + ("\n" if field.spec.help else "") + f"Allowed: {field.spec.allowed()}"
+        )
         field.widget.setToolTip(f"{tip}\n\nError: {message}" if message else tip)
 
 
@@ -403,7 +410,7 @@ def _form_layout(parent: QWidget | None = None) -> QFormLayout:
 def _fits_spin(spec: ParameterSpec) -> bool:
     low = INT_MIN if spec.min is None else spec.min
     high = INT_MAX if spec.max is None else spec.max
-    return INT_MIN <= low and high <= INT_MAX
+    return low >= INT_MIN and high <= INT_MAX
 
 
 def _small_float_range(spec: ParameterSpec) -> bool:

@@ -26,6 +26,24 @@ LR_COLOR = (44, 160, 44)
 MARKER_COLOR = (200, 40, 40)
 
 
+def _hex(color: tuple[int, int, int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*color)
+
+
+def key_colors(plot_name: str) -> list[tuple[str, tuple[int, int, int]]]:
+    """The curves of a plot, as (label, color), for the key in its title."""
+    if plot_name == "lrPlot":
+        return []
+    return [("train", TRAIN_COLOR), ("test", TEST_COLOR)]
+
+
+def _title(title: str, keys: list[tuple[str, tuple[int, int, int]]]) -> str:
+    """A title with a colored key (instead of a legend that would hide the newest points)."""
+    parts = [f"<b>{title}</b>"]
+    parts += [f'<span style="color:{_hex(color)}">━ {label}</span>' for label, color in keys]
+    return "&nbsp;&nbsp;&nbsp;".join(parts)
+
+
 class GrowingArray:
     """A float64 array that doubles its capacity as it fills; `values` is a view, no copy."""
 
@@ -148,11 +166,12 @@ class TrainingPlots(QWidget):
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
 
-        self.loss_plot = self._make_plot("lossPlot", "Loss", "loss (log scale)")
-        self.metric_plot = self._make_plot("metricPlot", "Accuracy", "accuracy")
+        self.loss_plot = self._make_plot("lossPlot", "Loss", "loss (log)")
+        self.metric_plot = self._make_plot("metricPlot", "Accuracy", "acc.")
         self.lr_plot = self._make_plot("lrPlot", "Learning rate", "lr")
         self.loss_plot.getPlotItem().setLogMode(x=False, y=True)
         self.lr_plot.getPlotItem().setLabel("bottom", "epoch")
+        self.lr_plot.getPlotItem().getAxis("left").enableAutoSIPrefix(False)
         self.metric_plot.setXLink(self.loss_plot)
         self.lr_plot.setXLink(self.loss_plot)
         self._metric_kind = "accuracy"
@@ -203,12 +222,11 @@ class TrainingPlots(QWidget):
         plot.setToolTip(f"{title} per epoch. Drag to pan, wheel to zoom, click to select an epoch.")
         plot.setMinimumHeight(90)
         item = plot.getPlotItem()
-        item.setTitle(title, size="10pt")
+        item.setTitle(_title(title, key_colors(name)), size="10pt")
         item.setLabel("left", y_label)
         item.showGrid(x=True, y=True, alpha=0.25)
         item.setClipToView(True)
         item.setDownsampling(auto=True, mode="peak")
-        item.addLegend(offset=(-10, 10), labelTextSize="8pt")
         return plot
 
     def _add_series(
@@ -267,8 +285,19 @@ class TrainingPlots(QWidget):
                 series.curve.setData(series.x.values, series.y.values)
                 series.dirty = False
                 changed = True
-        if not changed:
+        if changed:
+            self._fit_flat_lr()
+        else:
             self._timer.stop()
+
+    def _fit_flat_lr(self) -> None:
+        """A constant learning rate gets the range [0, 1.5 lr] instead of a tiny band."""
+        values = self.series["lr"].y.values
+        box = self.lr_plot.getPlotItem().vb
+        if len(values) and float(values.min()) == float(values.max()) > 0:
+            box.setYRange(0.0, float(values.max()) * 1.5, padding=0)
+        elif not box.autoRangeEnabled()[1]:
+            box.enableAutoRange(axis="y")
 
     def _update_metric_kind(self) -> None:
         has_r2 = len(self.series["train_r2"].x) or len(self.series["test_r2"].x)
@@ -276,8 +305,9 @@ class TrainingPlots(QWidget):
         if kind != self._metric_kind:
             self._metric_kind = kind
             item = self.metric_plot.getPlotItem()
-            item.setTitle("R²" if kind == "r2" else "Accuracy", size="10pt")
-            item.setLabel("left", "R²" if kind == "r2" else "accuracy")
+            title = "R²" if kind == "r2" else "Accuracy"
+            item.setTitle(_title(title, key_colors("metricPlot")), size="10pt")
+            item.setLabel("left", "R²" if kind == "r2" else "acc.")
             self.metric_plot.setAccessibleName(("R²" if kind == "r2" else "Accuracy") + " plot")
 
     # ---- epochs, crosshair and marker ------------------------------------------------------

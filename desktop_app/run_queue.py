@@ -50,7 +50,7 @@ class RunQueueModel(QAbstractListModel):
         self._items: list[RunRequest] = []
 
     # ---- Qt model --------------------------------------------------------------------------
-    def rowCount(self, parent: QModelIndex | None = None) -> int:  # noqa: N802 - Qt API
+    def rowCount(self, parent: QModelIndex | None = None) -> int:
         if parent is not None and parent.isValid():
             return 0
         return len(self._items)
@@ -137,7 +137,9 @@ class RunQueuePanel(QWidget):
 
         self.up_button = _button("queueUpButton", "Up", "Move the selected queued run earlier")
         self.down_button = _button("queueDownButton", "Down", "Move the selected queued run later")
-        self.remove_button = _button("queueRemoveButton", "Remove", "Remove the selected queued run")
+        self.remove_button = _button(
+            "queueRemoveButton", "Remove", "Remove the selected queued run"
+        )
         self.clear_button = _button("queueClearButton", "Clear", "Remove every queued run")
         self.up_button.clicked.connect(self.move_up)
         self.down_button.clicked.connect(self.move_down)

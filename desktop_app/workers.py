@@ -100,13 +100,14 @@ class TrainingWorker(QObject):
         self.cancel_event = cancel_event
         self.buffer = RowBuffer()
         self._last_flush = 0.0
+        self._variant: Any = None
 
     @Slot()
     def run(self) -> None:
         try:
             self._run()
-        except BaseException as exc:  # noqa: BLE001 - nothing may escape a slot on a thread
-            log.error("run %s failed to start:\n%s", self.request.describe(), traceback.format_exc())
+        except BaseException as exc:
+            log.error("run %s raised:\n%s", self.request.describe(), traceback.format_exc())
             self._safe_flush()
             self.failed.emit(_message(exc))
         finally:
@@ -120,6 +121,7 @@ class TrainingWorker(QObject):
             variant = ws.create_variant(request.family, request.domain, request.training)
         else:
             variant = ws.variant(request.variant, request.family)
+        self._variant = variant
         if request.mode == "replay":
             result = ws.replay(variant, callbacks, self.cancel_event)
             self._flush()
@@ -144,11 +146,10 @@ class TrainingWorker(QObject):
     def _report_start(self, info: dict[str, Any]) -> None:
         payload = {k: v for k, v in info.items() if k != "metrics"}
         history: list[dict[str, Any]] = []
-        if info.get("resumed") and self.request.mode != "replay":
+        if info.get("resumed") and self._variant is not None:
             # The trainer has just cut the chronicle back to the checkpoint: what is in the
             # file now is exactly the history this run continues from.
-            variant = self.workspace.variant(info["variant"], info.get("family"))
-            history = list(read_chronicle(variant.chronicle_path))
+            history = list(read_chronicle(self._variant.chronicle_path))
         payload["history"] = history
         payload["mode"] = self.request.mode
         self.runStarted.emit(payload)
@@ -166,7 +167,7 @@ class TrainingWorker(QObject):
     def _safe_flush(self) -> None:
         try:
             self._flush()
-        except Exception:  # noqa: BLE001 - reporting the failure matters more
+        except Exception:
             log.exception("could not flush the last rows")
 
 
@@ -319,7 +320,9 @@ class RunController(QObject):
         self._current = self._outcome = None
         self.last_outcome = outcome
         if outcome is not None:
-            log.info("ended: %s: %s %s", outcome.request.describe(), outcome.status, outcome.message)
+            log.info(
+                "ended: %s: %s %s", outcome.request.describe(), outcome.status, outcome.message
+            )
         self.busyChanged.emit(False)
         if outcome is not None:
             self.runEnded.emit(outcome)
@@ -389,18 +392,29 @@ class EngineWarmup(QObject):
 
     def _run(self, modules: list[str]) -> None:
         try:
-            import torch  # noqa: F401 - the point is to have it imported
+            import torch
 
             for module in modules:
                 importlib.import_module(module)
             devices = available_devices()
-        except BaseException as exc:  # noqa: BLE001 - reported, never raised on a thread
+        except BaseException as exc:  # reported, never raised on a thread
             self.error = f"{type(exc).__name__}: {exc}"
+            if not threading.main_thread().is_alive():
+                return  # the process is exiting under us: nobody is waiting for torch
             log.error("engine warm-up failed:\n%s", traceback.format_exc())
             self.failed.emit(self.error)
             return
         self.devices = devices
+        if not threading.main_thread().is_alive():
+            return
         self.ready.emit(devices)
+        # The trainer's first torch.use_deterministic_algorithms() imports torch._inductor
+        # (seconds); do it here too, so the first Start does not wait for it.
+        try:
+            import torch._inductor.config  # noqa: F401
+        except Exception:
+            if threading.main_thread().is_alive():
+                log.warning("could not pre-import torch._inductor:\n%s", traceback.format_exc())
 
 
 _DEVICES: list[str] | None = None

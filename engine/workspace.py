@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.families.registry import FamilyRegistry
 from engine.home import resolve_home
 from engine.training.callbacks import Callback
 from engine.training.session import TrainingSession
 from engine.variants import Variant
+
+if TYPE_CHECKING:
+    from engine.training.trainer import Trainer
 
 
 class Workspace:
@@ -40,12 +43,12 @@ class Workspace:
         callbacks: list[Callback] | None = None,
         cancel_event: threading.Event | None = None,
         **kwargs: Any,
-    ):
-        from engine.training.trainer import Trainer
+    ) -> Trainer:
+        """The Trainer for any variant, built by the strategy its config names: a distilled
+        student trains, resumes and replays with its distillation loss."""
+        from engine.strategies import trainer_for
 
-        return Trainer(
-            self.registry.family(variant.family), variant, callbacks, cancel_event, **kwargs
-        )
+        return trainer_for(self, variant, callbacks, cancel_event, **kwargs)
 
     def train(
         self,

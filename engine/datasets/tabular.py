@@ -330,6 +330,6 @@ BUNDLED_DATASETS: tuple[BundledCsvDataset, ...] = (
         ),
         "diabetes.csv",
         "progression",
-        DatasetDefaults(epochs=100, lr=1e-2, batch_size=32),
+        DatasetDefaults(epochs=100, lr=3e-3, batch_size=32),
     ),
 )

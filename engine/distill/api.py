@@ -49,7 +49,10 @@ def distill_config(
         domain = {**teacher_variant.config.domain, **domain}
     for name in INHERITED_TRAINING:
         training.setdefault(name, getattr(teacher_variant.config.training, name))
-    params: dict[str, Any] = {"teacher": teacher_variant.name, "teacher_family": teacher_variant.family}
+    params: dict[str, Any] = {
+        "teacher": teacher_variant.name,
+        "teacher_family": teacher_variant.family,
+    }
     if temperature is not None:
         params["temperature"] = temperature
     if alpha is not None:
@@ -165,7 +168,9 @@ def compare_distillation(
     )
 
 
-def _stats(workspace: Workspace, loaded: Any, x: Any, y: Any, examples: int, repeats: int) -> ModelStats:
+def _stats(
+    workspace: Workspace, loaded: Any, x: Any, y: Any, examples: int, repeats: int
+) -> ModelStats:
     import torch
 
     from engine.training.metrics import evaluate

@@ -48,33 +48,34 @@ class OneLayerTransformer(nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         h, dh = self.n_heads, self.d_head
+        vocab, d = self.W_E.shape
         eq = self.W_E[self.p] + self.W_pos[2]  # the last position's residual: one vector
         q = torch.einsum("d,hde->he", eq, self.W_Q)  # [h, dh], shared by every example
         k_eq = torch.einsum("d,hde->he", eq, self.W_K)
         v_eq = torch.einsum("d,hde->he", eq, self.W_V)
         # Scores and values of positions 0 and 1 depend only on the token there: tabulate them
-        # over the vocabulary (p+1 rows) and gather, instead of projecting every example.
+        # over the vocabulary (p+1 rows per position, one matrix) and gather rows, instead of
+        # projecting every example.
         kq = torch.einsum("hde,he->dh", self.W_K, q)  # [d, h]
-        table = torch.stack([self.W_E + self.W_pos[0], self.W_E + self.W_pos[1]])  # [2, V, d]
-        scores_table = table @ kq  # [2, V, h]
-        values_table = torch.einsum("svd,hde->svhe", table, self.W_V)  # [2, V, h, dh]
-        a, b = tokens[:, 0], tokens[:, 1]
+        w_v = self.W_V.permute(1, 0, 2).reshape(d, h * dh)  # [d, h*dh], heads side by side
+        table = torch.cat([self.W_E + self.W_pos[0], self.W_E + self.W_pos[1]])  # [2V, d]
+        tabulated = table @ torch.cat([kq, w_v], dim=1)  # [2V, h + h*dh]: scores, then values
+        n = len(tokens)
+        at_a = tabulated.index_select(0, tokens[:, 0])
+        at_b = tabulated.index_select(0, tokens[:, 1] + vocab)
         scale = 1 / math.sqrt(dh)
-        scores = (
-            torch.stack(
-                [scores_table[0, a], scores_table[1, b], (k_eq * q).sum(-1).expand(len(a), h)],
-                dim=-1,
-            )
-            * scale
-        )  # [n, h, 3]
-        weights = scores.softmax(dim=-1)
+        # [3, n, h]: a softmax over the first dim is vectorised over n*h; over a last dim of 3
+        # it is not (several times slower).
+        scores = torch.stack([at_a[:, :h], at_b[:, :h], (k_eq * q).sum(-1).expand(n, h)]) * scale
+        weights = scores.softmax(dim=0).unsqueeze(-1)  # [3, n, h, 1]
         z = (
-            weights[..., 0, None] * values_table[0, a]
-            + weights[..., 1, None] * values_table[1, b]
-            + weights[..., 2, None] * v_eq
+            weights[0] * at_a[:, h:].view(n, h, dh)
+            + weights[1] * at_b[:, h:].view(n, h, dh)
+            + weights[2] * v_eq
         )  # [n, h, dh]
-        resid = eq + z.reshape(len(a), h * dh) @ self.W_O
-        resid = resid + F.relu(resid @ self.W_in + self.b_in) @ self.W_out + self.b_out
+        resid = torch.addmm(eq, z.reshape(n, h * dh), self.W_O)  # biases added inside the GEMMs
+        hidden = F.relu(torch.addmm(self.b_in, resid, self.W_in))
+        resid = resid + torch.addmm(self.b_out, hidden, self.W_out)
         return resid @ self.W_U
 
     def forward_all(self, tokens: torch.Tensor) -> torch.Tensor:

@@ -144,9 +144,9 @@ def make_trainer(
     metadata_extra: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> Trainer:
-    from engine.strategies._trainer import StrategyTrainer
+    from engine.training.trainer import Trainer
 
-    return StrategyTrainer(
+    return Trainer(
         family,
         variant,
         callbacks,

@@ -7,8 +7,9 @@ name), `teacher_family` (filled in from the teacher), `temperature` (T, default 
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from engine.errors import TrainwrightError
 from engine.params import ParameterSpec
@@ -29,12 +30,34 @@ P = ParameterSpec
 class DistillStrategy(TrainingStrategy):
     name = "distill"
     description = "Train a student on a trained classifier's softened logits and the labels."
-    parameters = [
+    parameters: ClassVar[list[ParameterSpec]] = [
         P(name="teacher", type="str", default="", help="The trained teacher variant."),
-        P(name="teacher_family", type="str", default="", help="The teacher's family (found from its name)."),
-        P(name="temperature", type="float", default=DEFAULT_TEMPERATURE, min=0, min_exclusive=True, max=100, label="Temperature", help="Softmax temperature T of the soft targets."),
-        P(name="alpha", type="float", default=DEFAULT_ALPHA, min=0, max=1, label="Alpha", help="Weight of the soft (teacher) term; 1 - alpha weighs the labels."),
-    ]  # fmt: skip
+        P(
+            name="teacher_family",
+            type="str",
+            default="",
+            help="The teacher's family (found from its name).",
+        ),
+        P(
+            name="temperature",
+            type="float",
+            default=DEFAULT_TEMPERATURE,
+            min=0,
+            min_exclusive=True,
+            max=100,
+            label="Temperature",
+            help="Softmax temperature T of the soft targets.",
+        ),
+        P(
+            name="alpha",
+            type="float",
+            default=DEFAULT_ALPHA,
+            min=0,
+            max=1,
+            label="Alpha",
+            help="Weight of the soft (teacher) term; 1 - alpha weighs the labels.",
+        ),
+    ]
 
     def default_hyperparameters(self, config: StrategyConfig) -> dict[str, Any]:
         defaults = super().default_hyperparameters(config)
@@ -42,10 +65,8 @@ class DistillStrategy(TrainingStrategy):
         if isinstance(name, str) and name and not config.strategy_params.get("teacher_family"):
             from engine.distill.teacher import find_variant
 
-            try:
+            with contextlib.suppress(TrainwrightError):  # validate() says it is missing
                 defaults["teacher_family"] = find_variant(self.workspace, name).family
-            except TrainwrightError:
-                pass  # validate() says the teacher is missing
         return defaults
 
     def validate(self, config: StrategyConfig) -> None:
@@ -64,7 +85,9 @@ class DistillStrategy(TrainingStrategy):
 
         params = student.strategy_params
         registry = self.workspace.registry
-        teacher = find_variant(self.workspace, params["teacher"], params.get("teacher_family") or None)
+        teacher = find_variant(
+            self.workspace, params["teacher"], params.get("teacher_family") or None
+        )
         completed_metadata(teacher)
         teacher_family = registry.family(teacher.family)
         student_family = registry.family(student.family)
@@ -91,9 +114,13 @@ class DistillStrategy(TrainingStrategy):
                 )
         fraction, data_seed = student.training.training_fraction, student.training.data_seed
         with torch.random.fork_rng(devices=[]):
-            theirs = teacher_family.generate_training_dataset(teacher.config.domain, fraction, data_seed)
+            theirs = teacher_family.generate_training_dataset(
+                teacher.config.domain, fraction, data_seed
+            )
             mine = student_family.generate_training_dataset(student.domain, fraction, data_seed)
-            if not all(a.shape == b.shape and torch.equal(a, b) for a, b in zip(mine, theirs, strict=True)):
+            if not all(
+                a.shape == b.shape and torch.equal(a, b) for a, b in zip(mine, theirs, strict=True)
+            ):
                 raise DistillError(
                     f"the student's data differs from teacher {teacher.name}'s (same dataset, "
                     "data seed and split are required; for mlp also the same seed)"
@@ -122,7 +149,9 @@ class DistillStrategy(TrainingStrategy):
         params = variant.config.strategy_params
         if not params.get("teacher"):
             raise DistillError(f"{variant.name} was not distilled: its config names no teacher")
-        teacher = find_variant(self.workspace, params["teacher"], params.get("teacher_family") or None)
+        teacher = find_variant(
+            self.workspace, params["teacher"], params.get("teacher_family") or None
+        )
         device = resolve_device(variant.config.training.device)
         loaded = load_trained_model(self.workspace, teacher, device)
         if variant.metadata_path.is_file():
@@ -140,7 +169,9 @@ class DistillStrategy(TrainingStrategy):
 
         params = variant.config.strategy_params
         family = self.workspace.registry.family(variant.family)
-        return DistillObjective(loaded.model, family.compute_loss, params["temperature"], params["alpha"])
+        return DistillObjective(
+            loaded.model, family.compute_loss, params["temperature"], params["alpha"]
+        )
 
     def objective(self, variant: Variant) -> Objective | None:
         return self._objective(variant, self.teacher_for(variant))

@@ -20,7 +20,9 @@ AUTO = "auto"
 _STRATEGIES: dict[str, type[TrainingStrategy]] = {}
 
 
-def register_strategy(cls: type[TrainingStrategy], *, replace: bool = False) -> type[TrainingStrategy]:
+def register_strategy(
+    cls: type[TrainingStrategy], *, replace: bool = False
+) -> type[TrainingStrategy]:
     """Add a strategy class (usable as a decorator). Its `name` must be new unless `replace`."""
     name = getattr(cls, "name", None)
     if not isinstance(name, str) or not name.isidentifier() or name == AUTO:
@@ -88,7 +90,9 @@ class StrategyOrchestrator:
                 reasons.append(f"{name}: {exc}")
                 continue
             return strategy
-        raise StrategyRejected("no training strategy accepts this request (" + "; ".join(reasons) + ")")
+        raise StrategyRejected(
+            "no training strategy accepts this request (" + "; ".join(reasons) + ")"
+        )
 
     def execute(
         self,
@@ -121,7 +125,9 @@ def failure(message: str) -> StrategyFailure:
     return {"status": "error", "error": message}
 
 
-def result_from_session(workspace: Workspace, strategy: str, session: TrainingSession) -> StrategyResult:
+def result_from_session(
+    workspace: Workspace, strategy: str, session: TrainingSession
+) -> StrategyResult:
     if session.status == "failed":
         return failure(f"training {session.variant} failed: {session.error_message}")
     if session.status == "cancelled":

@@ -23,8 +23,9 @@ class EpochAccumulator:
         self.correct: torch.Tensor | int = 0
         self.sums: torch.Tensor | float = 0.0  # regression: [sse, sae, sum_y, sum_y2]
 
-    @torch.no_grad()
     def update(self, outputs: torch.Tensor, targets: torch.Tensor, loss_value: float) -> None:
+        # detach() rather than a no_grad context: same result, a fraction of the per-step cost.
+        outputs = outputs.detach()
         n = len(targets)
         self.loss_sum += loss_value * n
         self.count += n

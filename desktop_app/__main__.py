@@ -1,0 +1,36 @@
+"""Entry point: `python -m desktop_app [--home DIR]`, `trainwright-gui`, or `trainwright`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from engine import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="trainwright",
+        description="Open the Trainwright desktop workbench.",
+    )
+    parser.add_argument(
+        "--home",
+        metavar="DIR",
+        help="data home (default: $TRAINWRIGHT_HOME, else the user data folder)",
+    )
+    parser.add_argument("--version", action="version", version=f"Trainwright {__version__}")
+    # Prints the time from process start to the first painted window, then quits.
+    parser.add_argument("--startup-benchmark", action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse `--home`/`--version` and open the window; other arguments go to Qt."""
+    args, qt_args = build_parser().parse_known_args(argv)
+    from desktop_app.app import run
+
+    return run(args.home, qt_args=qt_args, startup_benchmark=args.startup_benchmark)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,324 @@
+"""The main window: Training and Analysis tabs, menus, status bar, settings, safe closing."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QSettings, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+
+import engine
+from desktop_app.preferences import (
+    Preferences,
+    PreferencesDialog,
+    home_is_explicit,
+    save_preferences,
+)
+from desktop_app.status_bar import ResourceStatusBar
+from desktop_app.training_tab import TrainingTab
+from desktop_app.workers import RunController, RunOutcome
+
+if TYPE_CHECKING:
+    from desktop_app.analysis_tab import AnalysisTab
+
+log = logging.getLogger("trainwright.desktop")
+
+SETTINGS_FILE = "window.ini"
+WARMUP_FALLBACK_MS = 1000  # start loading torch even if no paint event arrives
+
+
+def window_settings(home: Path) -> QSettings:
+    """Window state lives in the data home, so tests never touch the user's real config."""
+    return QSettings(str(Path(home) / SETTINGS_FILE), QSettings.Format.IniFormat)
+
+
+class MainWindow(QMainWindow):
+    firstPainted = Signal()
+
+    def __init__(
+        self,
+        workspace: Any,
+        *,
+        settings: QSettings | None = None,
+        preferences: Preferences | None = None,
+        home_explicit: bool | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.setWindowTitle(f"Trainwright — {workspace.home}")
+        self.workspace = workspace
+        self.settings = settings or window_settings(workspace.home)
+        self.home_explicit = home_is_explicit() if home_explicit is None else home_explicit
+        problem = None
+        if preferences is None:
+            preferences, problem = Preferences.load(workspace.home)
+        self.preferences = preferences
+        # Asked before closing while a run is in progress; tests replace it.
+        self.confirm_close: Callable[[], bool] = self._ask_close
+        self._close_pending = False
+        self._painted = False
+        self.first_paint_time: float | None = None
+
+        self.controller = RunController(workspace, self)
+        self.training_tab = TrainingTab(workspace, self.controller, preferences)
+        # The Analysis tab (pyqtgraph and friends) is built after the first paint, or on use.
+        self._analysis_tab: AnalysisTab | None = None
+        self._analysis_page = QWidget()
+        self._analysis_page.setObjectName("analysisPage")
+        QVBoxLayout(self._analysis_page).setContentsMargins(0, 0, 0, 0)
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("mainTabs")
+        self.tabs.setAccessibleName("Main tabs")
+        self.tabs.addTab(self.training_tab, "&Training")
+        self.tabs.addTab(self._analysis_page, "&Analysis")
+        self.tabs.setTabToolTip(0, "Configure, run and watch training")
+        self.tabs.setTabToolTip(1, "Trained variants and their analyses")
+        self.setCentralWidget(self.tabs)
+        self.status_bar = ResourceStatusBar(self)
+        self.setStatusBar(self.status_bar)
+        self._build_menus()
+
+        self.controller.runEnded.connect(self._on_run_ended)
+        self.controller.busyChanged.connect(self._on_busy_changed)
+        self.training_tab.statusMessage.connect(self._show_status_message)
+        self.tabs.currentChanged.connect(self._on_tab_changed)
+
+        self.resize(1280, 820)
+        self._restore_settings()
+        if problem:
+            self.status_bar.showMessage(problem, 15_000)
+        self._warmup_fallback = QTimer(self)
+        self._warmup_fallback.setSingleShot(True)
+        self._warmup_fallback.setInterval(WARMUP_FALLBACK_MS)
+        self._warmup_fallback.timeout.connect(self._start_warmup)
+
+    # ---- the Analysis tab ------------------------------------------------------------------
+    @property
+    def analysis_tab(self) -> AnalysisTab:
+        if self._analysis_tab is None:
+            from desktop_app.analysis_tab import AnalysisTab
+
+            tab = AnalysisTab(self.workspace)
+            self._analysis_page.layout().addWidget(tab)
+            tab.resumeRequested.connect(self._on_resume_requested)
+            # Optional parts of its interface (it may replay on its own).
+            replay_requested = getattr(tab, "replayRequested", None)
+            if replay_requested is not None:
+                replay_requested.connect(self._on_replay_requested)
+            analysis_message = getattr(tab, "statusMessage", None)
+            if analysis_message is not None:
+                analysis_message.connect(self._show_analysis_message)
+            self._analysis_tab = tab
+        return self._analysis_tab
+
+    @Slot()
+    def ensure_analysis_tab(self) -> None:
+        _ = self.analysis_tab
+
+    @Slot(int)
+    def _on_tab_changed(self, index: int) -> None:
+        if self.tabs.widget(index) is self._analysis_page and self._painted:
+            self.ensure_analysis_tab()
+
+    # ---- menus -----------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.preferences_action = self._action(
+            "preferencesAction",
+            "&Preferences…",
+            "Data home, torch threads and device",
+            self.show_preferences,
+            QKeySequence.StandardKey.Preferences,
+        )
+        self.export_action = self._action(
+            "exportAction",
+            "&Export chronicle as CSV…",
+            "Save the chronicle table as CSV",
+            self.training_tab._export_clicked,
+        )
+        self.quit_action = self._action(
+            "quitAction", "&Quit", "Close Trainwright", self.close, QKeySequence.StandardKey.Quit
+        )
+        file_menu.addAction(self.preferences_action)
+        file_menu.addAction(self.export_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        help_menu = self.menuBar().addMenu("&Help")
+        self.about_action = self._action(
+            "aboutAction", "&About Trainwright", "Version information", self.show_about
+        )
+        help_menu.addAction(self.about_action)
+
+    def _action(
+        self, name: str, text: str, tip: str, slot: Callable[[], Any], keys: Any = None
+    ) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(name)
+        action.setToolTip(tip)
+        action.setStatusTip(tip)
+        if keys is not None:
+            action.setShortcut(QKeySequence(keys))
+        action.triggered.connect(slot)
+        return action
+
+    @Slot()
+    def show_about(self) -> QMessageBox:
+        import pyqtgraph
+        import PySide6
+
+        box = QMessageBox(self)
+        box.setObjectName("aboutDialog")
+        box.setWindowTitle("About Trainwright")
+        box.setIcon(QMessageBox.Icon.Information)
+        box.setText(f"<b>Trainwright</b> {engine.__version__}")
+        box.setInformativeText(
+            "A desktop workbench for training neural networks offline and reproducibly.\n\n"
+            f"Engine {engine.__version__} · PySide6 {PySide6.__version__} · "
+            f"pyqtgraph {pyqtgraph.__version__}\nData home: {self.workspace.home}"
+        )
+        box.setStandardButtons(QMessageBox.StandardButton.Ok)
+        box.open()
+        return box
+
+    @Slot()
+    def show_preferences(self) -> PreferencesDialog:
+        dialog = PreferencesDialog(self.preferences, self.workspace.home, self)
+        dialog.accepted.connect(self._on_preferences_accepted)
+        dialog.open()
+        self._preferences_dialog = dialog
+        return dialog
+
+    @Slot()
+    def _on_preferences_accepted(self) -> None:
+        dialog = self._preferences_dialog
+        self.apply_preferences(dialog.result_preferences())
+
+    def apply_preferences(self, preferences: Preferences) -> None:
+        try:
+            notes = save_preferences(preferences, self.workspace.home, explicit=self.home_explicit)
+        except OSError as exc:
+            QMessageBox.warning(self, "Preferences", f"Could not save the preferences: {exc}")
+            return
+        self.preferences = preferences
+        self.training_tab.apply_preferences(preferences)
+        for note in notes:
+            self.status_bar.showMessage(note, 15_000)
+
+    # ---- startup ---------------------------------------------------------------------------
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if not self._painted and not self._warmup_fallback.isActive():
+            self._warmup_fallback.start()
+
+    def paintEvent(self, event: Any) -> None:
+        super().paintEvent(event)
+        if not self._painted:
+            self._painted = True
+            self.first_paint_time = time.monotonic()
+            QTimer.singleShot(0, self._after_first_paint)
+
+    @Slot()
+    def _after_first_paint(self) -> None:
+        self.firstPainted.emit()
+        self._start_warmup()
+        QTimer.singleShot(0, self.ensure_analysis_tab)
+
+    @Slot()
+    def _start_warmup(self) -> None:
+        self._warmup_fallback.stop()
+        self.training_tab.start_engine_warmup()
+
+    # ---- runs ------------------------------------------------------------------------------
+    @Slot(object)
+    def _on_run_ended(self, outcome: RunOutcome) -> None:
+        if self._analysis_tab is not None:  # else it lists the variants when it is built
+            self._analysis_tab.refresh()
+        if outcome.failed:
+            self.status_bar.showMessage(f"{outcome.request.describe()} failed", 10_000)
+
+    @Slot(bool)
+    def _on_busy_changed(self, busy: bool) -> None:
+        if not busy and self._close_pending:
+            QTimer.singleShot(0, self.close)
+
+    @Slot(str, int)
+    def _show_status_message(self, message: str, timeout_ms: int) -> None:
+        self.status_bar.showMessage(message, timeout_ms)
+
+    @Slot(str)
+    def _show_analysis_message(self, message: str) -> None:
+        self.status_bar.showMessage(message, 10_000)
+
+    @Slot(str)
+    def _on_resume_requested(self, variant: str) -> None:
+        self.tabs.setCurrentWidget(self.training_tab)
+        self.training_tab.request_resume(variant)
+
+    @Slot(str)
+    def _on_replay_requested(self, variant: str) -> None:
+        self.tabs.setCurrentWidget(self.training_tab)
+        self.training_tab.request_replay(variant)
+
+    # ---- closing ---------------------------------------------------------------------------
+    def _ask_close(self) -> bool:
+        current = self.controller.current
+        running = current.describe() if current else "A run"
+        answer = QMessageBox.question(
+            self,
+            "Stop training?",
+            f"{running} is in progress.\n\nStop it and quit? It is saved and can be resumed.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def closeEvent(self, event: Any) -> None:
+        if self.controller.busy:
+            # Stop, let the engine write its checkpoint, and close once the thread is done;
+            # the window stays responsive meanwhile.
+            if not self._close_pending:
+                if not self.confirm_close():
+                    event.ignore()
+                    return
+                self._close_pending = True
+                self.controller.queue.clear()
+                self.controller.stop()
+                self.training_tab.status_label.setText("Stopping the run before closing…")
+                self.status_bar.showMessage("Stopping the run before closing…")
+                self.tabs.setEnabled(False)
+            event.ignore()
+            return
+        self._save_settings()
+        self.controller.shutdown()
+        super().closeEvent(event)
+
+    # ---- settings --------------------------------------------------------------------------
+    def _save_settings(self) -> None:
+        settings = self.settings
+        settings.setValue("window/geometry", self.saveGeometry())
+        settings.setValue("window/state", self.saveState())
+        settings.setValue("window/tab", self.tabs.currentIndex())
+        self.training_tab.save_state(settings)
+        settings.sync()
+
+    def _restore_settings(self) -> None:
+        settings = self.settings
+        geometry = settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = settings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+        self.training_tab.restore_state(settings)
+        tab = settings.value("window/tab")
+        try:
+            if tab is not None:
+                self.tabs.setCurrentIndex(int(tab))
+        except (TypeError, ValueError):
+            pass

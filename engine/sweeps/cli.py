@@ -1,0 +1,181 @@
+"""`trainwright sweep FAMILY -g NAME=V1,V2 ...`, `trainwright sweep resume ID`, `trainwright sweeps`.
+
+`sweep` takes FAMILY or the word `resume` as its first argument (so a family named "resume"
+cannot be swept from the CLI). Exit codes: 0 every combination completed, 1 some failed,
+130 stopped (Ctrl-C; resume it later), 2 bad input (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from typing import Any
+
+from engine.errors import TrainwrightError
+
+RESUME = "resume"
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "sweep",
+        help="train every combination of parameter lists (or `sweep resume ID`)",
+        description="Train every combination of the listed values, e.g. "
+        "`trainwright sweep mlp -g epochs=10,50 -g lr=1e-3,3e-3`; "
+        "`trainwright sweep resume SWEEP_ID` continues a stopped sweep.",
+    )
+    p.add_argument("target", metavar="FAMILY|resume", help="the family to sweep, or `resume`")
+    p.add_argument("sweep_id", nargs="?", metavar="SWEEP_ID", help="with `resume`: the sweep")
+    p.add_argument(
+        "-g",
+        dest="grid",
+        action="append",
+        default=[],
+        metavar="NAME=V1,V2,...",
+        help="a swept parameter and its values (repeatable; test_size is 1 - training_fraction)",
+    )
+    p.add_argument(
+        "-p",
+        dest="params",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="fixed domain parameter (repeatable)",
+    )
+    p.add_argument(
+        "-t",
+        dest="training",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="fixed training parameter (repeatable)",
+    )
+    p.add_argument(
+        "--parallel",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run N combinations at once, in worker processes (default 1)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="validate and list the combinations only")
+    p.add_argument("--json", action="store_true", help="print the sweep record as JSON at the end")
+    p.set_defaults(handler=cmd_sweep)
+
+    p = sub.add_parser("sweeps", help="list sweeps")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_sweeps)
+
+
+def cmd_sweep(ws: Any, args: argparse.Namespace) -> int:
+    from engine.sweeps import create_sweep, load_sweep, plan_sweep
+
+    if args.target == RESUME:
+        if not args.sweep_id:
+            raise TrainwrightError("sweep resume needs a SWEEP_ID (see `trainwright sweeps`)")
+        if args.grid or args.params or args.training or args.dry_run:
+            raise TrainwrightError("sweep resume takes only a SWEEP_ID: the sweep keeps its lists")
+        record = load_sweep(ws, args.sweep_id)
+        return _run(ws, record, args)
+    if args.sweep_id:
+        raise TrainwrightError(f"unexpected argument {args.sweep_id!r}; lists go in -g NAME=V1,V2")
+    from engine.params import parse_assignments
+
+    spec = ws.registry.spec(args.target)
+    domain = parse_assignments(spec.domain_parameters, args.params, kind="domain")
+    training = parse_assignments(spec.training_parameters(), args.training, kind="training")
+    grid: dict[str, str] = {}
+    for item in args.grid:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise TrainwrightError(f"-g {item}: expected NAME=V1,V2,...")
+        if name in grid:
+            raise TrainwrightError(f"-g {name} is given twice; list all its values once")
+        grid[name] = text
+    parallel = args.parallel or 1
+    if args.dry_run:
+        plan = plan_sweep(ws, args.target, grid, domain, training, parallel=parallel)
+        if args.json:
+            _print_json(
+                {"total": plan.total, "combinations": plan.combinations, "ignored": plan.ignored}
+            )
+        else:
+            for i, combo in enumerate(plan.combinations, 1):
+                print(f"{i:>4}  {_params(combo)}")
+            print(f"{plan.total} combinations")
+        return 0
+    record = create_sweep(ws, args.target, grid, domain, training, parallel=parallel)
+    return _run(ws, record, args)
+
+
+def _run(ws: Any, record: Any, args: argparse.Namespace) -> int:
+    from engine.cli import _cancel_on_sigint
+    from engine.sweeps import run_sweep
+
+    quiet = args.json
+    if not quiet:
+        done = len(record.finished())
+        note = f", {done} already done" if done else ""
+        print(f"sweep {record.id}: {record.total} combinations{note}", file=sys.stderr)
+        for name in record.ignored:
+            print(
+                f"note: {name} does not apply in linear baseline mode; not swept", file=sys.stderr
+            )
+
+    def on_row(row: Any) -> None:
+        if quiet:
+            return
+        score = row.metric_score if isinstance(row.metric_score, str) else f"{row.metric_score:.4g}"
+        line = f"[{row.index + 1}/{record.total}] {row.result:<9} {row.variant or '-'}"
+        if row.result == "completed":
+            line += f"  {row.metric_name} {score}" + ("  (reused)" if row.reused else "")
+        elif row.error:
+            line += f"  {row.error}"
+        print(line, file=sys.stderr, flush=True)
+
+    cancel = threading.Event()
+    with _cancel_on_sigint(cancel):
+        record = run_sweep(
+            ws, record.id, on_row=on_row, cancel_event=cancel, parallel=args.parallel
+        )
+    counts = record.counts()
+    if quiet:
+        _print_json(record.model_dump(mode="json"))
+    else:
+        print(
+            f"sweep {record.id} {record.status}: {counts['completed']} completed, "
+            f"{counts['failed']} failed of {record.total}"
+        )
+        if record.status != "completed":
+            print(f"resume with: trainwright sweep resume {record.id}")
+    if record.status != "completed":
+        return 130
+    return 1 if counts["failed"] else 0
+
+
+def cmd_sweeps(ws: Any, args: argparse.Namespace) -> int:
+    from engine.sweeps import list_sweeps
+
+    found = list_sweeps(ws)
+    if args.json:
+        _print_json([s.model_dump(mode="json") for s in found])
+        return 0
+    for s in found:
+        line = f"{s.id:<40} {s.family:<24} {s.status:<12} {s.completed + s.failed:>4}/{s.total:<4}"
+        print(
+            line
+            + (f" ({s.failed} failed)" if s.failed else "")
+            + (f" {s.problem}" if s.problem else "")
+        )
+    return 0
+
+
+def _params(combo: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in combo.items())
+
+
+def _print_json(obj: Any) -> None:
+    import json
+
+    print(json.dumps(obj, indent=2, default=str))

@@ -1,0 +1,39 @@
+"""Each benchmark's --quick mode still runs and prints its ratio line.
+
+No timing is asserted here (timings belong in bench/README.md); this only keeps the scripts
+working as the engine changes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+CASES = [
+    ("b1_overhead.py", ["B1a engine/plain", "B1b engine/plain"]),
+    ("b3_grok.py", ["B3 engine/reference ms per epoch"]),
+    ("b4_threads.py", ["B4a 2 threads / 1 thread", "B4b 2 threads / 1 thread"]),
+]
+
+
+@pytest.mark.parametrize(("script", "ratios"), CASES, ids=[c[0] for c in CASES])
+def test_quick_mode_runs_and_prints_its_ratio(script: str, ratios: list[str], tmp_path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / script), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=REPO,
+        env=env,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    for ratio in ratios:
+        assert re.search(rf"^RATIO {re.escape(ratio)} = \d+\.\d+", done.stdout, re.M), done.stdout

@@ -1,0 +1,172 @@
+"""Cross-thread signals: the worker's batching, its failure path, and an emit stress test."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from types import SimpleNamespace
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+# 10,000+ emits of bool and object payloads from a QThread to a GUI-thread receiver. PySide6
+# 6.12.0 crashed here ("Fatal Python error: bool_dealloc"); run in a subprocess so a crash
+# fails this test instead of taking the whole session down.
+STRESS_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
+
+    N = 12_000
+
+    class Emitter(QObject):
+        flag = Signal(bool)
+        payload = Signal(object)
+        pair = Signal(int, bool)
+        done = Signal()
+
+        @Slot()
+        def run(self):
+            for i in range(N):
+                self.flag.emit(i % 2 == 0)
+                self.payload.emit({"i": i, "ok": True, "none": None, "rows": [{"x": 1.5}]})
+                self.pair.emit(i, i % 3 == 0)
+            self.done.emit()
+
+    class Receiver(QObject):
+        def __init__(self):
+            super().__init__()
+            self.flags = self.trues = self.payloads = self.pairs = 0
+            self.finished = False
+
+        @Slot(bool)
+        def on_flag(self, value):
+            self.flags += 1
+            self.trues += value is True
+
+        @Slot(object)
+        def on_payload(self, value):
+            assert value["ok"] is True and value["none"] is None
+            self.payloads += 1
+
+        @Slot(int, bool)
+        def on_pair(self, i, value):
+            self.pairs += 1
+
+        @Slot()
+        def on_done(self):
+            self.finished = True
+
+        @Slot()
+        def check(self):
+            if self.finished and self.pairs == N:
+                QCoreApplication.quit()
+
+    app = QCoreApplication(sys.argv)
+    thread = QThread()
+    emitter = Emitter()
+    emitter.moveToThread(thread)
+    receiver = Receiver()
+    thread.started.connect(emitter.run)
+    emitter.flag.connect(receiver.on_flag)
+    emitter.payload.connect(receiver.on_payload)
+    emitter.pair.connect(receiver.on_pair)
+    emitter.done.connect(receiver.on_done)
+    emitter.done.connect(thread.quit)
+    timer = QTimer()
+    timer.timeout.connect(receiver.check)
+    timer.start(10)
+    QTimer.singleShot(60_000, app.quit)
+    thread.start()
+    app.exec()
+    thread.quit()
+    thread.wait()
+    print("received", receiver.flags, receiver.trues, receiver.payloads, receiver.pairs)
+    """
+)
+
+
+def test_ten_thousand_cross_thread_emits_do_not_crash():
+    result = subprocess.run(
+        [sys.executable, "-c", STRESS_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Fatal Python error" not in result.stderr
+    assert result.stdout.split() == ["received", "12000", "6000", "12000", "12000"]
+
+
+class _FakeTrainer:
+    """Calls the hooks like the engine's trainer: one on_log per step, very fast."""
+
+    def __init__(self, callbacks, steps: int, fail: bool) -> None:
+        self.callbacks = callbacks
+        self.steps = steps
+        self.fail = fail
+
+    def train(self, overwrite: bool = False):
+        for cb in self.callbacks:
+            cb.on_train_start({"variant": "v", "family": "f", "total_epochs": 1, "start_epoch": 0})
+        for step in range(1, self.steps + 1):
+            for cb in self.callbacks:
+                cb.on_log({"epoch": 1, "step": step, "loss": 1.0 / step})
+            if step % 1000 == 0:
+                time.sleep(0.01)
+        if self.fail:
+            raise RuntimeError("boom in the trainer")
+        return SimpleNamespace(
+            status="completed",
+            error_message=None,
+            model_dump=lambda **kw: {"status": "completed", "epochs_completed": 1},
+        )
+
+
+class _FakeWorkspace:
+    def __init__(self, steps: int, fail: bool = False) -> None:
+        self.steps, self.fail = steps, fail
+        self.threads: list[str] = []
+
+    def create_variant(self, family, domain, training):
+        return SimpleNamespace(name="v")
+
+    def trainer(self, variant, callbacks, cancel_event):
+        self.threads.append(threading.current_thread().name)
+        return _FakeTrainer(callbacks, self.steps, self.fail)
+
+
+def _run(qtbot, workspace):
+    from desktop_app.run_queue import RunRequest
+    from desktop_app.workers import RunController
+
+    controller = RunController(workspace)
+    batches: list[int] = []
+    ended: list = []
+    controller.rowsReady.connect(lambda rows: batches.append(len(rows)))
+    controller.runEnded.connect(ended.append)
+    started = time.monotonic()
+    controller.start(RunRequest(mode="train", variant="v", family="f"))
+    qtbot.waitUntil(lambda: bool(ended), timeout=30_000)
+    assert controller.thread is None and not controller.busy
+    return batches, ended[0], time.monotonic() - started
+
+
+def test_worker_sends_rows_in_time_based_batches(qtbot):
+    workspace = _FakeWorkspace(steps=20_000)
+    batches, outcome, seconds = _run(qtbot, workspace)
+    assert outcome.status == "completed"
+    assert sum(batches) == 20_000  # nothing lost, the last rows come with the final flush
+    assert len(batches) <= seconds * 20 + 2  # at most ~20 batches a second
+    assert workspace.threads and workspace.threads[0] != threading.main_thread().name
+
+
+def test_an_exception_in_the_worker_becomes_a_failed_run(qtbot):
+    batches, outcome, _ = _run(qtbot, _FakeWorkspace(steps=500, fail=True))
+    assert outcome.status == "failed"
+    assert outcome.message == "RuntimeError: boom in the trainer"
+    assert sum(batches) == 500
