@@ -90,7 +90,7 @@ def instrumented_run(runner: C.EngineRunner, n_threads: int) -> tuple[float, Bre
     bd.wrap(T, "_save_weights", "checkpoints: weights files")
     bd.wrap(T, "_save_full", "checkpoints: resumable state")
     bd.wrap(metrics.EpochAccumulator, "update", "train metrics (accumulator)")
-    bd.wrap(torch.nn.utils, "get_total_norm", "grad norm")
+    bd.wrap(T, "_grad_norm", "grad norm")
     bd.wrap(torch.optim.lr_scheduler.LambdaLR, "step", "lr scheduler step")
     for hook in ("on_train_start", "on_log", "on_epoch_end", "on_checkpoint", "on_train_end"):
         bd.wrap(callbacks.CallbackList, hook, "callbacks")

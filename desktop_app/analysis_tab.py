@@ -12,7 +12,7 @@ import itertools
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -57,6 +57,9 @@ from desktop_app.variant_model import (
 )
 from engine.analysis import FOURIER, GROKKING, PARAMETER_NORM, available_analyses
 from engine.discovery import VariantSummary
+
+if TYPE_CHECKING:
+    from desktop_app.distill_dialog import DistillDialog
 
 RESUMABLE = frozenset({"interrupted", "cancelled", "failed"})
 CURVE_CACHE_SIZE = 64  # variants whose curves stay in memory
@@ -125,6 +128,7 @@ class AnalysisTab(QWidget):
         self._wanted_curves: list[str] = []
         self.curve_items: dict[str, list[pg.PlotDataItem]] = {}
         self.fourier_curve: pg.PlotDataItem | None = None
+        self.distill_dialog: DistillDialog | None = None
 
         self._build()
         app = QApplication.instance()
@@ -199,6 +203,11 @@ class AnalysisTab(QWidget):
         self.table.addAction(self.delete_action)
         self.open_action = QAction("&Open folder", self)
         self.open_action.setToolTip("Open the variant's directory in the file manager")
+        self.distill_action = QAction("D&istill…", self)
+        self.distill_action.setObjectName("distillAction")
+        self.distill_action.setToolTip(
+            "Train a smaller student on this classifier's softened outputs (distillation)"
+        )
 
         self.resume_button = self._button("Resume", "analysisResumeButton", self.resume_action)
         self.replay_button = self._button("Replay", "replayButton", self.replay_action)
@@ -209,6 +218,7 @@ class AnalysisTab(QWidget):
         self.cancel_replay_button.setEnabled(False)
         self.delete_button = self._button("Delete…", "deleteButton", self.delete_action)
         self.open_folder_button = self._button("Open folder", "openFolderButton", self.open_action)
+        self.distill_button = self._button("Distill…", "distillButton", self.distill_action)
         self.replay_progress = _described(QProgressBar(), "Replay progress", "Epochs replayed")
         self.replay_progress.setObjectName("replayProgress")
         self.replay_progress.setMaximumWidth(160)
@@ -223,6 +233,7 @@ class AnalysisTab(QWidget):
             self.resume_button,
             self.replay_button,
             self.cancel_replay_button,
+            self.distill_button,
             self.delete_button,
             self.open_folder_button,
             self.replay_progress,
@@ -265,6 +276,7 @@ class AnalysisTab(QWidget):
         self.replay_action.triggered.connect(self.replay)
         self.delete_action.triggered.connect(self.delete_selected)
         self.open_action.triggered.connect(self.open_folder)
+        self.distill_action.triggered.connect(self.open_distill_dialog)
         self.cancel_replay_button.clicked.connect(self.cancel_replay)
         self.tabs.currentChanged.connect(self._on_page_changed)
         self.checkpoint_slider.valueChanged.connect(self._on_slider_changed)
@@ -445,6 +457,8 @@ class AnalysisTab(QWidget):
     def shutdown(self) -> None:
         """Cancel every worker and wait for its thread; call before the window closes."""
         self._closing = True
+        if self.distill_dialog is not None:
+            self.distill_dialog.shutdown()
         if not self.runner.shutdown():
             self.statusMessage.emit("Some analysis threads did not stop in time")
 
@@ -490,11 +504,13 @@ class AnalysisTab(QWidget):
         )
         self.delete_action.setEnabled(bool(selected))
         self.open_action.setEnabled(current is not None)
+        self.distill_action.setEnabled(one is not None and one.status == "completed")
         for action, button in (
             (self.resume_action, self.resume_button),
             (self.replay_action, self.replay_button),
             (self.delete_action, self.delete_button),
             (self.open_action, self.open_folder_button),
+            (self.distill_action, self.distill_button),
         ):
             button.setEnabled(action.isEnabled())
         self.cancel_replay_button.setEnabled(replaying)
@@ -535,7 +551,12 @@ class AnalysisTab(QWidget):
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         menu.setAccessibleName("Variant actions")
         menu.setToolTipsVisible(True)
-        for action in (self.resume_action, self.replay_action, self.open_action):
+        for action in (
+            self.resume_action,
+            self.replay_action,
+            self.distill_action,
+            self.open_action,
+        ):
             menu.addAction(action)
         menu.addSeparator()
         menu.addAction(self.delete_action)
@@ -867,6 +888,38 @@ class AnalysisTab(QWidget):
         if errors:
             message += "; could not delete " + "; ".join(errors)
         self.statusMessage.emit(message)
+
+    @Slot()
+    def open_distill_dialog(self) -> DistillDialog | None:
+        """Open the distillation dialog with the selected completed variant as the teacher."""
+        current = self.current_variant()
+        if current is None or current.status != "completed":
+            self.statusMessage.emit("Select one completed variant to distill")
+            return None
+        from desktop_app.distill_dialog import DistillDialog
+
+        if self.distill_dialog is not None:
+            self.distill_dialog.close()  # one at a time; closing waits for its worker
+        dialog = DistillDialog(self.workspace, current.variant, self, teacher_family=current.family)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.distilled.connect(self._on_distilled)
+        dialog.destroyed.connect(self._on_distill_dialog_destroyed)
+        self.distill_dialog = dialog
+        dialog.open()
+        return dialog
+
+    @Slot(str)
+    def _on_distilled(self, student: str) -> None:
+        """A student was trained: list it and select it."""
+        if self._closing:
+            return
+        self.refresh()
+        self.select_variants([student])
+        self.statusMessage.emit(f"Distilled student {student}")
+
+    @Slot()
+    def _on_distill_dialog_destroyed(self) -> None:
+        self.distill_dialog = None
 
     @Slot()
     def open_folder(self) -> None:

@@ -140,7 +140,7 @@ class MainWindow(QMainWindow):
             "exportAction",
             "&Export chronicle as CSV…",
             "Save the chronicle table as CSV",
-            self.training_tab._export_clicked,
+            self.training_tab.export_chronicle_dialog,
         )
         self.quit_action = self._action(
             "quitAction", "&Quit", "Close Trainwright", self.close, QKeySequence.StandardKey.Quit
@@ -227,12 +227,13 @@ class MainWindow(QMainWindow):
     def _after_first_paint(self) -> None:
         self.firstPainted.emit()
         self._start_warmup()
-        QTimer.singleShot(0, self.ensure_analysis_tab)
 
     @Slot()
     def _start_warmup(self) -> None:
+        """After the first paint: torch in the background, then the plots and Analysis tab."""
         self._warmup_fallback.stop()
         self.training_tab.start_engine_warmup()
+        QTimer.singleShot(0, self.ensure_analysis_tab)
 
     # ---- runs ------------------------------------------------------------------------------
     @Slot(object)
@@ -296,6 +297,9 @@ class MainWindow(QMainWindow):
             return
         self._save_settings()
         self.controller.shutdown()
+        shutdown = getattr(self._analysis_tab, "shutdown", None)
+        if shutdown is not None:
+            shutdown()
         super().closeEvent(event)
 
     # ---- settings --------------------------------------------------------------------------

@@ -302,7 +302,7 @@ class TrainingTab(QWidget):
         self.export_button = self._button(
             "exportCsvButton", "Export CSV…", "Save the chronicle as a CSV file"
         )
-        self.export_button.clicked.connect(self._export_clicked)
+        self.export_button.clicked.connect(self.export_chronicle_dialog)
         self.rows_label = QLabel("0 rows")
         self.rows_label.setObjectName("chronicleRowsLabel")
         table_header = QHBoxLayout()
@@ -857,7 +857,7 @@ class TrainingTab(QWidget):
         self.plots.mark_epoch(epoch)
 
     @Slot()
-    def _export_clicked(self) -> None:
+    def export_chronicle_dialog(self) -> None:
         name = self._displayed[1] if self._displayed else "chronicle"
         path, _ = QFileDialog.getSaveFileName(
             self, "Export chronicle", str(Path.home() / f"{name}.csv"), "CSV files (*.csv)"

@@ -107,7 +107,10 @@ class TrainingWorker(QObject):
         try:
             self._run()
         except BaseException as exc:
-            log.error("run %s raised:\n%s", self.request.describe(), traceback.format_exc())
+            if isinstance(exc, TrainwrightError):  # a refused request: its message says it all
+                log.warning("%s refused: %s", self.request.describe(), exc)
+            else:
+                log.error("%s raised:\n%s", self.request.describe(), traceback.format_exc())
             self._safe_flush()
             self.failed.emit(_message(exc))
         finally:
@@ -392,7 +395,7 @@ class EngineWarmup(QObject):
 
     def _run(self, modules: list[str]) -> None:
         try:
-            import torch
+            import torch  # the slow part; the families below import it too
 
             for module in modules:
                 importlib.import_module(module)
@@ -408,13 +411,13 @@ class EngineWarmup(QObject):
         if not threading.main_thread().is_alive():
             return
         self.ready.emit(devices)
-        # The trainer's first torch.use_deterministic_algorithms() imports torch._inductor
-        # (seconds); do it here too, so the first Start does not wait for it.
+        # Every torch optimizer's constructor imports torch._dynamo on first use (seconds):
+        # do it now, in the background, so the first Start does not wait for it.
         try:
-            import torch._inductor.config  # noqa: F401
+            import torch._dynamo  # noqa: F401
         except Exception:
             if threading.main_thread().is_alive():
-                log.warning("could not pre-import torch._inductor:\n%s", traceback.format_exc())
+                log.warning("could not pre-import torch._dynamo:\n%s", traceback.format_exc())
 
 
 _DEVICES: list[str] | None = None

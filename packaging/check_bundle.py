@@ -164,15 +164,31 @@ def main(argv: list[str]) -> int:
             if base not in depends and base not in ALWAYS_PRESENT and base != "?":
                 problems.append(f"{lib} comes from {base}, which {control} does not depend on")
 
+    # Top-level libraries nothing links to, also counting those only orphans link to.
     internal = bundle / "_internal"
-    orphans = sorted(
+    links = {elf.name: set(needed(elf)) for elf in elves if elf.parent == internal}
+    users: dict[str, set[str]] = {}
+    for elf in elves:
+        for lib in needed(elf) if elf.parent != internal else links[elf.name]:
+            users.setdefault(lib, set()).add(str(elf))
+    orphans: list[str] = []
+    candidates = {
         p.name
         for p in internal.glob("*.so*")
-        if p.name not in wanted
-        and ".cpython-" not in p.name
+        if ".cpython-" not in p.name
         and ".abi3." not in p.name
         and not p.name.startswith("libpython")  # loaded by the bootloader
-    )
+    }
+    while True:
+        found = sorted(
+            lib
+            for lib in candidates - set(orphans)
+            if not users.get(lib) or (users[lib] <= {str(internal / o) for o in orphans})
+        )
+        if not found:
+            break
+        orphans += found
+    orphans.sort()
     if orphans:
         print(f"note: top-level libraries nothing in the bundle links to: {' '.join(orphans)}")
     sys.stdout.flush()

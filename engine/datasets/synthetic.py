@@ -159,6 +159,6 @@ SYNTHETIC_DATASETS: tuple[SyntheticDataset, ...] = (
         make_sine,
         ("x",),
         None,
-        DatasetDefaults(epochs=40, lr=1e-2, batch_size=32),
+        DatasetDefaults(epochs=20, lr=1e-2, batch_size=32),
     ),
 )

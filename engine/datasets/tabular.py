@@ -305,7 +305,7 @@ BUNDLED_DATASETS: tuple[BundledCsvDataset, ...] = (
         ),
         "iris.csv",
         "species",
-        DatasetDefaults(epochs=60, lr=1e-2, batch_size=16),
+        DatasetDefaults(epochs=30, lr=1e-2, batch_size=16),
     ),
     BundledCsvDataset(
         DatasetInfo(

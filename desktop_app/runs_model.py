@@ -1,0 +1,443 @@
+"""The runs table of a sweep: one row per combination, its filter proxy, and CSV export.
+
+`RunsTableModel.set_record(record)` shows every combination of a SweepRecord: those with a
+row show its outcome, the others are "pending" (or "running", the one being trained). The
+swept parameters are columns of their own. The best completed row (highest metric score;
+lowest when the metric is test_loss) is highlighted; a failed row's error is its tooltip.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+)
+from PySide6.QtGui import QBrush, QColor, QFont
+
+from engine.sweeps import LABELS, NA, SweepRecord, SweepRow
+
+ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1  # the row's RunEntry
+SORT_ROLE = Qt.ItemDataRole.UserRole + 2  # a value that sorts numerically
+BEST_ROLE = Qt.ItemDataRole.UserRole + 3  # True on the best row
+
+PENDING, RUNNING = "pending", "running"
+RESULTS = ("completed", "failed", "cancelled", RUNNING, PENDING)
+LOWER_IS_BETTER = frozenset({"test_loss"})
+
+BEST_TINT = QColor(76, 175, 80, 90)
+_TINTS = {
+    "failed": QColor(220, 50, 47, 45),
+    "cancelled": QColor(160, 160, 160, 45),
+    RUNNING: QColor(33, 150, 243, 40),
+}
+
+# Columns around the swept parameters: (key, header, tooltip).
+LEADING = (
+    ("index", "#", "The combination's number, in the order the sweep runs them"),
+    ("variant", "Variant", "The variant trained for this combination (its directory)"),
+)
+TRAILING = (
+    ("result", "Result", "completed, failed, cancelled (resume the sweep), running or pending"),
+    ("metric_name", "Metric", "accuracy (classification), r2 (regression) or test_loss"),
+    ("metric_score", "Score", "The final value of the metric on the test split"),
+    ("train_loss", "Train loss", "The final training loss"),
+    ("test_loss", "Test loss", "The final test loss"),
+    ("duration_s", "Duration", "The variant's total training time"),
+)
+NUMERIC = frozenset({"index", "metric_score", "train_loss", "test_loss", "duration_s"})
+CSV_FIELDS = ("metric_name", "metric_score", "train_loss", "test_loss", "duration_s")
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+@dataclass
+class RunEntry:
+    """One combination as the table shows it: its parameters and its row, once it has one."""
+
+    index: int
+    parameters: dict[str, Any]
+    row: SweepRow | None = None
+    running: bool = False
+
+    @property
+    def result(self) -> str:
+        if self.running:
+            return RUNNING
+        return self.row.result if self.row is not None else PENDING
+
+    @property
+    def unfinished(self) -> bool:
+        """Not run yet, or stopped before it finished (a resumed sweep runs it again)."""
+        return self.row is None or self.row.result == "cancelled"
+
+    @property
+    def variant(self) -> str | None:
+        return self.row.variant if self.row is not None else None
+
+    @property
+    def error(self) -> str | None:
+        return self.row.error if self.row is not None else None
+
+    def value(self, key: str) -> Any:
+        """The raw value of a column key (a parameter name, or a SweepRow field)."""
+        if key == "index":
+            return self.index + 1
+        if key == "variant":
+            return self.variant or ""
+        if key == "result":
+            return self.result
+        if key in self.parameters:
+            return self.parameters[key]
+        if self.row is not None and key in CSV_FIELDS:
+            return getattr(self.row, key)
+        return ""
+
+
+def score(entry: RunEntry) -> float | None:
+    """The entry's metric score as a finite number, or None (failed, pending, n/a)."""
+    row = entry.row
+    if row is None or row.result != "completed":
+        return None
+    return _number(row.metric_score)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def format_value(value: Any) -> str:
+    """A cell's text: floats to 4 significant digits, booleans as true/false."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def format_seconds(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+class RunsTableModel(QAbstractTableModel):
+    """One row per combination of the sweep shown; ENTRY_ROLE gives the row's RunEntry."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._record_id: str | None = None
+        self._family: str | None = None
+        self._parameters: list[str] = []
+        self._entries: list[RunEntry] = []
+        self._columns: list[tuple[str, str, str]] = list(LEADING) + list(TRAILING)
+        self._best: int | None = None
+
+    # ---- content ---------------------------------------------------------------------------
+    @property
+    def sweep_id(self) -> str | None:
+        return self._record_id
+
+    @property
+    def family(self) -> str | None:
+        return self._family
+
+    def parameter_names(self) -> list[str]:
+        return list(self._parameters)
+
+    def set_record(self, record: SweepRecord | None) -> None:
+        """Show a sweep (None: nothing); a model reset, so views drop their selection."""
+        self.beginResetModel()
+        if record is None:
+            self._record_id = self._family = None
+            self._parameters, self._entries = [], []
+        else:
+            self._record_id, self._family = record.id, record.spec.family
+            self._parameters = list(record.spec.grid)
+            rows = {row.index: row for row in record.rows}
+            self._entries = [
+                RunEntry(i, dict(combo), rows.get(i)) for i, combo in enumerate(record.combinations)
+            ]
+        self._columns = (
+            list(LEADING)
+            + [(name, name, f"Swept: {LABELS.get(name, name)}") for name in self._parameters]
+            + list(TRAILING)
+        )
+        self._best = self._find_best()
+        self.endResetModel()
+
+    def update_row(self, row: SweepRow) -> None:
+        """Record a combination's outcome (from the running sweep)."""
+        if not 0 <= row.index < len(self._entries):
+            return
+        entry = self._entries[row.index]
+        entry.row, entry.running = row, False
+        if row.parameters:
+            entry.parameters = {**entry.parameters, **row.parameters}
+        previous, self._best = self._best, self._find_best()
+        self._changed(row.index)
+        for other in {previous, self._best} - {None, row.index}:
+            assert other is not None
+            self._changed(other)
+
+    def set_running(self, index: int | None) -> None:
+        """Mark the combination being trained (None: none)."""
+        for i, entry in enumerate(self._entries):
+            running = i == index and entry.unfinished
+            if entry.running != running:
+                entry.running = running
+                self._changed(i)
+
+    def mark_next_running(self) -> int | None:
+        """Mark the first unfinished combination as running (sequential sweeps run them in
+        order); returns its index, or None when every combination has finished."""
+        index = next((e.index for e in self._entries if e.unfinished), None)
+        self.set_running(index)
+        return index
+
+    def entries(self) -> list[RunEntry]:
+        return list(self._entries)
+
+    def entry(self, row: int) -> RunEntry:
+        return self._entries[row]
+
+    def best_row(self) -> int | None:
+        """The source row of the best completed combination, or None."""
+        return self._best
+
+    def column_keys(self) -> list[str]:
+        return [key for key, _, _ in self._columns]
+
+    def column_of(self, key: str) -> int:
+        return self.column_keys().index(key)
+
+    def _changed(self, row: int) -> None:
+        last = max(0, len(self._columns) - 1)
+        self.dataChanged.emit(self.index(row, 0), self.index(row, last))
+
+    def _find_best(self) -> int | None:
+        scored = [(e, score(e)) for e in self._entries]
+        scored = [(e, s) for e, s in scored if s is not None]
+        if not scored:
+            return None
+        # One sweep has one metric, unless it sweeps the dataset across task types: then the
+        # metric most rows share decides.
+        metric = Counter(e.row.metric_name for e, _ in scored if e.row).most_common(1)[0][0]
+        candidates = [(e, s) for e, s in scored if e.row and e.row.metric_name == metric]
+        pick = min if metric in LOWER_IS_BETTER else max
+        best = pick(candidates, key=lambda pair: pair[1])
+        return best[0].index
+
+    # ---- QAbstractTableModel -----------------------------------------------------------------
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._entries)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._columns)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self._columns):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._columns[section][1]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._columns[section][2]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._entries):
+            return None
+        entry = self._entries[index.row()]
+        key = self._columns[index.column()][0]
+        best = index.row() == self._best
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(entry, key)
+        if role == ENTRY_ROLE:
+            return entry
+        if role == SORT_ROLE:
+            return self._sort_key(entry, key)
+        if role == BEST_ROLE:
+            return best
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(entry, best)
+        if role == Qt.ItemDataRole.BackgroundRole:
+            if best:
+                return QBrush(BEST_TINT)
+            tint = _TINTS.get(entry.result)
+            return QBrush(tint) if tint is not None else None
+        if role == Qt.ItemDataRole.FontRole and best:
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            header = self._columns[index.column()][1]
+            text = self._display(entry, key) or "none"
+            return f"{header}: {text}" + (" (best)" if best and index.column() == 0 else "")
+        if role == Qt.ItemDataRole.TextAlignmentRole and (key in NUMERIC or key in self._numeric()):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def _numeric(self) -> set[str]:
+        return {
+            name
+            for name in self._parameters
+            if any(_number(e.parameters.get(name)) is not None for e in self._entries[:1])
+        }
+
+    def _display(self, entry: RunEntry, key: str) -> str:
+        if key == "duration_s":
+            row = entry.row
+            if row is None or (row.result == "failed" and not row.duration_s):
+                return ""
+            return format_seconds(row.duration_s)
+        if key in ("metric_name", "metric_score", "train_loss", "test_loss") and entry.row is None:
+            return ""
+        return format_value(entry.value(key))
+
+    def _sort_key(self, entry: RunEntry, key: str) -> Any:
+        value = entry.value(key)
+        if key in NUMERIC or key in self._parameters:
+            number = _number(value)
+            if number is not None:
+                return number
+            if key in NUMERIC:  # n/a, pending: sorted after every number (see lessThan)
+                return None
+        return format_value(value).lower()
+
+    def _tooltip(self, entry: RunEntry, best: bool) -> str:
+        if entry.result == "failed":
+            return entry.error or "failed"
+        if entry.result == "cancelled":
+            return "Stopped before it finished; resume the sweep to finish it"
+        if entry.result == PENDING:
+            return "Not trained yet"
+        if entry.result == RUNNING:
+            return "Being trained now"
+        row = entry.row
+        assert row is not None
+        lines = [row.variant or ""]
+        if best:
+            better = "lowest" if row.metric_name in LOWER_IS_BETTER else "highest"
+            lines.append(f"Best of the sweep ({better} {row.metric_name})")
+        if row.reused:
+            lines.append("Reused: this variant was already trained")
+        return "\n".join(line for line in lines if line)
+
+    # ---- export ------------------------------------------------------------------------------
+    def write_csv(self, path: str | Path, rows: Iterable[int] | None = None) -> int:
+        """Write the rows (source rows, all by default) as CSV with raw values; returns how many."""
+        chosen: Sequence[int] = list(range(len(self._entries)) if rows is None else rows)
+        header = ["index", "variant", *self._parameters, "result", *CSV_FIELDS, "error"]
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            for source_row in chosen:
+                entry = self._entries[source_row]
+                row = entry.row
+                values: list[Any] = [entry.index + 1, entry.variant or ""]
+                values += [_csv(entry.parameters.get(name)) for name in self._parameters]
+                values.append(entry.result)
+                values += [_csv(getattr(row, f)) if row else "" for f in CSV_FIELDS]
+                values.append((row.error or "") if row else "")
+                writer.writerow(values)
+        return len(chosen)
+
+
+def _csv(value: Any) -> Any:
+    if value is None or value == NA:
+        return "" if value is None else NA
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+class RunsFilterProxy(QSortFilterProxyModel):
+    """Filters by text (any cell contains it, case-insensitive) and by result; sorts on
+    SORT_ROLE."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._text = ""
+        self._result: str | None = None
+        self.setSortRole(SORT_ROLE)
+        self.setDynamicSortFilter(True)
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+    @property
+    def result(self) -> str | None:
+        return self._result
+
+    def set_text(self, text: str) -> None:
+        self._change("_text", text.strip().lower())
+
+    def set_result(self, result: str | None) -> None:
+        self._change("_result", result or None)
+
+    def _change(self, attribute: str, value: Any) -> None:
+        if getattr(self, attribute) == value:
+            return
+        if hasattr(self, "beginFilterChange"):  # Qt >= 6.10
+            self.beginFilterChange()
+            setattr(self, attribute, value)
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:  # pragma: no cover - older Qt
+            setattr(self, attribute, value)
+            self.invalidateFilter()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
+        model = self.sourceModel()
+        entry = model.data(model.index(source_row, 0, source_parent), ENTRY_ROLE)
+        if entry is None:
+            return False
+        if self._result is not None and entry.result != self._result:
+            return False
+        if not self._text:
+            return True
+        for column in range(model.columnCount()):
+            text = model.data(model.index(source_row, column, source_parent))
+            if text and self._text in str(text).lower():
+                return True
+        return False
+
+    def lessThan(self, left: Index, right: Index) -> bool:
+        """Numbers before text; missing values (n/a, pending) last in either order."""
+        a, b = left.data(SORT_ROLE), right.data(SORT_ROLE)
+        if a is None or b is None:
+            if (a is None) == (b is None):
+                return left.row() < right.row()
+            # Descending order shows "greater" first: missing counts as least there.
+            return (a is None) == (self.sortOrder() == Qt.SortOrder.DescendingOrder)
+        if isinstance(a, str) != isinstance(b, str):
+            return not isinstance(a, str)
+        return a < b
+
+    def entry(self, proxy_row: int) -> RunEntry:
+        source = self.mapToSource(self.index(proxy_row, 0))
+        return self.sourceModel().data(source, ENTRY_ROLE)
+
+    def source_rows(self) -> list[int]:
+        """The source rows shown, in view order."""
+        return [self.mapToSource(self.index(r, 0)).row() for r in range(self.rowCount())]
