@@ -163,13 +163,16 @@ class EngineRunner:
         self.variant = self.ws.create_variant(
             workload.family, workload.domain, {**workload.training, **training}
         )
-        workload.config = self.variant.config
+        if not training or workload.config is None:
+            workload.config = self.variant.config
 
     def run(self, n_threads: int, callbacks=None, cancel_event=None):
         """(seconds in `Trainer.train()`, the trainer, its session); the old run is deleted first."""
         shutil.rmtree(self.variant.dir, ignore_errors=True)
         trainer = self.ws.trainer(self.variant, callbacks, cancel_event, threads=n_threads)
+        cpu = time.process_time()
         seconds, session = timed(trainer.train)
+        self.cpu_s = time.process_time() - cpu
         if session.status not in ("completed", "cancelled"):
             raise RuntimeError(f"engine run failed: {session.error_message}")
         return seconds, trainer, session
@@ -261,6 +264,15 @@ def prepare_plain(w: Workload) -> None:
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """(wall seconds, result)."""
     start = time.perf_counter()
     result = fn()
     return time.perf_counter() - start, result
+
+
+def timed_cpu(fn: Callable[[], Any]) -> tuple[float, float, Any]:
+    """(wall seconds, CPU seconds of this process, result). CPU time leaves out the time the
+    process waited for a core, so on a shared machine it varies much less than wall time."""
+    cpu = time.process_time()
+    wall, result = timed(fn)
+    return wall, time.process_time() - cpu, result

@@ -26,6 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse `--home`/`--version` and open the window; other arguments go to Qt."""
+    if "--self-test" in (sys.argv[1:] if argv is None else argv):
+        from desktop_app.self_test import run_self_test
+
+        return run_self_test()
     args, qt_args = build_parser().parse_known_args(argv)
     from desktop_app.app import run
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib.resources
 import logging
 import logging.handlers
 import os
@@ -21,6 +22,7 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 ORGANIZATION = "Trainwright"
@@ -67,7 +69,20 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     from engine import __version__
 
     app.setApplicationVersion(__version__)
+    app.setWindowIcon(application_icon())
+    QGuiApplication.setDesktopFileName("trainwright")  # Wayland: the icon of the menu entry
     return app
+
+
+def application_icon() -> QIcon:
+    """The app's own icon, in every size shipped under resources/icons."""
+    icon = QIcon()
+    folder = importlib.resources.files("resources") / "icons"
+    for size in (16, 32, 48, 64, 128, 256, 512):
+        png = folder / f"trainwright-{size}.png"
+        if png.is_file():
+            icon.addFile(str(png))
+    return icon
 
 
 class ExceptionReporter(QObject):
@@ -199,8 +214,9 @@ def run(
         log.warning(problem)
 
     from desktop_app.main_window import MainWindow
-    from desktop_app.workers import EngineWarmup
+    from desktop_app.workers import EngineWarmup, GuiThreadGarbageCollector
 
+    GuiThreadGarbageCollector.acquire()  # until the window is gone, below
     window = MainWindow(workspace, preferences=preferences, home_explicit=explicit)
     window.firstPainted.connect(_StartupTimer(window, startup_benchmark).report)
     window.show()
@@ -213,6 +229,7 @@ def run(
     window.deleteLater()
     app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     del window
+    GuiThreadGarbageCollector.release()  # collects, here on the GUI thread
     gc.collect()
     log.info("Trainwright closed")
     reporter.uninstall()
@@ -233,4 +250,4 @@ class _StartupTimer(QObject):
         log.info("first paint %.2f s after process start (%.2f s CPU)", seconds, cpu)
         if self.benchmark:
             print(f"first paint: {seconds:.2f} s after process start ({cpu:.2f} s CPU)", flush=True)
-            QTimer.singleShot(0, self.window.close)
+            QTimer.singleShot(0, self.window, self.window.close)

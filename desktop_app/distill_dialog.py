@@ -36,6 +36,8 @@ from PySide6.QtWidgets import (
 from desktop_app.analysis_workers import WorkerRunner
 from desktop_app.param_form import ParamForm
 from desktop_app.sweep_workers import (
+    COMPARING,
+    WAITING,
     DistillCheckWorker,
     DistillOutcome,
     DistillRequest,
@@ -197,6 +199,7 @@ class DistillDialog(QDialog):
         self.comparison_table.horizontalHeader().setSectionResizeMode(
             QHeaderView.ResizeMode.ResizeToContents
         )
+        self.comparison_table.horizontalHeader().setStretchLastSection(True)
         self.comparison_table.setMaximumHeight(110)
         self.comparison_table.setVisible(False)
         self.summary_label = _described(
@@ -230,7 +233,7 @@ class DistillDialog(QDialog):
         layout.addWidget(self.comparison_table)
         layout.addWidget(self.summary_label)
         layout.addLayout(buttons)
-        self.resize(640, 720)
+        self.resize(760, 720)
 
         self.family_combo.currentIndexChanged.connect(self._on_family_changed)
         for form in (self.domain_form, self.training_form, self.strategy_form):
@@ -371,9 +374,16 @@ class DistillDialog(QDialog):
     def _on_progress(self, request_id: int, done: int, total: int) -> None:
         if request_id != self._run_request or self._closing:
             return
-        if done < 0:  # training is over: the comparison runs
+        if done == COMPARING:  # training is over: the comparison runs
             self.progress.setRange(0, 0)
             self._say("Comparing teacher and student (timing 1,000 examples)…")
+            return
+        if done == WAITING:
+            self.progress.setRange(0, 0)
+            self._say("Waiting for the current run to finish (runs in this app take turns)…")
+            return
+        if total == 0:  # the wait is over
+            self._say(f"Training the student of {self.teacher_name}…")
             return
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)

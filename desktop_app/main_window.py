@@ -20,8 +20,9 @@ from desktop_app.preferences import (
     save_preferences,
 )
 from desktop_app.status_bar import ResourceStatusBar
+from desktop_app.sweep_panel import SweepPanel
 from desktop_app.training_tab import TrainingTab
-from desktop_app.workers import RunController, RunOutcome
+from desktop_app.workers import GuiThreadGarbageCollector, RunController, RunOutcome
 
 if TYPE_CHECKING:
     from desktop_app.analysis_tab import AnalysisTab
@@ -50,6 +51,8 @@ class MainWindow(QMainWindow):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        GuiThreadGarbageCollector.acquire()  # released when the window closes
+        self._gc_acquired = True
         self.setObjectName("mainWindow")
         self.setWindowTitle(f"Trainwright — {workspace.home}")
         self.workspace = workspace
@@ -79,6 +82,11 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self._analysis_page, "&Analysis")
         self.tabs.setTabToolTip(0, "Configure, run and watch training")
         self.tabs.setTabToolTip(1, "Trained variants and their analyses")
+        self.sweep_panel = SweepPanel(workspace, preferences=preferences)
+        self.tabs.addTab(self.sweep_panel, "&Sweeps")
+        self.tabs.setTabToolTip(
+            2, "Train every combination of parameter lists and compare the runs"
+        )
         self.setCentralWidget(self.tabs)
         self.status_bar = ResourceStatusBar(self)
         self.setStatusBar(self.status_bar)
@@ -87,6 +95,8 @@ class MainWindow(QMainWindow):
         self.controller.runEnded.connect(self._on_run_ended)
         self.controller.busyChanged.connect(self._on_busy_changed)
         self.training_tab.statusMessage.connect(self._show_status_message)
+        self.sweep_panel.runFinished.connect(self._on_sweep_finished)
+        self.sweep_panel.statusMessage.connect(self._show_analysis_message)
         self.tabs.currentChanged.connect(self._on_tab_changed)
 
         self.resize(1280, 820)
@@ -107,13 +117,7 @@ class MainWindow(QMainWindow):
             tab = AnalysisTab(self.workspace)
             self._analysis_page.layout().addWidget(tab)
             tab.resumeRequested.connect(self._on_resume_requested)
-            # Optional parts of its interface (it may replay on its own).
-            replay_requested = getattr(tab, "replayRequested", None)
-            if replay_requested is not None:
-                replay_requested.connect(self._on_replay_requested)
-            analysis_message = getattr(tab, "statusMessage", None)
-            if analysis_message is not None:
-                analysis_message.connect(self._show_analysis_message)
+            tab.statusMessage.connect(self._show_analysis_message)
             self._analysis_tab = tab
         return self._analysis_tab
 
@@ -207,6 +211,7 @@ class MainWindow(QMainWindow):
             return
         self.preferences = preferences
         self.training_tab.apply_preferences(preferences)
+        self.sweep_panel.apply_preferences(preferences)
         for note in notes:
             self.status_bar.showMessage(note, 15_000)
 
@@ -221,7 +226,7 @@ class MainWindow(QMainWindow):
         if not self._painted:
             self._painted = True
             self.first_paint_time = time.monotonic()
-            QTimer.singleShot(0, self._after_first_paint)
+            QTimer.singleShot(0, self, self._after_first_paint)
 
     @Slot()
     def _after_first_paint(self) -> None:
@@ -233,7 +238,7 @@ class MainWindow(QMainWindow):
         """After the first paint: torch in the background, then the plots and Analysis tab."""
         self._warmup_fallback.stop()
         self.training_tab.start_engine_warmup()
-        QTimer.singleShot(0, self.ensure_analysis_tab)
+        QTimer.singleShot(0, self, self.ensure_analysis_tab)
 
     # ---- runs ------------------------------------------------------------------------------
     @Slot(object)
@@ -243,10 +248,15 @@ class MainWindow(QMainWindow):
         if outcome.failed:
             self.status_bar.showMessage(f"{outcome.request.describe()} failed", 10_000)
 
+    @Slot()
+    def _on_sweep_finished(self) -> None:
+        if self._analysis_tab is not None:  # else it lists the variants when it is built
+            self._analysis_tab.refresh()
+
     @Slot(bool)
     def _on_busy_changed(self, busy: bool) -> None:
         if not busy and self._close_pending:
-            QTimer.singleShot(0, self.close)
+            QTimer.singleShot(0, self, self.close)
 
     @Slot(str, int)
     def _show_status_message(self, message: str, timeout_ms: int) -> None:
@@ -260,11 +270,6 @@ class MainWindow(QMainWindow):
     def _on_resume_requested(self, variant: str) -> None:
         self.tabs.setCurrentWidget(self.training_tab)
         self.training_tab.request_resume(variant)
-
-    @Slot(str)
-    def _on_replay_requested(self, variant: str) -> None:
-        self.tabs.setCurrentWidget(self.training_tab)
-        self.training_tab.request_replay(variant)
 
     # ---- closing ---------------------------------------------------------------------------
     def _ask_close(self) -> bool:
@@ -297,10 +302,13 @@ class MainWindow(QMainWindow):
             return
         self._save_settings()
         self.controller.shutdown()
-        shutdown = getattr(self._analysis_tab, "shutdown", None)
-        if shutdown is not None:
-            shutdown()
+        self.sweep_panel.shutdown()
+        if self._analysis_tab is not None:
+            self._analysis_tab.shutdown()
         super().closeEvent(event)
+        if self._gc_acquired:
+            self._gc_acquired = False
+            GuiThreadGarbageCollector.release()
 
     # ---- settings --------------------------------------------------------------------------
     def _save_settings(self) -> None:

@@ -24,6 +24,7 @@ TRAIN_COLOR = (31, 119, 180)
 TEST_COLOR = (230, 120, 20)
 LR_COLOR = (44, 160, 44)
 MARKER_COLOR = (200, 40, 40)
+FOREGROUND = (40, 40, 40)
 
 
 def _hex(color: tuple[int, int, int]) -> str:
@@ -158,7 +159,6 @@ class TrainingPlots(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        pg.setConfigOptions(background="w", foreground=(40, 40, 40), antialias=False)
         self.readout = QLabel("Hover over a plot to read values; click to select its epoch.")
         self.readout.setObjectName("crosshairReadout")
         self.readout.setAccessibleName("Crosshair readout")
@@ -216,13 +216,17 @@ class TrainingPlots(QWidget):
         self._timer.timeout.connect(self.redraw)
 
     def _make_plot(self, name: str, title: str, y_label: str) -> pg.PlotWidget:
-        plot = pg.PlotWidget(self)
+        plot = pg.PlotWidget(self, background="w")  # styled here, not via global config
         plot.setObjectName(name)
         plot.setAccessibleName(f"{title} plot")
         plot.setToolTip(f"{title} per epoch. Drag to pan, wheel to zoom, click to select an epoch.")
         plot.setMinimumHeight(90)
         item = plot.getPlotItem()
-        item.setTitle(_title(title, key_colors(name)), size="10pt")
+        for side in ("left", "bottom"):
+            axis = item.getAxis(side)
+            axis.setPen(pg.mkPen(FOREGROUND))
+            axis.setTextPen(pg.mkPen(FOREGROUND))
+        item.setTitle(_title(title, key_colors(name)), size="10pt", color=FOREGROUND)
         item.setLabel("left", y_label)
         item.showGrid(x=True, y=True, alpha=0.25)
         item.setClipToView(True)
@@ -306,7 +310,7 @@ class TrainingPlots(QWidget):
             self._metric_kind = kind
             item = self.metric_plot.getPlotItem()
             title = "R²" if kind == "r2" else "Accuracy"
-            item.setTitle(_title(title, key_colors("metricPlot")), size="10pt")
+            item.setTitle(_title(title, key_colors("metricPlot")), size="10pt", color=FOREGROUND)
             item.setLabel("left", "R²" if kind == "r2" else "acc.")
             self.metric_plot.setAccessibleName(("R²" if kind == "r2" else "Accuracy") + " plot")
 

@@ -194,7 +194,7 @@ class PreferencesDialog(QDialog):
         layout.addWidget(buttons)
         self._result: Preferences = preferences
         if self.device_combo.property("detected") is not True:
-            QTimer.singleShot(0, self._detect_devices)
+            QTimer.singleShot(0, self, self._detect_devices)
 
     def _fill_devices(self, devices: list[str] | None) -> None:
         current = self._initial.device

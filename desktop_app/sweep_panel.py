@@ -53,7 +53,6 @@ from desktop_app.sweep_workers import (
     SweepRequest,
     SweepWorker,
     TrainingDefaults,
-    process_busy,
 )
 from engine.errors import ParameterError
 from engine.params import ParameterSpec
@@ -76,8 +75,6 @@ BASIC_TRAINING = {
     "data_seed",
 }
 DEFAULTS_DELAY_MS = 120  # domain edits settle this long before the engine is asked
-WAIT_POLL_MS = 500
-WAIT_POLLS = 2  # the lock held by another run this many polls in a row: "waiting"
 ERROR_STYLE = "color: #b3261e;"
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -136,18 +133,14 @@ class SweepPanel(QWidget):
         self._cancel: threading.Event | None = None
         self._request: SweepRequest | None = None
         self._running_id: str | None = None
-        self._training_now = False
-        self._wait_polls = 0
         self._waiting = False
         self._running_text = ""
         self._outcome: SweepRecord | None = None
         self._error: str | None = None
         self._closing = False
+        self._shown = False  # the engine is asked nothing before the panel is first shown
         self.last_record: SweepRecord | None = None  # the last sweep run's final record
         self.last_error: str | None = None  # why the last sweep run failed, if it did
-        self._wait_timer = QTimer(self)
-        self._wait_timer.setInterval(WAIT_POLL_MS)
-        self._wait_timer.timeout.connect(self._poll_waiting)
         self._defaults_timer = QTimer(self)
         self._defaults_timer.setSingleShot(True)
         self._defaults_timer.setInterval(DEFAULTS_DELAY_MS)
@@ -422,7 +415,8 @@ class SweepPanel(QWidget):
             for form in (self.domain_form, self.training_form):
                 form.blockSignals(False)
         self._defaults_for = None
-        self._request_epoch_time(name)
+        if self._shown:
+            self._request_epoch_time(name)
         self._on_domain_changed()
 
     # ---- defaults that depend on the domain values -------------------------------------------
@@ -450,8 +444,22 @@ class SweepPanel(QWidget):
         family = self.family
         if family is not None and (family, self.domain_form.values()) != self._defaults_for:
             self._defaults_pending = True
-            self._defaults_timer.start()
+            if self._shown:
+                self._defaults_timer.start()
         self._update_editor()
+
+    def showEvent(self, event: Any) -> None:
+        """The first time the panel shows, time earlier runs and check the values: both load
+        parts of the engine (torch), which a window should not do before its first paint."""
+        super().showEvent(event)
+        if self._shown or self._closing:
+            return
+        self._shown = True
+        family = self.family
+        if family is not None:
+            self._request_epoch_time(family)
+        if self._defaults_pending:
+            self._defaults_timer.start()
 
     @Slot()
     def _request_defaults(self) -> None:
@@ -696,6 +704,8 @@ class SweepPanel(QWidget):
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         worker.created.connect(self._on_created)
+        worker.waitingStarted.connect(self._on_waiting_started)
+        worker.waitingEnded.connect(self._on_waiting_ended)
         worker.combinationStarted.connect(self._on_combination_started)
         worker.epochProgress.connect(self._on_epoch_progress)
         worker.rowReady.connect(self._on_row)
@@ -711,13 +721,11 @@ class SweepPanel(QWidget):
         self._thread, self._worker, self._cancel, self._request = thread, worker, cancel, request
         self._outcome = self._error = None
         self._running_id = request.sweep_id
-        self._training_now = self._waiting = False
-        self._wait_polls = 0
+        self._waiting = False
         self._set_status(text)
         self._update_buttons()
         log.info("starting %s", request.describe())
         thread.start()
-        self._wait_timer.start()
 
     # ---- worker signals (queued onto the GUI thread) -----------------------------------------
     @Slot(object)
@@ -739,8 +747,6 @@ class SweepPanel(QWidget):
     def _on_combination_started(self, variant: str) -> None:
         if self._closing:
             return
-        self._training_now = True
-        self._wait_polls = 0
         self._waiting = False
         self._running_text = f"Training {variant}"
         self._set_status(self._running_text + "…")
@@ -755,7 +761,6 @@ class SweepPanel(QWidget):
     def _on_row(self, row: SweepRow) -> None:
         if self._closing:
             return
-        self._training_now = False
         self._running_text = ""
         if self.model.sweep_id == self._running_id:
             self.model.update_row(row)
@@ -774,6 +779,13 @@ class SweepPanel(QWidget):
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
         self.progress.setFormat(f"%v / {total}")
+        for i in range(self.past_list.count()):
+            item = self.past_list.item(i)
+            if item.data(ID_ROLE) == self._running_id:
+                first = item.text().split("\n", 1)[0]
+                family = self.model.family if self.model.sweep_id == self._running_id else ""
+                item.setText(f"{first}\n{family or '…'} · running · {done} / {total}")
+                break
 
     @Slot(object)
     def _on_succeeded(self, record: SweepRecord) -> None:
@@ -789,10 +801,9 @@ class SweepPanel(QWidget):
         if thread is None:
             return
         thread.wait()  # `finished` comes just before the thread really ends
-        self._wait_timer.stop()
         record, error, request = self._outcome, self._error, self._request
         self._thread = self._worker = self._cancel = self._request = None
-        self._training_now = self._waiting = False
+        self._waiting = False
         self._running_text = ""
         running_id, self._running_id = self._running_id, None
         self.last_record, self.last_error = record, error
@@ -831,17 +842,20 @@ class SweepPanel(QWidget):
         self.runFinished.emit()
 
     @Slot()
-    def _poll_waiting(self) -> None:
-        """Say so when the sweep waits for another run in this process (the engine's lock)."""
-        if not self.busy or self._closing:
+    def _on_waiting_started(self) -> None:
+        """Another run in this process trains (the Training tab's): the sweep waits its turn."""
+        if self._closing:
             return
-        busy_elsewhere = not self._training_now and process_busy()
-        self._wait_polls = self._wait_polls + 1 if busy_elsewhere else 0
-        waiting = self._wait_polls >= WAIT_POLLS
-        if waiting != self._waiting:
-            self._waiting = waiting
-            if waiting:
-                self._set_status(WAITING_TEXT)
+        self._waiting = True
+        self._set_status(WAITING_TEXT)
+
+    @Slot()
+    def _on_waiting_ended(self) -> None:
+        if self._closing:
+            return
+        self._waiting = False
+        if self.status_label.text() == WAITING_TEXT:
+            self._set_status("Starting the next combination…")
 
     def _set_status(self, text: str, *, error: bool = False) -> None:
         self.status_label.setText(text)
@@ -1140,7 +1154,6 @@ class SweepPanel(QWidget):
         if self._closing and self._thread is None:
             return self.runner.running() == 0
         self._closing = True
-        self._wait_timer.stop()
         if self._cancel is not None:
             self._cancel.set()
         ended = True

@@ -8,18 +8,19 @@ exception and reports it as a signal; all stop early once their cancel event is 
 
 Runs in this process take turns through the engine's process-wide lock (see
 engine/training/trainer.py): a sweep or a distillation started while the Training tab trains
-waits for that run to finish. `process_busy()` tells the GUI whether the lock is held.
+waits for that run to finish. Before each combination (and before the student's training)
+the worker checks that lock itself and, if another run holds it, says it is waiting and waits
+for it there, where a Stop still ends the wait.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,28 +33,58 @@ from engine.training.callbacks import Callback
 log = logging.getLogger("trainwright.desktop")
 
 PROGRESS_INTERVAL_S = 0.05  # per-epoch progress at most 20 times a second
+WAIT_SLICE_S = 0.1  # a wait for another run checks the cancel event this often
+COMPARING, WAITING = -1, -2  # DistillWorker progress codes: timing both models; waiting
 
 
-def process_busy() -> bool:
-    """True while a run in this process holds the engine's process-wide settings lock.
+def process_lock() -> Any:
+    """The engine's process-wide run lock (engine.training.trainer.RUN_LOCK), or
+    None if this engine has none. Imports the trainer (torch): call it on a worker thread."""
+    from engine.training import trainer
 
-    Reads the trainer module only if it is loaded already (it imports torch); no lock, no run.
+    return getattr(trainer, "RUN_LOCK", None)
+
+
+def wait_for_turn(
+    cancel_event: threading.Event, on_wait: Callable[[], None], on_done: Callable[[], None]
+) -> None:
+    """Return at once if no other run in this process holds the run lock; else call
+    `on_wait()`, wait until it is free (or `cancel_event` is set), then call `on_done()`.
+
+    The lock is only tested, never kept: the run that follows takes it as usual.
     """
-    module = sys.modules.get("engine.training.trainer")
-    lock = getattr(module, "_PROCESS_SETTINGS", None)
-    locked = getattr(lock, "locked", None)
-    return bool(locked()) if callable(locked) else False
+    lock = process_lock()
+    if lock is None or cancel_event.is_set():
+        return
+    if lock.acquire(blocking=False):
+        lock.release()
+        return
+    on_wait()
+    try:
+        while not cancel_event.is_set():
+            if lock.acquire(timeout=WAIT_SLICE_S):
+                lock.release()
+                return
+    finally:
+        on_done()
 
 
 @contextlib.contextmanager
-def process_settings() -> Iterator[None]:
-    """Hold the engine's process-wide lock (waiting for a run in progress to finish): what
-    compare_distillation needs, as it changes torch's thread count for the process."""
-    from engine.training import trainer
-
-    lock = getattr(trainer, "_PROCESS_SETTINGS", None)
-    with lock if lock is not None else contextlib.nullcontext():
+def process_settings(cancel_event: threading.Event) -> Iterator[None]:
+    """Hold the engine's process-wide lock, waiting for a run in progress to finish: what
+    compare_distillation needs, as it changes torch's thread count for the process. Raises
+    TrainwrightError if `cancel_event` is set while it waits."""
+    lock = process_lock()
+    if lock is None:
         yield
+        return
+    while not lock.acquire(timeout=WAIT_SLICE_S):
+        if cancel_event.is_set():
+            raise TrainwrightError("stopped before the comparison")
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 class Throttle:
@@ -119,6 +150,8 @@ class SweepWorker(QObject):
     """Creates the sweep (or loads it) and runs it; emits, never touches a widget."""
 
     created = Signal(object)  # SweepRecord as stored before this run (rows so far)
+    waitingStarted = Signal()  # another run in this process trains: this sweep waits
+    waitingEnded = Signal()
     combinationStarted = Signal(str)  # the variant now training
     epochProgress = Signal(int, int)  # epoch done, epochs of the combination (<= 20 Hz)
     rowReady = Signal(object)  # SweepRow, one per combination finished
@@ -160,6 +193,7 @@ class SweepWorker(QObject):
         if self.cancel_event.is_set():
             self.succeeded.emit(record)
             return
+        self._wait_for_turn()
         record = run_sweep(
             ws,
             record.id,
@@ -175,6 +209,11 @@ class SweepWorker(QObject):
 
     def _on_progress(self, done: int, total: int) -> None:
         self.progress.emit(done, total)
+        if done < total:
+            self._wait_for_turn()  # before the next combination starts
+
+    def _wait_for_turn(self) -> None:
+        wait_for_turn(self.cancel_event, self.waitingStarted.emit, self.waitingEnded.emit)
 
 
 class EpochTimeWorker(Worker):
@@ -304,12 +343,14 @@ class DistillWorker(Worker):
         super().__init__(request_id)
         self.workspace = workspace
         self.request = request
-        self.comparing = threading.Event()  # set once training is over and timing starts
 
     def compute(self) -> DistillOutcome:
         from engine.distill import compare_distillation, distill
 
         r, ws = self.request, self.workspace
+        wait_for_turn(self.cancel_event, self._report_waiting, self._report_running)
+        if self.cancel_event.is_set():
+            raise TrainwrightError("stopped before the student's training started")
         result = distill(
             ws, r.teacher, r.student_family, r.domain, r.training,
             temperature=r.temperature, alpha=r.alpha, overwrite=r.overwrite,
@@ -317,10 +358,16 @@ class DistillWorker(Worker):
         )  # fmt: skip
         if result["status"] != "ok":
             raise TrainwrightError(result.get("error") or "distillation failed")
-        self.comparing.set()
-        self.report_progress(-1, -1)  # "comparing": the dialog shows a busy bar
-        with process_settings():  # compare_distillation sets torch's process-wide threads
+        self.report_progress(COMPARING, COMPARING)  # the dialog shows a busy bar
+        # compare_distillation sets torch's process-wide thread count: not during a run.
+        with process_settings(self.cancel_event):
             comparison = compare_distillation(
                 ws, result["modelId"], ws.variant(r.teacher, r.teacher_family), threads=1
             )
         return DistillOutcome(dict(result), comparison)
+
+    def _report_waiting(self) -> None:
+        self.report_progress(WAITING, WAITING)
+
+    def _report_running(self) -> None:
+        self.report_progress(0, 0)

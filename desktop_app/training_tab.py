@@ -462,7 +462,7 @@ class TrainingTab(QWidget):
     def start_engine_warmup(self) -> None:
         """Load torch in the background (after the first paint); resolving waits for it."""
         EngineWarmup.instance().start(self.workspace)
-        QTimer.singleShot(0, self.ensure_plots)
+        QTimer.singleShot(0, self, self.ensure_plots)
 
     @Slot(object)
     def _on_engine_ready(self, devices: list[str]) -> None:

@@ -9,6 +9,7 @@ keeps the thread on `self`, relays the worker's signals and starts queued runs o
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import threading
@@ -17,7 +18,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from desktop_app.run_queue import RunQueueModel, RunRequest
 from engine.errors import TrainwrightError
@@ -418,6 +419,61 @@ class EngineWarmup(QObject):
         except Exception:
             if threading.main_thread().is_alive():
                 log.warning("could not pre-import torch._dynamo:\n%s", traceback.format_exc())
+
+
+class GuiThreadGarbageCollector(QObject):
+    """While installed, Python's cyclic garbage collector runs on the GUI thread only.
+
+    Automatic collection runs in whichever thread happens to allocate: the training thread or
+    the torch import. Cyclic garbage often holds Qt wrappers, and destroying those off the GUI
+    thread can deadlock (the GIL against Qt's locks) or crash. So automatic collection is off
+    while a main window is open, and a GUI-thread timer collects by the same thresholds
+    (the approach of pyqtgraph's GarbageCollector).
+    """
+
+    INTERVAL_MS = 250
+    _instance: GuiThreadGarbageCollector | None = None
+    _users = 0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.thresholds = gc.get_threshold()
+        self._timer = QTimer(self)
+        self._timer.setInterval(self.INTERVAL_MS)
+        self._timer.timeout.connect(self.check)
+
+    @classmethod
+    def acquire(cls) -> None:
+        if cls._instance is None:
+            cls._instance = cls()
+        cls._users += 1
+        if cls._users == 1:
+            gc.disable()
+            cls._instance._timer.start()
+
+    @classmethod
+    def release(cls) -> None:
+        if cls._users == 0 or cls._instance is None:
+            return
+        cls._users -= 1
+        if cls._users == 0:
+            cls._instance._timer.stop()
+            gc.enable()
+            gc.collect()  # here, on the GUI thread
+
+    @classmethod
+    def active(cls) -> bool:
+        return cls._users > 0
+
+    @Slot()
+    def check(self) -> None:
+        count0, count1, count2 = gc.get_count()
+        if count0 > self.thresholds[0]:
+            gc.collect(0)
+            if count1 > self.thresholds[1]:
+                gc.collect(1)
+                if count2 > self.thresholds[2]:
+                    gc.collect(2)
 
 
 _DEVICES: list[str] | None = None

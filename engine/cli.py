@@ -78,6 +78,8 @@ _EXTENSIONS: list[Callable[[Any], None]] = []
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "--self-test":  # the packaged app's check: window, train, replay
+        return _open_window(argv)
     _load_extensions()
     parser = build_parser()
     args = parser.parse_args(argv)

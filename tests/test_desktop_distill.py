@@ -155,3 +155,24 @@ def test_an_existing_student_needs_overwrite(qtbot, workspace, teacher, cleanup)
     with qtbot.waitSignal(dialog.distilled, timeout=RUN_TIMEOUT_MS):
         assert dialog.start()
     assert dialog.error is None and len(dialog.comparison_rows()) == 2
+
+
+def test_the_student_waits_its_turn_behind_another_run(qtbot, workspace, teacher, cleanup):
+    from engine.training.trainer import RUN_LOCK
+
+    dialog = make_dialog(qtbot, workspace, teacher, cleanup)
+    qtbot.waitUntil(lambda: dialog.teacher_ok, timeout=30_000)
+    small_student(dialog, epochs=1)
+    RUN_LOCK.acquire()  # as a run of the Training tab would
+    try:
+        assert dialog.start()
+        qtbot.waitUntil(
+            lambda: dialog.message_label.text().startswith("Waiting for the current run"),
+            timeout=30_000,
+        )
+    finally:
+        RUN_LOCK.release()
+    qtbot.waitUntil(lambda: not dialog.running, timeout=RUN_TIMEOUT_MS)
+    assert (
+        dialog.error is None and dialog.outcome is not None and len(dialog.comparison_rows()) == 2
+    )

@@ -170,3 +170,33 @@ def test_an_exception_in_the_worker_becomes_a_failed_run(qtbot):
     assert outcome.status == "failed"
     assert outcome.message == "RuntimeError: boom in the trainer"
     assert sum(batches) == 500
+
+
+def test_garbage_is_collected_on_the_gui_thread_while_a_window_is_open(qtbot, workspace):
+    import gc
+
+    from desktop_app.main_window import MainWindow
+
+    class Cycle:
+        def __init__(self) -> None:
+            self.me = self
+
+    assert gc.isenabled()
+    window = MainWindow(workspace)
+    qtbot.addWidget(window)
+    window.show()
+    assert not gc.isenabled()  # no automatic collection on a training or import thread
+    collected_on: list[str] = []
+    gc.callbacks.append(lambda phase, info: collected_on.append(threading.current_thread().name))
+    try:
+        for _ in range(3000):
+            Cycle()
+        worker = threading.Thread(target=lambda: [Cycle() for _ in range(3000)], name="worker")
+        worker.start()
+        worker.join()
+        qtbot.waitUntil(lambda: bool(collected_on), timeout=5_000)
+        assert set(collected_on) == {threading.main_thread().name}
+    finally:
+        gc.callbacks.pop()
+        window.close()
+    assert gc.isenabled()

@@ -27,6 +27,7 @@ def make_panel(qtbot, workspace):
         panel = SweepPanel(workspace)
         qtbot.addWidget(panel)
         panel.resize(1400, 900)
+        panel.show()  # the engine is asked to check values once the panel shows
         panels.append(panel)
         return panel
 
@@ -204,12 +205,11 @@ def test_a_small_sweep_runs_to_completion(make_panel, qtbot, workspace, tmp_path
     assert all(r["result"] == "completed" and r["metric_name"] == "accuracy" for r in table)
     assert [r["variant"] for r in table] == [row.variant for row in record.rows]
     # The variants are those the Training tab makes from the same values (so they are
-    # reused both ways), with the dataset's own defaults (two_moons: lr 0.01).
+    # reused both ways), with the dataset's own training defaults.
     same = workspace.create_variant(
         "mlp", {"hidden_dim": 8, "num_hidden_layers": 1}, {"epochs": 1, "threads": 1}
     )
     assert same.name == record.rows[0].variant
-    assert same.config.training.lr == 0.01
     assert panel.past_sweep_ids() == [record.id]
     assert panel.model.sweep_id == record.id
     assert not panel.resume_button.isEnabled()  # completed: nothing to resume
@@ -253,8 +253,8 @@ def test_stopping_a_sweep_leaves_it_resumable(make_panel, qtbot, workspace):
     panel.training_form.set_list("epochs", "400, 500")
     assert panel.start_sweep()
     training = re.compile(r"^Training mlp_\S+: epoch [1-9]\d* of 400$")
-    qtbot.waitUntil(lambda: training.match(panel.status_label.text()), timeout=RUN_TIMEOUT_MS)
-    print("DBG", panel.model.rowCount(), panel.proxy.rowCount(), panel.model.sweep_id, panel.status_label.text()); assert rows(panel)[0]["result"] == "running"
+    qtbot.waitUntil(lambda: bool(training.match(panel.status_label.text())), timeout=RUN_TIMEOUT_MS)
+    assert rows(panel)[0]["result"] == "running"
     assert panel.stop_button.isEnabled()
     with qtbot.waitSignal(panel.runFinished, timeout=RUN_TIMEOUT_MS):
         qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
@@ -289,18 +289,18 @@ def test_a_pending_sweep_resumes_from_the_list(make_panel, qtbot, workspace):
 
 
 def test_a_sweep_waits_its_turn_behind_another_run(make_panel, qtbot):
-    from engine.training.trainer import _PROCESS_SETTINGS
+    from engine.training.trainer import RUN_LOCK
 
     panel = make_panel()
     small_mlp(qtbot, panel)
     panel.training_form.set_list("epochs", "1, 2")
-    _PROCESS_SETTINGS.acquire()  # as a run of the Training tab would
+    RUN_LOCK.acquire()  # as a run of the Training tab would
     try:
         assert panel.start_sweep()
         qtbot.waitUntil(lambda: panel.waiting, timeout=30_000)
         assert panel.status_label.text() == WAITING_TEXT
     finally:
-        _PROCESS_SETTINGS.release()
+        RUN_LOCK.release()
     qtbot.waitUntil(lambda: not panel.busy, timeout=RUN_TIMEOUT_MS)
     assert not panel.waiting
     assert panel.last_record.status == "completed"
@@ -318,12 +318,14 @@ def test_shutdown_stops_a_running_sweep_and_waits_for_its_thread(make_panel, qtb
     assert load_sweep(workspace, sweep_id).status in ("cancelled", "completed")
 
 
-def test_the_engine_checks_fixed_values_and_sets_dataset_defaults(make_panel, qtbot):
+def test_the_engine_checks_fixed_values_and_sets_dataset_defaults(make_panel, qtbot, workspace):
     panel = make_panel()
     small_mlp(qtbot, panel)
     form = panel.training_form
-    # two_moons has its own learning rate; a field left at its default follows it.
-    assert form.value("lr") == 0.01
+    # A dataset has its own training defaults; fields left at their default follow them.
+    expected = workspace.registry.resolve_config("mlp", {"dataset": "two_moons"}).training
+    assert form.value("lr") == expected.lr
+    assert form.value("batch_size") == expected.batch_size
     form.set_value("epochs", 7)
     panel.training_form.set_list("batch_size", "16, 32")
     panel.domain_form.set_value("dataset", "no_such_dataset")
@@ -461,10 +463,12 @@ def test_lowest_test_loss_is_best_when_the_metric_is_test_loss(workspace):
     assert model.best_row() == 1
 
 
-def test_no_thread_is_left_after_the_panel_is_built_and_shut_down(qtbot, workspace):
+def test_a_hidden_panel_starts_no_thread_and_shuts_down_cleanly(qtbot, workspace):
     before = threading.active_count()
     panel = SweepPanel(workspace)
     qtbot.addWidget(panel)
+    assert panel.runner.jobs() == []  # nothing runs before the panel is first shown
+    assert panel.checking and not panel.start_button.isEnabled()
     assert panel.shutdown()
     assert panel.runner.running() == 0 and panel.thread is None
     assert threading.active_count() <= before

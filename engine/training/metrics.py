@@ -76,7 +76,10 @@ def evaluate(
     was_training = model.training
     model.eval()
     try:
-        outputs = torch.cat([model(x[i : i + chunk]) for i in range(0, len(x), chunk)])
+        if len(x) <= chunk:  # one chunk: no torch.cat copy of the outputs
+            outputs = model(x)
+        else:
+            outputs = torch.cat([model(x[i : i + chunk]) for i in range(0, len(x), chunk)])
         out = {"test_loss": float(loss_fn(outputs, y))}
         if y.is_floating_point():
             pred = outputs.reshape(y.shape).to(torch.float64)
