@@ -71,6 +71,25 @@ def speed(w: C.Workload, home: Path, pairs: int, unit: str) -> float:
     return ratio
 
 
+PUBLIC_SWITCH = """
+import time
+t0 = time.perf_counter()
+import torch
+t1 = time.perf_counter()
+torch.use_deterministic_algorithms(True)
+print(f"{t1 - t0:.3f} {time.perf_counter() - t1:.3f}")
+"""
+
+
+def public_switch_cost() -> tuple[float, float]:
+    """(import torch, first torch.use_deterministic_algorithms) in a fresh process: the second
+    is what the trainer no longer pays (it sets the flag without importing torch._inductor)."""
+    out = subprocess.run(
+        [sys.executable, "-c", PUBLIC_SWITCH], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return float(out[0]), float(out[1])
+
+
 def cold_start(prime: int) -> tuple[float, float, float]:
     """(seconds to import the engine, to the end of the first epoch, process total)."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -99,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"B4 threads on {C.machine()}; load average {C.load_average()}")
     print(f"engine default: default_threads() = {default_threads()} on this machine")
     with C.temp_home() as home:
-        speed(C.modulo_workload(epochs=2 if args.quick else 30), home, pairs, "epoch")
+        modulo = C.modulo_workload(epochs=2, p=31) if args.quick else C.modulo_workload(30)
+        speed(modulo, home, pairs, "epoch")
         rows = 2000 if args.quick else 10_000
         speed(C.mlp_workload(home, epochs=1 if args.quick else 3, rows=rows), home, pairs, "step")
     prime = 11 if args.quick else 113
@@ -111,6 +131,15 @@ def main(argv: list[str] | None = None) -> int:
         f"\nstart-up (fresh process, median of {len(starts)}): import engine {imp:.2f} s; "
         f"to the end of epoch 1 of modulo addition p={prime} {first:.2f} s; "
         f"whole process {total:.2f} s"
+    )
+    if args.quick:
+        return 0
+    switch = [public_switch_cost() for _ in range(3)]
+    print(
+        f"  for comparison, a fresh process: import torch {C.median([s[0] for s in switch]):.2f} s, "
+        f"then a first torch.use_deterministic_algorithms(True) "
+        f"{C.median([s[1] for s in switch]):.2f} s (it imports torch._inductor; the trainer "
+        "sets the flag without it)"
     )
     return 0
 

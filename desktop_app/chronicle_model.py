@@ -53,6 +53,17 @@ HEADER_LABELS = {
 
 EPOCH_END_FIELD = "train_loss"  # rows that close an epoch carry the epoch metrics
 
+# Roles as plain ints: Qt asks data() for seven roles of every visible cell at every repaint
+# (several times a second while training), so the roles this model does not serve are
+# answered first and cheaply, and no enum arithmetic happens per call.
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
+_ROW = int(Qt.ItemDataRole.UserRole) + 1
+_DATA_ROLES = frozenset({_DISPLAY, _TOOLTIP, _ALIGNMENT, _ROW})
+_ALIGN_NUMBER = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_ALIGN_TEXT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+
 
 class ChronicleModel(QAbstractTableModel):
     RowRole = Qt.ItemDataRole.UserRole + 1  # the raw value of a cell
@@ -76,36 +87,35 @@ class ChronicleModel(QAbstractTableModel):
         return len(self._columns)
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+        if role not in _DATA_ROLES or not index.isValid():
             return None
         row, column = index.row(), index.column()
-        if not (0 <= row < len(self._rows) and 0 <= column < len(self._columns)):
+        rows, columns = self._rows, self._columns
+        if not (0 <= row < len(rows) and 0 <= column < len(columns)):
             return None
-        key = self._columns[column]
-        value = self._rows[row].get(key)
-        if role == Qt.ItemDataRole.DisplayRole:
+        key = columns[column]
+        value = rows[row].get(key)
+        if role == _DISPLAY:
             return format_value(key, value)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return None if value is None else f"{key} = {value!r}"
-        if role == Qt.ItemDataRole.TextAlignmentRole:
+        if role == _ALIGNMENT:
             if isinstance(value, int | float) and not isinstance(value, bool):
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        if role == self.RowRole:
-            return value
-        return None
+                return _ALIGN_NUMBER
+            return _ALIGN_TEXT
+        if role == _TOOLTIP:
+            return None if value is None else f"{key} = {value!r}"
+        return value  # RowRole
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self._columns):
+        # The vertical header asks for hundreds of sections each time rows are added.
+        if role != _DISPLAY and role != _TOOLTIP:
+            return None
+        if orientation == Qt.Orientation.Vertical:
+            return str(section + 1) if role == _DISPLAY else None
+        if 0 <= section < len(self._columns):
             key = self._columns[section]
-            if role == Qt.ItemDataRole.DisplayRole:
-                return HEADER_LABELS.get(key, key)
-            if role == Qt.ItemDataRole.ToolTipRole:
-                return key
-        if orientation == Qt.Orientation.Vertical and role == Qt.ItemDataRole.DisplayRole:
-            return str(section + 1)
+            return HEADER_LABELS.get(key, key) if role == _DISPLAY else key
         return None
 
     # ---- content ---------------------------------------------------------------------------

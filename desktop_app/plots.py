@@ -5,12 +5,13 @@ QTimer redraws at 25 Hz, and only curves that changed, with `setData` on whole a
 view and peak downsampling keep 100,000 points smooth.
 
 While the x axis follows the run (auto range, the usual case), a curve is handed to pyqtgraph
-already peak-downsampled to one max/min pair per pixel column (`peak_envelope`): what would be
-drawn anyway, for a fraction of the cost. pyqtgraph's own pipeline (log mapping, finiteness and
-bounds checks, downsampling, each over every point and twice a frame) made a frame of 100,000
-points cost tens of milliseconds. Zoomed or panned, curves get the full arrays again and
-pyqtgraph clips and downsamples them to the view. The grid is drawn opaque under the curves
-(see `GridAxis`), and the view ranges are settled in `redraw`, so a frame is painted once.
+already peak-downsampled to one max/min pair per pen width of its view (`peak_envelope`): what
+would be drawn anyway, for a fraction of the cost. pyqtgraph's own pipeline (log mapping,
+finiteness and bounds checks, downsampling: each over every point, twice a frame) made a frame
+of 100,000 points cost tens of milliseconds. Zoomed or panned, curves get their full arrays
+again and pyqtgraph clips and downsamples them to the view. The grid is drawn opaque under the
+curves (see `GridAxis`), and the view ranges are settled in `redraw`, so a frame is painted
+once instead of twice. See bench/b2_gui.py.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ LR_COLOR = (44, 160, 44)
 MARKER_COLOR = (200, 40, 40)
 FOREGROUND = (40, 40, 40)
 BACKGROUND = (255, 255, 255)
-ENVELOPE_MIN_POINTS = 4096  # below this, curves get their arrays as they are
 DEFAULT_PLOT_WIDTH_PX = 1000  # for the envelope of a plot that has no size yet
 
 
@@ -59,9 +59,9 @@ def _title(title: str, keys: list[tuple[str, tuple[int, int, int]]]) -> str:
 
 def peak_envelope(x: np.ndarray, y: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
     """`x` (ascending) and `y` cut into `bins` runs of consecutive points; each run becomes two
-    points: (its first x, its max) and (its last x, its min). Drawn one run per pixel column,
-    this is the same picture as every point (pyqtgraph's "peak" downsampling, without dropping
-    the last, partial run), and the curve still spans exactly x[0]..x[-1]."""
+    points: (its first x, its max) and (its last x, its min). With a run per pen width of the
+    view, this draws the same picture as every point would (pyqtgraph's "peak" downsampling,
+    without dropping the last, partial run), and the curve still spans exactly x[0]..x[-1]."""
     n = len(x)
     if bins < 1 or n <= 2 * bins:
         return x, y
@@ -82,10 +82,31 @@ def peak_envelope(x: np.ndarray, y: np.ndarray, bins: int) -> tuple[np.ndarray, 
     return ex.reshape(-1), ey.reshape(-1)
 
 
+def plottable(value: Any, positive: bool = False) -> float | None:
+    """The value as a float a curve can draw, or None (missing, not a number, not finite, or
+    not > 0 on a log axis)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(number) or (positive and number <= 0):
+        return None
+    return number
+
+
+def wants_envelope(points: int, bins: int | None) -> bool:
+    """Whether a curve of `points` is drawn as its envelope (more than two points a run)."""
+    return bins is not None and points > 2 * bins
+
+
 def _blend(color: QColor, background: tuple[int, int, int]) -> QColor:
     alpha = color.alphaF()
     channels = (color.red(), color.green(), color.blue())
-    return QColor(*(round(c * alpha + b * (1.0 - alpha)) for c, b in zip(channels, background)))
+    return QColor(
+        *(round(c * alpha + b * (1.0 - alpha)) for c, b in zip(channels, background, strict=True))
+    )
 
 
 class GridAxis(pg.AxisItem):
@@ -106,22 +127,28 @@ class GridAxis(pg.AxisItem):
         if specs is None or self.grid is False:
             return specs
         axis_spec, tick_specs, text_specs = specs
-        opaque: dict[int, QPen] = {}
+        # One pen per tick level, shared by its ticks: decide once per pen.
+        replaced: dict[int, QPen | None] = {}
         ticks = []
         for pen, p1, p2 in tick_specs:
-            color = pen.color()
-            if color.alpha() < 255 and pen.style() == Qt.PenStyle.SolidLine:
-                if color.alpha() == 0:
-                    continue  # invisible anyway; opaque, it would cover the other grid
-                key = color.rgba()
-                solid = opaque.get(key)
-                if solid is None:
-                    solid = QPen(pen)
-                    solid.setColor(_blend(color, self.background))
-                    opaque[key] = solid
-                pen = solid
-            ticks.append((pen, p1, p2))
+            key = id(pen)
+            if key not in replaced:
+                replaced[key] = self._opaque(pen)
+            solid = replaced[key]
+            if solid is None:
+                ticks.append((pen, p1, p2))
+            elif solid.color().alpha():  # alpha 0: invisible; opaque, it would hide the grid
+                ticks.append((solid, p1, p2))
         return axis_spec, ticks, text_specs
+
+    def _opaque(self, pen: QPen) -> QPen | None:
+        """The opaque pen for a translucent solid one (alpha 0 stays 0); None: keep it."""
+        color = pen.color()
+        if color.alpha() == 255 or pen.style() != Qt.PenStyle.SolidLine:
+            return None
+        solid = QPen(pen)
+        solid.setColor(_blend(color, self.background) if color.alpha() else color)
+        return solid
 
 
 class GrowingArray:
@@ -173,9 +200,17 @@ class GrowingArray:
 class Series:
     """One curve and its data."""
 
-    def __init__(self, key: str, curve: pg.PlotDataItem, *, positive: bool = False) -> None:
+    def __init__(
+        self,
+        key: str,
+        curve: pg.PlotDataItem,
+        *,
+        positive: bool = False,
+        plot_item: pg.PlotItem | None = None,
+    ) -> None:
         self.key = key
         self.curve = curve
+        self.plot_item = plot_item  # whose clip-to-view and downsampling settings apply
         self.positive = positive  # log axis: only values > 0 can be drawn
         self.x = GrowingArray()
         self.y = GrowingArray()
@@ -186,18 +221,20 @@ class Series:
         self.enveloped = False
 
     def add(self, epoch: float, value: Any) -> bool:
-        if value is None or isinstance(value, bool):
-            return False
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            return False
-        if not math.isfinite(number) or (self.positive and number <= 0):
+        number = plottable(value, self.positive)
+        if number is None:
             return False
         self.x.append(epoch)
         self.y.append(number)
         self.dirty = True
         return True
+
+    def extend(self, epochs: list[float], values: list[float]) -> None:
+        """Append points already checked with `plottable`."""
+        if epochs:
+            self.x.extend(epochs)
+            self.y.extend(values)
+            self.dirty = True
 
     def clear(self) -> None:
         self.x.clear()
@@ -211,12 +248,28 @@ class Series:
         """Hand the data to the curve: its peak envelope of `bins` runs, or (None) all of it."""
         x, y = self.x.values, self.y.values
         self.shown = (x, y)
-        self.enveloped = bins is not None and len(x) > max(2 * bins, ENVELOPE_MIN_POINTS)
-        if self.enveloped:
+        enveloped = wants_envelope(len(x), bins)
+        if enveloped:
             assert bins is not None
-            x, y = peak_envelope(x, y, bins)
-        self.curve.setData(x, y)
+            self.curve.setData(*peak_envelope(x, y, bins))
+            if not self.enveloped:
+                self._reduce_in_pyqtgraph(False)
+        else:
+            if self.enveloped:
+                self._reduce_in_pyqtgraph(True)
+            self.curve.setData(x, y)
+        self.enveloped = enveloped
         self.dirty = False
+
+    def _reduce_in_pyqtgraph(self, on: bool) -> None:
+        """pyqtgraph clips and downsamples full arrays to the view, as the plot is set (its
+        context menu can change that). An envelope is already reduced: doing it again at every
+        change of the view range would find nothing to drop, at a cost."""
+        item = self.plot_item
+        clip = on and (item.clipToViewMode() if item is not None else True)
+        ds, auto, method = item.downsampleMode() if item is not None else (1, True, "peak")
+        self.curve.setClipToView(clip)
+        self.curve.setDownsampling(ds if on else 1, auto and on, method)
 
     def value_at(self, epoch: float) -> float | None:
         xs = self.x.values
@@ -350,21 +403,29 @@ class TrainingPlots(QWidget):
     def _add_series(
         self, key: str, plot: pg.PlotWidget, pen: Any, name: str, *, positive: bool = False
     ) -> None:
-        curve = plot.getPlotItem().plot([], [], pen=pen, name=name)
-        self.series[key] = Series(key, curve, positive=positive)
+        item = plot.getPlotItem()
+        curve = item.plot([], [], pen=pen, name=name)
+        self.series[key] = Series(key, curve, positive=positive, plot_item=item)
 
     # ---- data ------------------------------------------------------------------------------
     def add_rows(self, rows: Iterable[dict[str, Any]]) -> int:
         """Take the epoch-end rows (those with train_loss) of a batch; returns how many."""
         added = 0
+        # Collected in lists and appended once per curve: a batch can hold thousands of rows.
+        pending = [(key, s.positive, [], []) for key, s in self.series.items()]
         for row in rows:
             if EPOCH_END_FIELD not in row:
                 continue
             epoch = float(row.get("epoch", 0))
-            for key, series in self.series.items():
+            for key, positive, epochs, values in pending:
                 if key in row:
-                    series.add(epoch, row[key])
+                    number = plottable(row[key], positive)
+                    if number is not None:
+                        epochs.append(epoch)
+                        values.append(number)
             added += 1
+        for key, _, epochs, values in pending:
+            self.series[key].extend(epochs, values)
         if added:
             self._update_metric_kind()
             if not self._timer.isActive():
@@ -404,7 +465,7 @@ class TrainingPlots(QWidget):
         following = self._following()
         for key, series in self.series.items():
             if series.dirty:
-                series.draw(self._bins(self._plot_of[key]) if following else None)
+                series.draw(self._bins(key) if following else None)
                 changed = True
         if changed:
             self._fit_flat_lr()
@@ -420,18 +481,24 @@ class TrainingPlots(QWidget):
         """True while the x axis auto-ranges over the whole run (not zoomed or panned)."""
         return bool(self.loss_plot.getPlotItem().vb.autoRangeEnabled()[0])
 
-    @staticmethod
-    def _bins(plot: pg.PlotWidget) -> int:
-        """One envelope run per pixel column of the plot's view."""
-        width = int(plot.getPlotItem().vb.width())
-        return width if width > 0 else DEFAULT_PLOT_WIDTH_PX
+    def _bins(self, key: str) -> int:
+        """Envelope runs for a curve: one per pen width across its view (a 2-pixel pen covers
+        two pixel columns with each run: finer runs would only overlap)."""
+        width = int(self._plot_of[key].getPlotItem().vb.width()) or DEFAULT_PLOT_WIDTH_PX
+        pen = self.series[key].curve.opts["pen"]
+        pen_width = pen.widthF() if isinstance(pen, QPen) else 1.0
+        return max(1, int(width / max(1.0, pen_width)))
 
     @Slot(object, object)
     def _on_x_range_changed(self, box: Any, x_range: Any) -> None:
         """Zoomed or panned: envelopes go (now, so the view never shows a coarse curve); back
         to auto range: they come back at the next redraw."""
         following = self._following()
-        stale = [s for s in self.series.values() if s.enveloped != following and len(s.x)]
+        stale = [
+            series
+            for key, series in self.series.items()
+            if series.enveloped != (following and wants_envelope(len(series.x), self._bins(key)))
+        ]
         if not stale:
             return
         for series in stale:
@@ -445,7 +512,7 @@ class TrainingPlots(QWidget):
 
     @Slot(object)
     def _on_view_resized(self, box: Any) -> None:
-        """The envelopes have one run per pixel column: redo them for the new width."""
+        """The envelopes have one run per pen width of the view: redo them for its new width."""
         resized = False
         for key, series in self.series.items():
             if series.enveloped and self._plot_of[key].getPlotItem().vb is box:

@@ -305,6 +305,12 @@ class TrainingTab(QWidget):
         self.export_button.clicked.connect(self.export_chronicle_dialog)
         self.rows_label = QLabel("0 rows")
         self.rows_label.setObjectName("chronicleRowsLabel")
+        # A fixed size: the count changes with every batch of rows, and a label whose width
+        # follows its digits made Qt lay out and repaint most of the window each time.
+        self.rows_label.setFixedSize(
+            self.rows_label.fontMetrics().horizontalAdvance("999,999,999 rows") + 8,
+            self.rows_label.sizeHint().height(),
+        )
         table_header = QHBoxLayout()
         table_header.addWidget(QLabel("Chronicle"))
         table_header.addWidget(self.rows_label)

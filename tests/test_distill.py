@@ -197,7 +197,7 @@ def test_a_stopped_student_resumes_with_its_distillation_loss(
 ):
     from engine.workspace import Workspace
 
-    training = {**STUDENT_TRAINING, "epochs": 4}
+    training = {**STUDENT_TRAINING, "epochs": 4, "log_every": 1}
     clean_ws = Workspace(tmp_path / "clean")
     copy_variant(teacher_home[0], clean_ws.home, teacher)
     clean = distill(clean_ws, teacher, "mlp", STUDENT_DOMAIN, training)
