@@ -113,7 +113,7 @@ class ParamForm(QWidget):
         content = QWidget(self)
         outer = QVBoxLayout(content)
         outer.setContentsMargins(0, 0, 0, 0)
-        main_form = _form_layout()
+        main_form = form_layout()
         outer.addLayout(main_form)
         basic = self._basic
         has_advanced = basic is not None and any(s.name not in basic for s in specs)
@@ -130,7 +130,7 @@ class ParamForm(QWidget):
             self.advanced_toggle.setAccessibleName(self._advanced_title)
             self.advanced_toggle.toggled.connect(self._set_advanced_visible)
             self.advanced_box = QWidget(content)
-            advanced_form = _form_layout(self.advanced_box)
+            advanced_form = form_layout(self.advanced_box)
             self.advanced_box.setVisible(False)
             outer.addWidget(self.advanced_toggle)
             outer.addWidget(self.advanced_box)
@@ -150,7 +150,7 @@ class ParamForm(QWidget):
     def _add_field(
         self, form: QFormLayout, parent: QWidget | None, spec: ParameterSpec, value: Any
     ) -> None:
-        widget = self._make_widget(spec, parent)
+        widget = make_value_widget(spec, parent)
         widget.setObjectName(f"{self.kind}_param_{spec.name}")
         tip = spec.help + ("\n" if spec.help else "") + f"Allowed: {spec.allowed()}"
         widget.setToolTip(tip)
@@ -177,36 +177,6 @@ class ParamForm(QWidget):
         self._write(field, value)
         self._connect(field)
         self._check(field)
-
-    def _make_widget(self, spec: ParameterSpec, parent: QWidget | None) -> QWidget:
-        if spec.type == "bool":
-            return QCheckBox(parent)
-        if spec.type == "choice" and spec.choices is not None:
-            combo = QComboBox(parent)
-            for choice in spec.choices:
-                combo.addItem(str(choice), choice)
-            return combo
-        if spec.type == "int" and not spec.optional and _fits_spin(spec):
-            spin = QSpinBox(parent)
-            low = INT_MIN if spec.min is None else int(spec.min) + (1 if spec.min_exclusive else 0)
-            high = INT_MAX if spec.max is None else int(spec.max) - (1 if spec.max_exclusive else 0)
-            spin.setRange(low, high)
-            spin.setAccelerated(True)
-            spin.setCorrectionMode(QAbstractSpinBox.CorrectionMode.CorrectToNearestValue)
-            return spin
-        if spec.type == "float" and not spec.optional and _small_float_range(spec):
-            spin = FloatSpinBox(parent)
-            spin.setDecimals(6)
-            spin.setRange(float(spec.min or 0.0), float(spec.max or 0.0))
-            spin.setSingleStep(_float_step(spec))
-            spin.setCorrectionMode(QAbstractSpinBox.CorrectionMode.CorrectToNearestValue)
-            return spin
-        edit = QLineEdit(parent)
-        if spec.optional:
-            edit.setPlaceholderText("none")
-        elif spec.type == "int_list":
-            edit.setPlaceholderText("e.g. 100, 200")
-        return edit
 
     def _connect(self, field: _Field) -> None:
         widget = field.widget
@@ -343,40 +313,10 @@ class ParamForm(QWidget):
         return widget.text()
 
     def _parse(self, field: _Field) -> Any:
-        widget, spec = field.widget, field.spec
-        if isinstance(widget, QCheckBox):
-            return spec.validate_value(widget.isChecked())
-        if isinstance(widget, QComboBox):
-            return spec.validate_value(widget.currentData())
-        if isinstance(widget, QSpinBox):
-            return spec.validate_value(widget.value())
-        if isinstance(widget, QDoubleSpinBox):
-            return spec.validate_value(round(widget.value(), widget.decimals()))
-        return spec.parse(self._read_text(field))
+        return read_value(field.widget, field.spec)
 
     def _write(self, field: _Field, value: Any) -> None:
-        widget, spec = field.widget, field.spec
-        blocked = widget.blockSignals(True)
-        try:
-            if isinstance(value, str) and not isinstance(widget, QLineEdit | QComboBox):
-                with contextlib.suppress(ParameterError):
-                    value = spec.parse(value)
-            if isinstance(widget, QCheckBox):
-                widget.setChecked(bool(value))
-            elif isinstance(widget, QComboBox):
-                index = widget.findData(value)
-                if index < 0:
-                    index = widget.findText(str(value))
-                widget.setCurrentIndex(max(index, 0))
-            elif isinstance(widget, QSpinBox):
-                widget.setValue(int(value))
-            elif isinstance(widget, QDoubleSpinBox):
-                widget.setValue(float(value))
-            else:
-                assert isinstance(widget, QLineEdit)
-                widget.setText(value if isinstance(value, str) else format_value(spec, value))
-        finally:
-            widget.blockSignals(blocked)
+        write_value(field.widget, field.spec, value)
 
     def _check(self, field: _Field) -> None:
         try:
@@ -397,7 +337,7 @@ class ParamForm(QWidget):
         field.widget.setToolTip(f"{tip}\n\nError: {message}" if message else tip)
 
 
-def _form_layout(parent: QWidget | None = None) -> QFormLayout:
+def form_layout(parent: QWidget | None = None) -> QFormLayout:
     form = QFormLayout(parent) if parent is not None else QFormLayout()
     form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
     form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -426,3 +366,74 @@ def _small_float_range(spec: ParameterSpec) -> bool:
 def _float_step(spec: ParameterSpec) -> float:
     span = float((spec.max or 0) - (spec.min or 0))
     return 0.01 if span <= 1 else 0.1 if span <= 10 else 1.0
+
+
+def make_value_widget(spec: ParameterSpec, parent: QWidget | None = None) -> QWidget:
+    """The editor for one parameter: check box, combo, spin box, or a validated line edit."""
+    if spec.type == "bool":
+        return QCheckBox(parent)
+    if spec.type == "choice" and spec.choices is not None:
+        combo = QComboBox(parent)
+        for choice in spec.choices:
+            combo.addItem(str(choice), choice)
+        return combo
+    if spec.type == "int" and not spec.optional and _fits_spin(spec):
+        spin = QSpinBox(parent)
+        low = INT_MIN if spec.min is None else int(spec.min) + (1 if spec.min_exclusive else 0)
+        high = INT_MAX if spec.max is None else int(spec.max) - (1 if spec.max_exclusive else 0)
+        spin.setRange(low, high)
+        spin.setAccelerated(True)
+        spin.setCorrectionMode(QAbstractSpinBox.CorrectionMode.CorrectToNearestValue)
+        return spin
+    if spec.type == "float" and not spec.optional and _small_float_range(spec):
+        spin = FloatSpinBox(parent)
+        spin.setDecimals(6)
+        spin.setRange(float(spec.min or 0.0), float(spec.max or 0.0))
+        spin.setSingleStep(_float_step(spec))
+        spin.setCorrectionMode(QAbstractSpinBox.CorrectionMode.CorrectToNearestValue)
+        return spin
+    edit = QLineEdit(parent)
+    if spec.optional:
+        edit.setPlaceholderText("none")
+    elif spec.type == "int_list":
+        edit.setPlaceholderText("e.g. 100, 200")
+    return edit
+
+
+def read_value(widget: QWidget, spec: ParameterSpec) -> Any:
+    """The widget's value, validated by its spec; raises ParameterError."""
+    if isinstance(widget, QCheckBox):
+        return spec.validate_value(widget.isChecked())
+    if isinstance(widget, QComboBox):
+        return spec.validate_value(widget.currentData())
+    if isinstance(widget, QSpinBox):
+        return spec.validate_value(widget.value())
+    if isinstance(widget, QDoubleSpinBox):
+        return spec.validate_value(round(widget.value(), widget.decimals()))
+    assert isinstance(widget, QLineEdit)
+    return spec.parse(widget.text())
+
+
+def write_value(widget: QWidget, spec: ParameterSpec, value: Any) -> None:
+    """Show `value` (a Python value or typed text) without emitting change signals."""
+    blocked = widget.blockSignals(True)
+    try:
+        if isinstance(value, str) and not isinstance(widget, QLineEdit | QComboBox):
+            with contextlib.suppress(ParameterError):
+                value = spec.parse(value)
+        if isinstance(widget, QCheckBox):
+            widget.setChecked(bool(value))
+        elif isinstance(widget, QComboBox):
+            index = widget.findData(value)
+            if index < 0:
+                index = widget.findText(str(value))
+            widget.setCurrentIndex(max(index, 0))
+        elif isinstance(widget, QSpinBox):
+            widget.setValue(int(value))
+        elif isinstance(widget, QDoubleSpinBox):
+            widget.setValue(float(value))
+        else:
+            assert isinstance(widget, QLineEdit)
+            widget.setText(value if isinstance(value, str) else format_value(spec, value))
+    finally:
+        widget.blockSignals(blocked)

@@ -21,7 +21,6 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
-    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -36,7 +35,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.param_form import ERROR_STYLE, FloatSpinBox, format_value
+from desktop_app.param_form import (
+    ERROR_STYLE,
+    form_layout,
+    format_value,
+    make_value_widget,
+    read_value,
+    write_value,
+)
 from engine.errors import ParameterError
 from engine.families.spec import FamilySpec
 from engine.params import ParameterSpec
@@ -133,7 +139,7 @@ class SweepForm(QWidget):
         content = QWidget(self)
         outer = QVBoxLayout(content)
         outer.setContentsMargins(0, 0, 0, 0)
-        main_form = _form_layout()
+        main_form = form_layout()
         outer.addLayout(main_form)
         basic = self._basic
         advanced_form = None
@@ -150,7 +156,7 @@ class SweepForm(QWidget):
             toggle.setAccessibleName(self._advanced_title)
             toggle.toggled.connect(self._set_advanced_visible)
             box = QWidget(content)
-            advanced_form = _form_layout(box)
+            advanced_form = form_layout(box)
             box.setVisible(False)
             outer.addWidget(toggle)
             outer.addWidget(box)
@@ -177,7 +183,7 @@ class SweepForm(QWidget):
     ) -> None:
         name, label_text = spec.name, spec.display_label
         tip = spec.help + ("\n" if spec.help else "") + f"Allowed: {spec.allowed()}"
-        single = _single_widget(spec, parent)
+        single = make_value_widget(spec, parent)
         single.setObjectName(f"{self.kind}_param_{name}")
         single.setToolTip(tip)
         single.setAccessibleName(label_text)
@@ -225,7 +231,7 @@ class SweepForm(QWidget):
         form.addRow(label, row)
         field = _Field(spec, sweep, single, list_edit, toggle, stack, error, row)
         self._fields[name] = field
-        _write(single, spec, value)  # the list starts empty: switching fills in this value
+        write_value(single, spec, value)  # the list starts empty: switching fills in this value
         self._connect(field)
         self._check(field)
 
@@ -272,7 +278,9 @@ class SweepForm(QWidget):
         assert field.list_edit is not None and field.toggle is not None
         if swept and not field.list_edit.text().strip():
             with contextlib.suppress(ParameterError):
-                field.list_edit.setText(format_value(field.spec, _read(field.single, field.spec)))
+                field.list_edit.setText(
+                    format_value(field.spec, read_value(field.single, field.spec))
+                )
         field.stack.setCurrentWidget(field.list_edit if swept else field.single)
         field.toggle.setToolTip(SINGLE_TIP if swept else LIST_TIP)
         field.toggle.setAccessibleDescription(SINGLE_TIP if swept else LIST_TIP)
@@ -302,7 +310,7 @@ class SweepForm(QWidget):
                 local = answer.error or "invalid list"
         else:
             try:
-                _read(field.single, field.spec)
+                read_value(field.single, field.spec)
             except ParameterError as exc:
                 local = exc.message
         field.local_error = local
@@ -374,14 +382,14 @@ class SweepForm(QWidget):
     def set_value(self, name: str, value: Any) -> None:
         """Set a field's single value (a Python value or the text a user would type)."""
         field = self._fields[name]
-        _write(field.single, field.spec, value)
+        write_value(field.single, field.spec, value)
         self._check(field)
         self.changed.emit()
 
     def value(self, name: str) -> Any:
         """The single value (ParameterError if invalid), whether or not the field is swept."""
         field = self._fields[name]
-        return _read(field.single, field.spec)
+        return read_value(field.single, field.spec)
 
     def swept_names(self) -> list[str]:
         return [name for name, field in self._fields.items() if field.swept]
@@ -409,7 +417,7 @@ class SweepForm(QWidget):
             if field.swept:
                 continue
             with contextlib.suppress(ParameterError):
-                out[name] = _read(field.single, field.spec)
+                out[name] = read_value(field.single, field.spec)
         return out
 
     def fixed_values(self) -> dict[str, Any]:
@@ -458,11 +466,11 @@ class SweepForm(QWidget):
             if old == spec.default:
                 continue
             try:
-                at_default = _read(field.single, spec) == old
+                at_default = read_value(field.single, spec) == old
             except ParameterError:
                 at_default = False
             if at_default:
-                _write(field.single, spec, spec.default)
+                write_value(field.single, spec, spec.default)
                 self._check(field)
                 updated.append(spec.name)
         if updated:
@@ -471,76 +479,6 @@ class SweepForm(QWidget):
 
     def is_valid(self) -> bool:
         return not self.errors()
-
-
-# ---- single-value widgets, as param_form builds them ---------------------------------------------
-def _single_widget(spec: ParameterSpec, parent: QWidget | None) -> QWidget:
-    if spec.type == "bool":
-        return QCheckBox(parent)
-    if spec.type == "choice" and spec.choices is not None:
-        combo = QComboBox(parent)
-        for choice in spec.choices:
-            combo.addItem(str(choice), choice)
-        return combo
-    if spec.type == "int" and not spec.optional and _fits_spin(spec):
-        spin = QSpinBox(parent)
-        low = INT_MIN if spec.min is None else int(spec.min) + (1 if spec.min_exclusive else 0)
-        high = INT_MAX if spec.max is None else int(spec.max) - (1 if spec.max_exclusive else 0)
-        spin.setRange(low, high)
-        spin.setAccelerated(True)
-        spin.setCorrectionMode(QAbstractSpinBox.CorrectionMode.CorrectToNearestValue)
-        return spin
-    if spec.type == "float" and not spec.optional and _small_float_range(spec):
-        spin = FloatSpinBox(parent)
-        spin.setDecimals(6)
-        spin.setRange(float(spec.min or 0.0), float(spec.max or 0.0))
-        span = float((spec.max or 0) - (spec.min or 0))
-        spin.setSingleStep(0.01 if span <= 1 else 0.1 if span <= 10 else 1.0)
-        spin.setCorrectionMode(QAbstractSpinBox.CorrectionMode.CorrectToNearestValue)
-        return spin
-    edit = QLineEdit(parent)
-    if spec.optional:
-        edit.setPlaceholderText("none")
-    elif spec.type == "int_list":
-        edit.setPlaceholderText("e.g. 100, 200")
-    return edit
-
-
-def _read(widget: QWidget, spec: ParameterSpec) -> Any:
-    if isinstance(widget, QCheckBox):
-        return spec.validate_value(widget.isChecked())
-    if isinstance(widget, QComboBox):
-        return spec.validate_value(widget.currentData())
-    if isinstance(widget, QSpinBox):
-        return spec.validate_value(widget.value())
-    if isinstance(widget, QDoubleSpinBox):
-        return spec.validate_value(round(widget.value(), widget.decimals()))
-    assert isinstance(widget, QLineEdit)
-    return spec.parse(widget.text())
-
-
-def _write(widget: QWidget, spec: ParameterSpec, value: Any) -> None:
-    blocked = widget.blockSignals(True)
-    try:
-        if isinstance(value, str) and not isinstance(widget, QLineEdit | QComboBox):
-            with contextlib.suppress(ParameterError):
-                value = spec.parse(value)
-        if isinstance(widget, QCheckBox):
-            widget.setChecked(bool(value))
-        elif isinstance(widget, QComboBox):
-            index = widget.findData(value)
-            if index < 0:
-                index = widget.findText(str(value))
-            widget.setCurrentIndex(max(index, 0))
-        elif isinstance(widget, QSpinBox):
-            widget.setValue(int(value))
-        elif isinstance(widget, QDoubleSpinBox):
-            widget.setValue(float(value))
-        else:
-            assert isinstance(widget, QLineEdit)
-            widget.setText(value if isinstance(value, str) else format_value(spec, value))
-    finally:
-        widget.blockSignals(blocked)
 
 
 def _example(spec: ParameterSpec) -> str:
@@ -556,28 +494,3 @@ def _example(spec: ParameterSpec) -> str:
     if spec.type == "float":
         return "1e-3, 3e-3"
     return "a, b"
-
-
-def _form_layout(parent: QWidget | None = None) -> QFormLayout:
-    form = QFormLayout(parent) if parent is not None else QFormLayout()
-    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-    form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-    form.setVerticalSpacing(4)
-    if parent is not None:
-        form.setContentsMargins(0, 0, 0, 0)
-    return form
-
-
-def _fits_spin(spec: ParameterSpec) -> bool:
-    low = INT_MIN if spec.min is None else spec.min
-    high = INT_MAX if spec.max is None else spec.max
-    return low >= INT_MIN and high <= INT_MAX
-
-
-def _small_float_range(spec: ParameterSpec) -> bool:
-    if spec.min is None or spec.max is None or spec.min_exclusive or spec.max_exclusive:
-        return False
-    if spec.max - spec.min > SPIN_FLOAT_SPAN:
-        return False
-    default = spec.default if isinstance(spec.default, int | float) else 0.0
-    return round(float(default), 6) == float(default)
