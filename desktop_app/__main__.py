@@ -36,5 +36,15 @@ def main(argv: list[str] | None = None) -> int:
     return run(args.home, qt_args=qt_args, startup_benchmark=args.startup_benchmark)
 
 
+def trainwright(argv: list[str] | None = None) -> int:
+    """The `trainwright` command: a subcommand runs headless in the engine, none opens the window."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from engine import cli
+
+    if cli.names_a_command(argv):
+        return cli.main(argv)
+    return main(argv)
+
+
 if __name__ == "__main__":
     sys.exit(main())

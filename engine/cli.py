@@ -23,7 +23,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="trainwright", description="Train neural networks reproducibly.")
+    parser = _Parser(
+        prog="trainwright",
+        description="Train neural networks reproducibly.",
+        epilog="Without a COMMAND, `trainwright` opens the desktop window.",
+    )
     parser.add_argument(
         "--home", help="data home (default: $TRAINWRIGHT_HOME or the user data dir)"
     )
@@ -77,14 +81,15 @@ _EXTENSIONS: list[Callable[[Any], None]] = []
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one headless command. With none, print the help: the window lives in desktop_app,
+    whose `trainwright` entry point opens it and hands every subcommand to this function."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "--self-test":  # the packaged app's check: window, train, replay
-        return _open_window(argv)
     _load_extensions()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        return _open_window(argv)
+        parser.print_help()
+        return 0
     try:
         from engine.workspace import Workspace
 
@@ -96,13 +101,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
 
 
-def _open_window(argv: list[str]) -> int:
-    try:
-        from desktop_app.__main__ import main as gui_main
-    except ImportError as exc:  # a headless install without Qt
-        print(f"trainwright: the desktop app is not available ({exc}); see --help", file=sys.stderr)
-        return 1
-    return int(gui_main(argv) or 0)
+def names_a_command(argv: list[str]) -> bool:
+    """Whether `argv` asks for a headless subcommand (exits here for --help and --version)."""
+    _load_extensions()
+    args, _unknown = build_parser().parse_known_args(argv)
+    return args.command is not None
 
 
 def _load_extensions() -> None:

@@ -1,6 +1,6 @@
 """Entry point of the frozen Trainwright app (PyInstaller script; see trainwright.spec).
 
-Behaves like the `trainwright` console script (`engine.cli:main`): no arguments open the
+Behaves like the `trainwright` console script (`desktop_app.__main__:trainwright`): no arguments open the
 window, `--version` prints the version, subcommands run headless. `--self-test` runs
 `desktop_app.self_test.run_self_test()` (train, replay, compare; exit 0 or 1).
 """
@@ -18,9 +18,9 @@ def main() -> int:
         from desktop_app.self_test import run_self_test
 
         return run_self_test()
-    from engine.cli import main as cli_main
+    from desktop_app.__main__ import trainwright
 
-    return int(cli_main(argv) or 0)
+    return int(trainwright(argv) or 0)
 
 
 if __name__ == "__main__":

@@ -28,8 +28,6 @@ def test_no_engine_module_imports_qt_or_the_desktop_app():
         for name in _imports(path)
         if name.split(".")[0] in FORBIDDEN
     ]
-    # engine/cli.py opens the window through a lazy import inside a function: allowed once.
-    offenders = [o for o in offenders if o != "engine/cli.py imports desktop_app.__main__"]
     assert offenders == []
 
 
