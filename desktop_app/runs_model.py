@@ -20,11 +20,11 @@ from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
-    QSortFilterProxyModel,
     Qt,
 )
 from PySide6.QtGui import QBrush, QColor, QFont
 
+from desktop_app.filter_proxy import AttributeFilterProxy
 from engine.sweeps import LABELS, NA, SweepRecord, SweepRow
 
 ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1  # the row's RunEntry
@@ -371,7 +371,7 @@ def _csv(value: Any) -> Any:
     return value
 
 
-class RunsFilterProxy(QSortFilterProxyModel):
+class RunsFilterProxy(AttributeFilterProxy):
     """Filters by text (any cell contains it, case-insensitive) and by result; sorts on
     SORT_ROLE."""
 
@@ -391,21 +391,10 @@ class RunsFilterProxy(QSortFilterProxyModel):
         return self._result
 
     def set_text(self, text: str) -> None:
-        self._change("_text", text.strip().lower())
+        self._set_criterion("_text", text.strip().lower())
 
     def set_result(self, result: str | None) -> None:
-        self._change("_result", result or None)
-
-    def _change(self, attribute: str, value: Any) -> None:
-        if getattr(self, attribute) == value:
-            return
-        if hasattr(self, "beginFilterChange"):  # Qt >= 6.10
-            self.beginFilterChange()
-            setattr(self, attribute, value)
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-        else:  # pragma: no cover - older Qt
-            setattr(self, attribute, value)
-            self.invalidateFilter()
+        self._set_criterion("_result", result or None)
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
         model = self.sourceModel()

@@ -11,12 +11,12 @@ from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
-    QSortFilterProxyModel,
     Qt,
 )
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QApplication, QStyle
 
+from desktop_app.filter_proxy import AttributeFilterProxy
 from engine.discovery import VariantSummary
 
 SUMMARY_ROLE = Qt.ItemDataRole.UserRole + 1  # the row's VariantSummary
@@ -222,7 +222,7 @@ class VariantTableModel(QAbstractTableModel):
         return app.style().standardIcon(pixmap)  # type: ignore[attr-defined]
 
 
-class VariantFilterProxy(QSortFilterProxyModel):
+class VariantFilterProxy(AttributeFilterProxy):
     """Filters rows by family and by status (None: any) and sorts on `SORT_ROLE`."""
 
     def __init__(self, parent: Any = None) -> None:
@@ -241,21 +241,10 @@ class VariantFilterProxy(QSortFilterProxyModel):
         return self._status
 
     def set_family(self, family: str | None) -> None:
-        self._change_filter("_family", family or None)
+        self._set_criterion("_family", family or None)
 
     def set_status(self, status: str | None) -> None:
-        self._change_filter("_status", status or None)
-
-    def _change_filter(self, attribute: str, value: str | None) -> None:
-        if getattr(self, attribute) == value:
-            return
-        if hasattr(self, "beginFilterChange"):  # Qt >= 6.10
-            self.beginFilterChange()
-            setattr(self, attribute, value)
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-        else:  # pragma: no cover - older Qt
-            setattr(self, attribute, value)
-            self.invalidateFilter()
+        self._set_criterion("_status", status or None)
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
         model = self.sourceModel()
