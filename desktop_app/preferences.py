@@ -8,11 +8,12 @@ otherwise).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from PySide6.QtCore import QTimer, Slot
@@ -32,7 +33,9 @@ from PySide6.QtWidgets import (
 )
 
 from engine.atomic import atomic_write_json
+from engine.errors import ParameterError
 from engine.home import HOME_ENV, resolve_home
+from engine.params import ParameterSpec
 
 PREFERENCES_FILE = "preferences.json"
 DEVICES = ("cpu", "cuda", "mps")
@@ -63,6 +66,18 @@ class Preferences(BaseModel):
     def save(self, home: Path) -> None:
         Path(home).mkdir(parents=True, exist_ok=True)
         atomic_write_json(self.path(home), self.model_dump(mode="json"))
+
+    def apply_to(self, specs: list[ParameterSpec]) -> list[ParameterSpec]:
+        """Training specs whose threads/device defaults come from these preferences."""
+        overrides: dict[str, Any] = {"threads": self.torch_threads, "device": self.device}
+        result = []
+        for spec in specs:
+            if spec.name in overrides:
+                with contextlib.suppress(ParameterError):
+                    default = spec.validate_value(overrides[spec.name])
+                    spec = spec.model_copy(update={"default": default})
+            result.append(spec)
+        return result
 
 
 def _first_error(exc: Exception) -> str:

@@ -14,7 +14,6 @@ for that run to finish, and says so. `shutdown()` stops the sweep and waits for 
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
 import threading
@@ -54,8 +53,6 @@ from desktop_app.sweep_workers import (
     SweepWorker,
     TrainingDefaults,
 )
-from engine.errors import ParameterError
-from engine.params import ParameterSpec
 from engine.sweeps import MAX_COMBINATIONS, SweepRecord, SweepRow, count_combinations
 from engine.sweeps.estimate import EpochTime, estimate_seconds, format_duration
 from engine.sweeps.plan import combinations, ignored_parameters
@@ -410,7 +407,9 @@ class SweepPanel(QWidget):
             form.blockSignals(True)
         try:
             self.domain_form.set_specs(list(spec.domain_parameters), spec)
-            self.training_form.set_specs(self._with_preferences(spec.training_parameters()), spec)
+            self.training_form.set_specs(
+                self.preferences.apply_to(spec.training_parameters()), spec
+            )
         finally:
             for form in (self.domain_form, self.training_form):
                 form.blockSignals(False)
@@ -420,24 +419,10 @@ class SweepPanel(QWidget):
         self._on_domain_changed()
 
     # ---- defaults that depend on the domain values -------------------------------------------
-    def _with_preferences(self, specs: list[ParameterSpec]) -> list[ParameterSpec]:
-        """Training specs whose threads/device defaults come from the preferences."""
-        prefs = self.preferences
-        overrides: dict[str, Any] = {"threads": prefs.torch_threads, "device": prefs.device}
-        result = []
-        for spec in specs:
-            if spec.name in overrides:
-                with contextlib.suppress(ParameterError):
-                    spec = spec.model_copy(
-                        update={"default": spec.validate_value(overrides[spec.name])}
-                    )
-            result.append(spec)
-        return result
-
     def apply_preferences(self, preferences: Preferences) -> None:
         """New preferences: threads/device fields still at their old default follow them."""
         self.preferences = preferences
-        self.training_form.update_defaults(self._with_preferences(self.training_form.specs()))
+        self.training_form.update_defaults(self.preferences.apply_to(self.training_form.specs()))
 
     @Slot()
     def _on_domain_changed(self) -> None:
@@ -485,7 +470,7 @@ class SweepPanel(QWidget):
         self._resolve_error = None
         if result.specs is not None:
             self.domain_form.clear_external_errors()
-            self.training_form.update_defaults(self._with_preferences(result.specs))
+            self.training_form.update_defaults(self.preferences.apply_to(result.specs))
         elif result.field and self.domain_form.has_field(result.field):
             self.domain_form.set_external_error(result.field, result.message or "invalid")
         else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,7 +35,6 @@ from desktop_app.run_queue import RunQueuePanel, RunRequest
 from desktop_app.workers import EngineWarmup, RunController, RunOutcome
 from engine.discovery import summarise
 from engine.errors import ParameterError
-from engine.params import ParameterSpec
 from engine.training.chronicle import read_chronicle
 from engine.variants import RunConfig, variant_dir
 
@@ -402,29 +400,17 @@ class TrainingTab(QWidget):
         self._suspend_invalidate = True
         try:
             self.domain_form.set_specs(list(spec.domain_parameters))
-            self.training_form.set_specs(self._with_preferences(spec.training_parameters()))
+            self.training_form.set_specs(self.preferences.apply_to(spec.training_parameters()))
         finally:
             self._suspend_invalidate = False
         self._invalidate()
 
-    def _with_preferences(self, specs: list[ParameterSpec]) -> list[ParameterSpec]:
-        """Training specs whose threads/device defaults come from the preferences."""
-        prefs = self.preferences
-        overrides: dict[str, Any] = {"threads": prefs.torch_threads, "device": prefs.device}
-        result = []
-        for spec in specs:
-            if spec.name in overrides:
-                with contextlib.suppress(ParameterError):
-                    spec = spec.model_copy(
-                        update={"default": spec.validate_value(overrides[spec.name])}
-                    )
-            result.append(spec)
-        return result
-
     def apply_preferences(self, preferences: Preferences) -> None:
         self.preferences = preferences
         if self.training_form.names():
-            self.training_form.update_defaults(self._with_preferences(self.training_form.specs()))
+            self.training_form.update_defaults(
+                self.preferences.apply_to(self.training_form.specs())
+            )
 
     @Slot()
     def _on_form_changed(self) -> None:
@@ -520,7 +506,7 @@ class TrainingTab(QWidget):
             self._suspend_invalidate = True
             try:
                 specs = registry.training_parameters(family, domain)
-                self.training_form.update_defaults(self._with_preferences(specs))
+                self.training_form.update_defaults(self.preferences.apply_to(specs))
             finally:
                 self._suspend_invalidate = False
             training = self.training_form.values()
