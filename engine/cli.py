@@ -44,22 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a new variant of a family")
     p.add_argument("family")
-    p.add_argument(
-        "-p",
-        dest="params",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="domain parameter (repeatable)",
-    )
-    p.add_argument(
-        "-t",
-        dest="training",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="training parameter (repeatable)",
-    )
+    add_parameter_options(p, "domain parameter (repeatable)", "training parameter (repeatable)")
     p.add_argument("--overwrite", action="store_true", help="retrain a variant that already exists")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
 
@@ -74,6 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     for register in _EXTENSIONS:
         register(sub)
     return parser
+
+
+def add_parameter_options(
+    parser: argparse.ArgumentParser, domain_help: str, training_help: str
+) -> None:
+    """The repeatable `-p NAME=VALUE` (domain) and `-t NAME=VALUE` (training) options."""
+    common = {"action": "append", "default": [], "metavar": "NAME=VALUE"}
+    parser.add_argument("-p", dest="params", help=domain_help, **common)
+    parser.add_argument("-t", dest="training", help=training_help, **common)
 
 
 # Subcommands contributed by other engine packages (sweeps, distillation): (subparsers) -> None.
@@ -188,7 +182,7 @@ def cmd_replay(ws: Any, args: argparse.Namespace) -> int:
     variant = ws.variant(args.variant)
     cancel = threading.Event()
     callbacks = [] if args.json else [ProgressPrinter(prefix="replay ")]
-    with _cancel_on_sigint(cancel):
+    with CancelOnSigint(cancel):
         result = ws.replay(variant, callbacks, cancel)
     if args.json:
         _print_json(result.model_dump(mode="json"))
@@ -210,7 +204,7 @@ COMMANDS: dict[str, Callable[[Any, argparse.Namespace], int]] = {
 def _run(args: argparse.Namespace, start: Callable[[list[Any], threading.Event], Any]) -> int:
     cancel = threading.Event()
     callbacks = [] if args.json else [ProgressPrinter()]
-    with _cancel_on_sigint(cancel):
+    with CancelOnSigint(cancel):
         session = start(callbacks, cancel)
     if args.json:
         _print_json(
@@ -236,7 +230,9 @@ def _run(args: argparse.Namespace, start: Callable[[list[Any], threading.Event],
     return {"completed": 0, "failed": 1}.get(session.status, 130)
 
 
-class _CancelOnSigint:
+class CancelOnSigint:
+    """Ctrl+C sets the run's cancel event: it stops at the next step, resumable."""
+
     def __init__(self, event: threading.Event) -> None:
         self.event, self.previous = event, None
 
@@ -251,9 +247,6 @@ class _CancelOnSigint:
     def __exit__(self, *exc: object) -> None:
         if self.previous is not None:
             signal.signal(signal.SIGINT, self.previous)
-
-
-_cancel_on_sigint = _CancelOnSigint
 
 
 class ProgressPrinter:

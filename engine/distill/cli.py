@@ -12,6 +12,8 @@ import sys
 import threading
 from typing import Any
 
+from engine.cli import add_parameter_options
+
 STRATEGY_PARAMETERS = ("temperature", "alpha")
 
 
@@ -24,22 +26,11 @@ def register(sub: Any) -> None:
     )
     p.add_argument("teacher", metavar="TEACHER_VARIANT")
     p.add_argument("student_family", metavar="STUDENT_FAMILY")
-    p.add_argument(
-        "-p",
-        dest="params",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="student domain parameter (repeatable); a student of the teacher's "
+    add_parameter_options(
+        p,
+        "student domain parameter (repeatable); a student of the teacher's "
         "family starts from the teacher's values",
-    )
-    p.add_argument(
-        "-t",
-        dest="training",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="training parameter, or temperature=T / alpha=A (repeatable)",
+        "training parameter, or temperature=T / alpha=A (repeatable)",
     )
     p.add_argument("--overwrite", action="store_true", help="retrain a student that already exists")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
@@ -56,7 +47,7 @@ def split_training(assignments: list[str]) -> tuple[list[str], list[str]]:
 
 
 def cmd_distill(ws: Any, args: argparse.Namespace) -> int:
-    from engine.cli import ProgressPrinter, _cancel_on_sigint
+    from engine.cli import CancelOnSigint, ProgressPrinter
     from engine.distill.api import distill_config
     from engine.params import parse_assignments
     from engine.strategies import DistillStrategy, StrategyOrchestrator
@@ -73,7 +64,7 @@ def cmd_distill(ws: Any, args: argparse.Namespace) -> int:
     )  # fmt: skip
     cancel = threading.Event()
     callbacks = [] if args.json else [ProgressPrinter()]
-    with _cancel_on_sigint(cancel):
+    with CancelOnSigint(cancel):
         # Bad requests raise here (exit 2); a failed run is reported as a result.
         strategy, session = StrategyOrchestrator(ws).execute(config, callbacks, cancel)
     result = result_from_session(ws, strategy.name, session)

@@ -12,6 +12,7 @@ import sys
 import threading
 from typing import Any
 
+from engine.cli import add_parameter_options
 from engine.errors import TrainwrightError
 
 RESUME = "resume"
@@ -35,21 +36,8 @@ def register(sub: Any) -> None:
         metavar="NAME=V1,V2,...",
         help="a swept parameter and its values (repeatable; test_size is 1 - training_fraction)",
     )
-    p.add_argument(
-        "-p",
-        dest="params",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="fixed domain parameter (repeatable)",
-    )
-    p.add_argument(
-        "-t",
-        dest="training",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="fixed training parameter (repeatable)",
+    add_parameter_options(
+        p, "fixed domain parameter (repeatable)", "fixed training parameter (repeatable)"
     )
     p.add_argument(
         "--parallel",
@@ -110,7 +98,7 @@ def cmd_sweep(ws: Any, args: argparse.Namespace) -> int:
 
 
 def _run(ws: Any, record: Any, args: argparse.Namespace) -> int:
-    from engine.cli import _cancel_on_sigint
+    from engine.cli import CancelOnSigint
     from engine.sweeps import run_sweep
 
     quiet = args.json
@@ -135,7 +123,7 @@ def _run(ws: Any, record: Any, args: argparse.Namespace) -> int:
         print(line, file=sys.stderr, flush=True)
 
     cancel = threading.Event()
-    with _cancel_on_sigint(cancel):
+    with CancelOnSigint(cancel):
         record = run_sweep(
             ws, record.id, on_row=on_row, cancel_event=cancel, parallel=args.parallel
         )
