@@ -55,6 +55,7 @@ from desktop_app.variant_model import (
     VariantFilterProxy,
     VariantTableModel,
 )
+from desktop_app.widgets import described
 from engine.analysis import FOURIER, GROKKING, PARAMETER_NORM, available_analyses
 from engine.discovery import VariantSummary
 
@@ -88,12 +89,6 @@ def _remember(cache: dict[str, Any], path: str, value: Any, limit: int) -> None:
 def _finite(x: np.ndarray, y: np.ndarray, positive: bool = False) -> tuple[np.ndarray, np.ndarray]:
     mask = np.isfinite(y) & (y > 0 if positive else True)
     return x[mask], y[mask]
-
-
-def _described(widget: Any, name: str, tip: str) -> Any:
-    widget.setAccessibleName(name)
-    widget.setToolTip(tip)
-    return widget
 
 
 class AnalysisTab(QWidget):
@@ -142,19 +137,19 @@ class AnalysisTab(QWidget):
         self.proxy = VariantFilterProxy(self)
         self.proxy.setSourceModel(self.model)
 
-        self.family_filter = _described(
+        self.family_filter = described(
             QComboBox(), "Family filter", "Show only the variants of one family"
         )
         self.family_filter.setObjectName("familyFilter")
         self.family_filter.addItem("All families", None)
-        self.status_filter = _described(
+        self.status_filter = described(
             QComboBox(), "Status filter", "Show only the variants with one status"
         )
         self.status_filter.setObjectName("statusFilter")
         self.status_filter.addItem("All statuses", None)
         for status in STATUSES:
             self.status_filter.addItem(status, status)
-        self.refresh_button = _described(
+        self.refresh_button = described(
             QPushButton("Refresh"), "Refresh", "Look for variants on disk again"
         )
         self.refresh_button.setObjectName("analysisRefreshButton")
@@ -170,7 +165,7 @@ class AnalysisTab(QWidget):
         filters.addStretch(1)
         filters.addWidget(self.refresh_button)
 
-        self.table = _described(
+        self.table = described(
             QTableView(),
             "Variants",
             "Trained variants; select one or more to compare their curves (right-click for actions)",
@@ -211,7 +206,7 @@ class AnalysisTab(QWidget):
 
         self.resume_button = self._button("Resume", "analysisResumeButton", self.resume_action)
         self.replay_button = self._button("Replay", "replayButton", self.replay_action)
-        self.cancel_replay_button = _described(
+        self.cancel_replay_button = described(
             QPushButton("Cancel replay"), "Cancel replay", "Stop the replay that is running"
         )
         self.cancel_replay_button.setObjectName("cancelReplayButton")
@@ -219,13 +214,11 @@ class AnalysisTab(QWidget):
         self.delete_button = self._button("Delete…", "deleteButton", self.delete_action)
         self.open_folder_button = self._button("Open folder", "openFolderButton", self.open_action)
         self.distill_button = self._button("Distill…", "distillButton", self.distill_action)
-        self.replay_progress = _described(QProgressBar(), "Replay progress", "Epochs replayed")
+        self.replay_progress = described(QProgressBar(), "Replay progress", "Epochs replayed")
         self.replay_progress.setObjectName("replayProgress")
         self.replay_progress.setMaximumWidth(160)
         self.replay_progress.setVisible(False)
-        self.replay_label = _described(
-            QLabel(""), "Replay result", "The outcome of the last replay"
-        )
+        self.replay_label = described(QLabel(""), "Replay result", "The outcome of the last replay")
         self.replay_label.setObjectName("replayResultLabel")
         self.replay_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         actions = QHBoxLayout()
@@ -248,7 +241,7 @@ class AnalysisTab(QWidget):
         top_layout.addWidget(self.table, 1)
         top_layout.addLayout(actions)
 
-        self.tabs = _described(QTabWidget(), "Variant views", "Curves, analyses and details")
+        self.tabs = described(QTabWidget(), "Variant views", "Curves, analyses and details")
         self.tabs.setObjectName("analysisTabs")
         self.tabs.addTab(self._build_curves_page(), "Curves")
         self.analyses_page = self._build_analyses_page()
@@ -282,7 +275,7 @@ class AnalysisTab(QWidget):
         self.checkpoint_slider.valueChanged.connect(self._on_slider_changed)
 
     def _button(self, text: str, name: str, action: QAction) -> QPushButton:
-        button = _described(QPushButton(text), text.rstrip("…"), action.toolTip())
+        button = described(QPushButton(text), text.rstrip("…"), action.toolTip())
         button.setObjectName(name)
         button.clicked.connect(action.trigger)
         return button
@@ -290,7 +283,7 @@ class AnalysisTab(QWidget):
     def _plot(
         self, name: str, title: str, tip: str, left: str, bottom: str = "epoch"
     ) -> pg.PlotWidget:
-        plot = _described(pg.PlotWidget(), title, tip)
+        plot = described(pg.PlotWidget(), title, tip)
         plot.setObjectName(name)
         plot.setBackground(None)
         item = plot.getPlotItem()
@@ -325,14 +318,14 @@ class AnalysisTab(QWidget):
     def _build_analyses_page(self) -> QWidget:
         page = QWidget()
         page.setObjectName("analysesPage")
-        self.analysis_status = _described(
+        self.analysis_status = described(
             QLabel("Select a variant to analyse its checkpoints."),
             "Analysis status",
             "What the checkpoint analysis is doing, and any checkpoint it had to skip",
         )
         self.analysis_status.setObjectName("analysisStatusLabel")
         self.analysis_status.setWordWrap(True)
-        self.grokking_label = _described(
+        self.grokking_label = described(
             QLabel(""),
             "Grokking readout",
             "First epoch with train accuracy ≥ 99% and first epoch with test accuracy ≥ 99%",
@@ -348,12 +341,12 @@ class AnalysisTab(QWidget):
 
         self.fourier_group = QGroupBox("Embedding Fourier components")
         self.fourier_group.setObjectName("fourierGroup")
-        _described(
+        described(
             self.fourier_group,
             "Embedding Fourier components",
             "Norm of the embedding along each Fourier frequency at the chosen checkpoint",
         )
-        self.checkpoint_slider = _described(
+        self.checkpoint_slider = described(
             QSlider(Qt.Orientation.Horizontal),
             "Checkpoint",
             "Choose the checkpoint whose embedding is shown",
@@ -362,7 +355,7 @@ class AnalysisTab(QWidget):
         self.checkpoint_slider.setRange(0, 0)
         self.checkpoint_slider.setEnabled(False)
         self.checkpoint_slider.setTickPosition(QSlider.TickPosition.TicksBelow)
-        self.checkpoint_label = _described(
+        self.checkpoint_label = described(
             QLabel("no checkpoint"), "Chosen checkpoint", "The epoch shown"
         )
         self.checkpoint_label.setObjectName("checkpointLabel")
@@ -374,7 +367,7 @@ class AnalysisTab(QWidget):
             "norm",
             "frequency k",
         )
-        self.key_label = _described(
+        self.key_label = described(
             QLabel(""),
             "Key frequencies",
             "Frequencies whose norm exceeds a quarter of the largest",

@@ -43,6 +43,7 @@ from desktop_app.sweep_workers import (
     DistillRequest,
     DistillWorker,
 )
+from desktop_app.widgets import described
 from engine.distill.api import INHERITED_TRAINING
 
 ERROR_STYLE = "color: #b3261e;"
@@ -59,12 +60,6 @@ COLUMN_TIPS = (
     "Median wall time of a forward pass over 1,000 test examples on this machine (1 thread)",
 )
 TURNS_TIP = "Runs in this app take turns: it waits for a run in progress to finish."
-
-
-def _described(widget: Any, name: str, tip: str) -> Any:
-    widget.setAccessibleName(name)
-    widget.setToolTip(tip)
-    return widget
 
 
 def _number(value: float | None, kind: str) -> str:
@@ -116,13 +111,13 @@ class DistillDialog(QDialog):
 
     # ---- construction ----------------------------------------------------------------------
     def _build(self) -> None:
-        self.teacher_label = _described(
+        self.teacher_label = described(
             QLabel(f"Teacher: <b>{self.teacher_name}</b> ({self.teacher_family})"),
             "Teacher",
             "The trained classifier whose softened outputs the student learns from",
         )
         self.teacher_label.setObjectName("distillTeacherLabel")
-        self.family_combo = _described(
+        self.family_combo = described(
             QComboBox(), "Student family", "The model family of the student"
         )
         self.family_combo.setObjectName("distillFamilyCombo")
@@ -143,7 +138,7 @@ class DistillDialog(QDialog):
         self.strategy_form.set_specs(specs)
         self.strategy_form.field_widget("temperature").setObjectName("distillTemperature")
         self.strategy_form.field_widget("alpha").setObjectName("distillAlpha")
-        self.overwrite_check = _described(
+        self.overwrite_check = described(
             QCheckBox("Retrain the student if it exists"),
             "Overwrite student",
             "A student with exactly these settings may exist already; retrain it from scratch",
@@ -169,13 +164,13 @@ class DistillDialog(QDialog):
         scroll.setWidgetResizable(True)
         scroll.setWidget(forms)
 
-        self.message_label = _described(
+        self.message_label = described(
             QLabel("Checking the teacher…"), "Distillation status", "What the dialog is doing"
         )
         self.message_label.setObjectName("distillMessageLabel")
         self.message_label.setWordWrap(True)
         self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.progress = _described(
+        self.progress = described(
             QProgressBar(), "Distillation progress", "Epochs of the student trained"
         )
         self.progress.setObjectName("distillProgress")
@@ -183,7 +178,7 @@ class DistillDialog(QDialog):
         self.progress.setValue(0)
         self.progress.setVisible(False)
 
-        self.comparison_table = _described(
+        self.comparison_table = described(
             QTableWidget(0, len(COLUMNS)),
             "Teacher and student",
             "Parameter count, test accuracy and loss, and inference time of both models",
@@ -202,19 +197,19 @@ class DistillDialog(QDialog):
         self.comparison_table.horizontalHeader().setStretchLastSection(True)
         self.comparison_table.setMaximumHeight(110)
         self.comparison_table.setVisible(False)
-        self.summary_label = _described(
+        self.summary_label = described(
             QLabel(""), "Comparison summary", "The student relative to its teacher"
         )
         self.summary_label.setObjectName("distillSummaryLabel")
         self.summary_label.setWordWrap(True)
 
-        self.start_button = _described(
+        self.start_button = described(
             QPushButton("Start"), "Start distillation", "Train the student. " + TURNS_TIP
         )
         self.start_button.setObjectName("distillStartButton")
         self.start_button.setEnabled(False)
         self.start_button.setDefault(True)
-        self.cancel_button = _described(
+        self.cancel_button = described(
             QPushButton("Close"),
             "Cancel or close",
             "Stop the distillation in progress (the student can be resumed later), or close",

@@ -53,6 +53,7 @@ from desktop_app.sweep_workers import (
     SweepWorker,
     TrainingDefaults,
 )
+from desktop_app.widgets import described
 from engine.sweeps import MAX_COMBINATIONS, SweepRecord, SweepRow, count_combinations
 from engine.sweeps.estimate import EpochTime, estimate_seconds, format_duration
 from engine.sweeps.plan import combinations, ignored_parameters
@@ -81,12 +82,6 @@ TURNS_TIP = (
     "Runs in this app take turns: a sweep started while the Training tab trains (or a "
     "replay runs) waits for that run to finish."
 )
-
-
-def _described(widget: Any, name: str, tip: str) -> Any:
-    widget.setAccessibleName(name)
-    widget.setToolTip(tip)
-    return widget
 
 
 class SweepPanel(QWidget):
@@ -152,7 +147,7 @@ class SweepPanel(QWidget):
 
     # ---- construction ----------------------------------------------------------------------
     def _build(self) -> None:
-        self.family_combo = _described(
+        self.family_combo = described(
             QComboBox(), "Sweep family", "The model family to sweep; its parameters appear below"
         )
         self.family_combo.setObjectName("sweepFamilyCombo")
@@ -188,40 +183,40 @@ class SweepPanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setWidget(forms)
 
-        self.count_label = _described(
+        self.count_label = described(
             QLabel(""), "Combinations", "How many runs the lists make (every combination)"
         )
         self.count_label.setObjectName("sweepCountLabel")
         self.count_label.setWordWrap(True)
-        self.estimate_label = _described(
+        self.estimate_label = described(
             QLabel(""),
             "Estimated duration",
             "Estimated from the time per epoch of earlier runs of this family; a rough guide",
         )
         self.estimate_label.setObjectName("sweepEstimateLabel")
         self.estimate_label.setWordWrap(True)
-        self.start_button = _described(
+        self.start_button = described(
             QPushButton("Start sweep"),
             "Start sweep",
             "Train every combination, one after another. " + TURNS_TIP,
         )
         self.start_button.setObjectName("startSweepButton")
         self.start_button.setEnabled(False)
-        self.stop_button = _described(
+        self.stop_button = described(
             QPushButton("Stop sweep"),
             "Stop sweep",
             "Stop after the current step; the sweep can be resumed later",
         )
         self.stop_button.setObjectName("stopSweepButton")
         self.stop_button.setEnabled(False)
-        self.progress = _described(
+        self.progress = described(
             QProgressBar(), "Sweep progress", "Combinations finished of the sweep's total"
         )
         self.progress.setObjectName("sweepProgress")
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat("0 / 0")
-        self.status_label = _described(
+        self.status_label = described(
             QLabel("No sweep running."), "Sweep status", "What the sweep is doing. " + TURNS_TIP
         )
         self.status_label.setObjectName("sweepStatusLabel")
@@ -243,21 +238,21 @@ class SweepPanel(QWidget):
         editor_layout.addWidget(self.status_label)
 
         # Past sweeps.
-        self.past_list = _described(
+        self.past_list = described(
             QListWidget(),
             "Past sweeps",
             "Sweeps stored in this data home; select one to show its runs",
         )
         self.past_list.setObjectName("pastSweepsList")
         self.past_list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.resume_button = _described(
+        self.resume_button = described(
             QPushButton("Resume"),
             "Resume sweep",
             "Run the combinations of the selected sweep that have not finished. " + TURNS_TIP,
         )
         self.resume_button.setObjectName("resumeSweepButton")
         self.resume_button.setEnabled(False)
-        self.refresh_button = _described(
+        self.refresh_button = described(
             QPushButton("Refresh"), "Refresh sweeps", "Read the stored sweeps again"
         )
         self.refresh_button.setObjectName("refreshSweepsButton")
@@ -274,20 +269,20 @@ class SweepPanel(QWidget):
         self.model = RunsTableModel(self)
         self.proxy = RunsFilterProxy(self)
         self.proxy.setSourceModel(self.model)
-        self.filter_edit = _described(
+        self.filter_edit = described(
             QLineEdit(), "Filter runs", "Show only the runs with a cell containing this text"
         )
         self.filter_edit.setObjectName("runsFilterEdit")
         self.filter_edit.setPlaceholderText("Filter runs…")
         self.filter_edit.setClearButtonEnabled(True)
-        self.result_filter = _described(
+        self.result_filter = described(
             QComboBox(), "Result filter", "Show only the runs with one result"
         )
         self.result_filter.setObjectName("runsResultFilter")
         self.result_filter.addItem("All results", None)
         for result in RESULTS:
             self.result_filter.addItem(result, result)
-        self.export_button = _described(
+        self.export_button = described(
             QPushButton("Export CSV…"), "Export runs as CSV", "Save the runs shown as a CSV file"
         )
         self.export_button.setObjectName("exportRunsButton")
@@ -296,7 +291,7 @@ class SweepPanel(QWidget):
         filters.addWidget(self.filter_edit, 1)
         filters.addWidget(self.result_filter)
         filters.addWidget(self.export_button)
-        self.table = _described(
+        self.table = described(
             QTableView(),
             "Runs",
             "One row per combination; the best is highlighted. Select rows to compare their "
@@ -1061,7 +1056,7 @@ class SweepPanel(QWidget):
         import pyqtgraph as pg
 
         def plot(name: str, title: str, tip: str, left: str) -> Any:
-            widget = _described(pg.PlotWidget(), title, tip)
+            widget = described(pg.PlotWidget(), title, tip)
             widget.setObjectName(name)
             widget.setBackground(None)
             item = widget.getPlotItem()
