@@ -54,6 +54,7 @@ from desktop_app.sweep_workers import (
     TrainingDefaults,
 )
 from desktop_app.widgets import described
+from desktop_app.workers import worker_thread
 from engine.sweeps import MAX_COMBINATIONS, SweepRecord, SweepRow, count_combinations
 from engine.sweeps.estimate import EpochTime, estimate_seconds, format_duration
 from engine.sweeps.plan import combinations, ignored_parameters
@@ -678,11 +679,8 @@ class SweepPanel(QWidget):
 
     def _start(self, request: SweepRequest, text: str) -> None:
         cancel = threading.Event()
-        thread = QThread(self)
-        thread.setObjectName("trainwright-sweep")
         worker = SweepWorker(self.workspace, request, cancel)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
+        thread = worker_thread(self, worker, "trainwright-sweep", self._on_thread_finished)
         worker.created.connect(self._on_created)
         worker.waitingStarted.connect(self._on_waiting_started)
         worker.waitingEnded.connect(self._on_waiting_ended)
@@ -692,12 +690,6 @@ class SweepPanel(QWidget):
         worker.progress.connect(self._on_progress)
         worker.succeeded.connect(self._on_succeeded)
         worker.failed.connect(self._on_failed)
-        # quit() is thread-safe: a direct call ends the thread's loop even while the GUI
-        # thread waits in shutdown().
-        worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-        worker.finished.connect(worker.deleteLater)
-        thread.finished.connect(self._on_thread_finished)
-        thread.finished.connect(thread.deleteLater)
         self._thread, self._worker, self._cancel, self._request = thread, worker, cancel, request
         self._outcome = self._error = None
         self._running_id = request.sweep_id

@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,27 @@ from engine.training.chronicle import read_chronicle
 log = logging.getLogger("trainwright.desktop")
 
 FLUSH_INTERVAL_S = 0.05  # at most ~20 batches a second
+
+
+def worker_thread(
+    owner: QObject, worker: QObject, name: str, on_thread_finished: Callable[[], None]
+) -> QThread:
+    """A QThread for `worker` (which has `run` and `finished`), wired for teardown.
+
+    The worker's `finished` quits the thread directly (quit() is thread-safe, so the thread
+    ends even while the GUI thread waits in shutdown) and deletes the worker; the thread's
+    `finished` calls `on_thread_finished` (a bound method) and deletes the thread. Connect the
+    worker's own signals, then `start()` the thread.
+    """
+    thread = QThread(owner)
+    thread.setObjectName(name)
+    worker.moveToThread(thread)
+    thread.started.connect(worker.run)
+    worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+    worker.finished.connect(worker.deleteLater)
+    thread.finished.connect(on_thread_finished)
+    thread.finished.connect(thread.deleteLater)
+    return thread
 
 
 class RowBuffer:
@@ -236,22 +258,13 @@ class RunController(QObject):
             raise RuntimeError("a run is already in progress")
         self._shutting_down = False
         cancel = threading.Event()
-        thread = QThread(self)
-        thread.setObjectName("trainwright-run")
         worker = TrainingWorker(self.workspace, request, cancel)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
+        thread = worker_thread(self, worker, "trainwright-run", self._on_thread_finished)
         worker.runStarted.connect(self._on_worker_started)
         worker.rowsReady.connect(self._on_worker_rows)
         worker.warningRaised.connect(self._on_worker_warning)
         worker.failed.connect(self._on_worker_failed)
         worker.succeeded.connect(self._on_worker_succeeded)
-        # quit() is thread-safe; calling it directly lets the thread end even while the GUI
-        # thread is blocked in wait() (shutdown on quit).
-        worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-        worker.finished.connect(worker.deleteLater)
-        thread.finished.connect(self._on_thread_finished)
-        thread.finished.connect(thread.deleteLater)
         self._thread, self._worker, self._cancel = thread, worker, cancel
         self._current, self._outcome = request, None
         log.info("starting: %s", request.describe())
