@@ -12,6 +12,14 @@ from pydantic import BaseModel, ConfigDict
 from engine.hashing import config_hash
 from engine.training.config import TrainingConfig
 
+# The files of a variant directory. These names are spelled here and nowhere else: every other
+# module asks a `Variant` (or these helpers) for its paths.
+CONFIG_FILE = "config.json"
+METADATA_FILE = "metadata.json"
+CHRONICLE_FILE = "chronicle.jsonl"
+CHECKPOINTS_DIR = "checkpoints"
+LOCK_FILE = ".lock"
+
 
 class RunConfig(BaseModel):
     """The fully resolved config of a variant, as stored in config.json."""
@@ -63,23 +71,23 @@ class Variant:
 
     @property
     def config_path(self) -> Path:
-        return self.dir / "config.json"
+        return self.dir / CONFIG_FILE
 
     @property
     def metadata_path(self) -> Path:
-        return self.dir / "metadata.json"
+        return self.dir / METADATA_FILE
 
     @property
     def chronicle_path(self) -> Path:
-        return self.dir / "chronicle.jsonl"
+        return self.dir / CHRONICLE_FILE
 
     @property
     def checkpoints_dir(self) -> Path:
-        return self.dir / "checkpoints"
+        return self.dir / CHECKPOINTS_DIR
 
     @property
     def lock_path(self) -> Path:
-        return self.dir / ".lock"
+        return self.dir / LOCK_FILE
 
     def exists(self) -> bool:
         return self.config_path.exists()
@@ -90,7 +98,7 @@ class Variant:
 
     @classmethod
     def load(cls, directory: Path) -> Variant:
-        data = json.loads((Path(directory) / "config.json").read_text(encoding="utf-8"))
+        data = json.loads(config_path(directory).read_text(encoding="utf-8"))
         config = RunConfig.model_validate(data)
         home = Path(directory).parent.parent.parent
         return cls(home=home, config=config)
@@ -98,3 +106,28 @@ class Variant:
 
 def variant_dir(home: Path, family: str, name: str) -> Path:
     return Path(home) / "variants" / family / name
+
+
+def config_path(directory: Path) -> Path:
+    """config.json of the variant stored in `directory`."""
+    return Path(directory) / CONFIG_FILE
+
+
+def metadata_path(directory: Path) -> Path:
+    """metadata.json of the variant stored in `directory`."""
+    return Path(directory) / METADATA_FILE
+
+
+def chronicle_path(directory: Path) -> Path:
+    """chronicle.jsonl of the variant stored in `directory`."""
+    return Path(directory) / CHRONICLE_FILE
+
+
+def checkpoints_dir(directory: Path) -> Path:
+    """The checkpoints folder of the variant stored in `directory`."""
+    return Path(directory) / CHECKPOINTS_DIR
+
+
+def lock_path(directory: Path) -> Path:
+    """The lock file a live run of the variant in `directory` holds."""
+    return Path(directory) / LOCK_FILE

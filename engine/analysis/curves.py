@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from engine import variants
 from engine.analysis.checkpoints import VariantRef, variant_directory
-from engine.training.chronicle import read_chronicle
+from engine.training.chronicle import is_epoch_end, read_chronicle
 
 CURVE_FIELDS = (
     "epoch",
@@ -30,7 +31,7 @@ def chronicle_path(source: VariantRef) -> Path:
     """The chronicle of a variant, or `source` itself when it is a .jsonl file."""
     if isinstance(source, str | Path) and Path(source).suffix == ".jsonl":
         return Path(source)
-    return variant_directory(source) / "chronicle.jsonl"
+    return variants.chronicle_path(variant_directory(source))
 
 
 def curves_from_rows(rows: Iterable[dict[str, Any]]) -> Curves:
@@ -42,7 +43,7 @@ def curves_from_rows(rows: Iterable[dict[str, Any]]) -> Curves:
     """
     by_epoch: dict[int, dict[str, Any]] = {}
     for row in rows:
-        if "train_loss" in row and "epoch" in row:
+        if is_epoch_end(row) and "epoch" in row:
             by_epoch[int(row["epoch"])] = row
     ordered = [by_epoch[e] for e in sorted(by_epoch)]
     curves: Curves = {}

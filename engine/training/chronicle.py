@@ -11,6 +11,17 @@ from typing import Any
 # Fields that record when, not what: replay and resume compare everything else.
 VOLATILE_FIELDS = frozenset({"timestamp", "epoch_time"})
 
+# The chronicle's row schema. Every row has `step` and `epoch`; a step row (one every
+# `log_every` steps) has the batch `loss` and `lr`; the row that closes an epoch also carries
+# the epoch's metrics, always `train_loss` (and `test_loss`, accuracies, … on evaluated
+# epochs); a warning row carries `warning`. `EPOCH_END_FIELD` is how any reader tells them apart.
+EPOCH_END_FIELD = "train_loss"
+
+
+def is_epoch_end(row: dict[str, Any]) -> bool:
+    """True for the row that closes an epoch (it carries the epoch's metrics)."""
+    return EPOCH_END_FIELD in row
+
 
 class ChronicleWriter:
     def __init__(self, path: Path, *, truncate_at: int | None = None) -> None:

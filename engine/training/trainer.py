@@ -23,7 +23,7 @@ from engine.metadata import CheckpointEntry, VariantMetadata, environment, now
 from engine.training import checkpoints as ckpt
 from engine.training import rng
 from engine.training.callbacks import Callback, CallbackList
-from engine.training.chronicle import ChronicleWriter, read_chronicle
+from engine.training.chronicle import ChronicleWriter, is_epoch_end, read_chronicle
 from engine.training.grokfast import GrokfastFilter
 from engine.training.lock import VariantLock
 from engine.training.metrics import EpochAccumulator, evaluate
@@ -507,7 +507,7 @@ class Trainer:
         self.session.metrics = [
             EpochMetrics(**_epoch_fields(row))
             for row in read_chronicle(self.variant.chronicle_path, limit_bytes=offset)
-            if "train_loss" in row
+            if is_epoch_end(row)
         ]
         self.session.epochs_completed, self.session.steps = self.epoch, self.step
         return offset
