@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.families.modulo_addition import OneLayerTransformer
+from engine.models.transformer import OneLayerTransformer
 
 MODULO = "modulo_addition_1layer"
 

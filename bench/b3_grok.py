@@ -36,7 +36,7 @@ import _common as C
 import torch
 import torch.nn.functional as F
 
-from engine.families.modulo_addition import OneLayerTransformer
+from engine.models.transformer import OneLayerTransformer
 from engine.training.callbacks import Callback
 from engine.training.trainer import default_threads
 

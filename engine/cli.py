@@ -56,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("variant")
         p.add_argument("--json", action="store_true", help="print one JSON object at the end")
 
+    p = sub.add_parser("delete", help="delete a variant (refused while a run is training it)")
+    p.add_argument("variant")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
     for register in _EXTENSIONS:
         register(sub)
     return parser
@@ -191,6 +195,29 @@ def cmd_replay(ws: Any, args: argparse.Namespace) -> int:
     return 0 if result.identical else 1
 
 
+def cmd_delete(ws: Any, args: argparse.Namespace) -> int:
+    from engine.discovery import summarise
+    from engine.run_rules import can_delete, delete_variant_dir
+
+    variant = ws.variant(args.variant)
+    summary = summarise(variant.dir)
+    if not can_delete(summary.status):
+        raise TrainwrightError(f"{variant.name} is being trained right now; stop that run first")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise TrainwrightError(
+                f"deleting {variant.name} needs --yes when not run in a terminal"
+            )
+        done = f"{summary.epochs_completed}/{summary.total_epochs} epochs"
+        answer = input(f"Delete {variant.name} ({summary.status}, {done})? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("not deleted")
+            return 1
+    delete_variant_dir(ws.home, variant.dir)
+    print(f"deleted {variant.name}")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Any, argparse.Namespace], int]] = {
     "families": cmd_families,
     "datasets": cmd_datasets,
@@ -198,6 +225,7 @@ COMMANDS: dict[str, Callable[[Any, argparse.Namespace], int]] = {
     "train": cmd_train,
     "resume": cmd_resume,
     "replay": cmd_replay,
+    "delete": cmd_delete,
 }
 
 

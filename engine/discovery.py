@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from engine import variants
 from engine.metadata import VariantMetadata
 from engine.training.lock import is_locked
 
@@ -44,24 +45,25 @@ def summarise(directory: Path) -> VariantSummary:
         "path": str(directory),
         "last_modified": _mtime(directory),
     }
-    config_path = directory / "config.json"
+    config_path = variants.config_path(directory)
     if not config_path.is_file():
-        return VariantSummary(**base, status="broken", problem="config.json is missing")
+        return VariantSummary(**base, status="broken", problem=f"{config_path.name} is missing")
     try:
         json.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        return VariantSummary(**base, status="broken", problem=f"config.json is unreadable: {exc}")
+        problem = f"{config_path.name} is unreadable: {exc}"
+        return VariantSummary(**base, status="broken", problem=problem)
+    metadata_path = variants.metadata_path(directory)
     try:
-        meta = VariantMetadata.load(directory / "metadata.json")
+        meta = VariantMetadata.load(metadata_path)
     except FileNotFoundError:
-        status = "interrupted" if (directory / "checkpoints").is_dir() else "created"
-        return VariantSummary(**base, status=status, problem="metadata.json is missing")
+        status = "interrupted" if variants.checkpoints_dir(directory).is_dir() else "created"
+        return VariantSummary(**base, status=status, problem=f"{metadata_path.name} is missing")
     except (OSError, ValueError) as exc:
-        return VariantSummary(
-            **base, status="broken", problem=f"metadata.json is unreadable: {exc}"
-        )
+        problem = f"{metadata_path.name} is unreadable: {exc}"
+        return VariantSummary(**base, status="broken", problem=problem)
     status = meta.status
-    if status == "training" and not is_locked(directory / ".lock"):
+    if status == "training" and not is_locked(variants.lock_path(directory)):
         status = "interrupted"
     return VariantSummary(
         **base,

@@ -12,8 +12,38 @@ from engine.errors import ParameterError
 ParamType = Literal["int", "float", "bool", "str", "choice", "int_list"]
 
 
+class ValueProblem(ValueError):
+    """Why a typed token is not a value of a parameter; `kind` lets each caller word it.
+
+    The form and the CLI say "'abc' is not valid; allowed: a number"; a sweep list says
+    "Epoch values must be numbers: abc" (seed 001's words). Both read tokens the same way.
+    """
+
+    def __init__(self, kind: ProblemKind, token: str) -> None:
+        super().__init__(token)
+        self.kind = kind
+        self.token = token
+
+
+ProblemKind = Literal["not_number", "not_whole", "not_bool", "not_allowed", "not_valid"]
+TRUE_WORDS = ("true", "1", "yes", "on")
+BOOL_WORDS = (*TRUE_WORDS, "false", "0", "no", "off")
+
+
+class Bounds(BaseModel):
+    """A numeric range; a family's family.json narrows a parameter's range for sweeps with one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min: float | None = None
+    max: float | None = None
+    min_exclusive: bool = False
+    max_exclusive: bool = False
+
+
 class ParameterSpec(BaseModel):
-    """One parameter as a family.json (or the trainer) declares it."""
+    """One parameter as a family.json (or the trainer) declares it: the single declaration
+    that the forms, the CLI, the trainer's config model and the sweep validators all read."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -27,11 +57,23 @@ class ParameterSpec(BaseModel):
     choices: list[Any] | None = None
     help: str = ""
     label: str | None = None
+    unit: str = ""  # shown after the field ("epochs", "steps"); empty for none
+    sweep_label: str | None = None  # the subject of sweep messages ("Epoch out of range …")
     optional: bool = False  # None is an allowed value ("off", "auto")
 
     @property
     def display_label(self) -> str:
         return self.label or self.name.replace("_", " ").capitalize()
+
+    @property
+    def sweep_display_label(self) -> str:
+        return self.sweep_label or self.display_label
+
+    def bounded(self, bounds: Bounds | None) -> ParameterSpec:
+        """This parameter with a narrower range (a family's sweep bounds), or itself."""
+        if bounds is None:
+            return self
+        return self.model_copy(update=bounds.model_dump(exclude_unset=True))
 
     def allowed(self) -> str:
         """What values are allowed, in words, for error messages and tooltips."""
@@ -49,28 +91,69 @@ class ParameterSpec(BaseModel):
             return words
         return f"{words} {bounds}".strip()
 
+    def range_text(self) -> str:
+        """`(1-500)`, `(0-1, exclusive)` or `(0-1, excluding 0)`; `(>= 0)` for one-sided."""
+        lo, hi = self.min, self.max
+        if lo is None and hi is None:
+            return "(any number)"
+        if lo is None or hi is None:
+            bound = lo if hi is None else hi
+            assert bound is not None
+            exclusive = self.min_exclusive if hi is None else self.max_exclusive
+            sign = (">" if hi is None else "<") + ("" if exclusive else "=")
+            return f"({sign} {_fmt(bound)})"
+        text = f"{_fmt(lo)}-{_fmt(hi)}"
+        if self.min_exclusive and self.max_exclusive:
+            return f"({text}, exclusive)"
+        if self.min_exclusive or self.max_exclusive:
+            return f"({text}, excluding {_fmt(lo if self.min_exclusive else hi)})"
+        return f"({text})"
+
+    def read(self, token: str) -> Any:
+        """One typed token as a value of this type (no range or choice check), or ValueProblem.
+
+        The one reader of typed text: `parse` (forms, CLI) and sweep lists both use it."""
+        token = token.strip()
+        if self.type in ("int", "float"):
+            try:
+                number = float(token)
+            except ValueError:
+                raise ValueProblem("not_number", token) from None
+            if not math.isfinite(number):
+                raise ValueProblem("not_number", token)
+            if self.type == "float":
+                return number
+            if not number.is_integer():
+                raise ValueProblem("not_whole", token)
+            return int(number)
+        if self.type == "bool":
+            if token.lower() not in BOOL_WORDS:
+                raise ValueProblem("not_bool", token)
+            return token.lower() in TRUE_WORDS
+        if self.type == "int_list":
+            parts = [part for part in token.split(",") if part.strip()]
+            item = self.model_copy(update={"type": "int"})
+            return [item.read(part) for part in parts]
+        if self.choices is not None:
+            for choice in self.choices:
+                if str(choice) == token:
+                    return choice
+            if not isinstance(self.choices[0], str):
+                try:
+                    return type(self.choices[0])(token)
+                except ValueError:
+                    raise ValueProblem("not_valid", token) from None
+            return token
+        return token
+
     def parse(self, text: str) -> Any:
         """Parse a value typed as text (CLI `-p name=value`, a line edit) and validate it."""
         text = text.strip()
         if self.optional and text.lower() in ("", "none", "off", "null"):
             return None
         try:
-            if self.type == "int":
-                value: Any = _parse_int(text)
-            elif self.type == "float":
-                value = float(text)
-            elif self.type == "bool":
-                lowered = text.lower()
-                if lowered not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
-                    raise ValueError(text)
-                value = lowered in ("true", "1", "yes", "on")
-            elif self.type == "int_list":
-                value = [_parse_int(part) for part in text.split(",") if part.strip()]
-            elif self.type == "choice" and self.choices and not isinstance(self.choices[0], str):
-                value = type(self.choices[0])(text)
-            else:
-                value = text
-        except ValueError:
+            value = self.read(text)
+        except ValueProblem:
             raise ParameterError(
                 self.name, f"{text!r} is not valid; allowed: {self.allowed()}"
             ) from None
@@ -120,14 +203,17 @@ class ParameterSpec(BaseModel):
             raise bad
         return value
 
-    def _check_range(self, value: float) -> None:
+    def in_range(self, value: float) -> bool:
         too_low = self.min is not None and (
             value <= self.min if self.min_exclusive else value < self.min
         )
         too_high = self.max is not None and (
             value >= self.max if self.max_exclusive else value > self.max
         )
-        if too_low or too_high:
+        return not (too_low or too_high)
+
+    def _check_range(self, value: float) -> None:
+        if not self.in_range(value):
             raise ParameterError(self.name, f"{value!r} is out of range; allowed: {self.allowed()}")
 
 
@@ -176,4 +262,4 @@ def _fmt(number: float) -> str:
     return str(int(number)) if float(number).is_integer() and abs(number) < 1e15 else f"{number:g}"
 
 
-__all__ = ["ParameterSpec", "parse_assignments", "validate_values"]
+__all__ = ["Bounds", "ParameterSpec", "ValueProblem", "parse_assignments", "validate_values"]

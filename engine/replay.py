@@ -5,18 +5,16 @@ from __future__ import annotations
 import tempfile
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel
 
 from engine.errors import VariantError
 from engine.metadata import VariantMetadata
+from engine.strategies import WorkspaceLike, trainer_for
 from engine.training.callbacks import Callback
 from engine.training.chronicle import read_chronicle, stable_fields
-
-if TYPE_CHECKING:
-    from engine.variants import Variant
-    from engine.workspace import Workspace
+from engine.variants import Variant
 
 
 class ReplayResult(BaseModel):
@@ -31,11 +29,13 @@ class ReplayResult(BaseModel):
 
 
 def replay(
-    workspace: Workspace,
+    workspace: WorkspaceLike,
     variant: Variant,
     callbacks: list[Callback] | None = None,
     cancel_event: threading.Event | None = None,
 ) -> ReplayResult:
+    """Train a copy of the completed `variant` in a temporary home, by the strategy its config
+    names (what it refers to, a teacher, is looked up in `workspace`), and compare the two."""
     original = VariantMetadata.load(variant.metadata_path)
     if original.status != "completed":
         raise VariantError(
@@ -44,7 +44,7 @@ def replay(
     threads = int(original.platform.get("torch_threads") or 0) or None
     with tempfile.TemporaryDirectory(prefix="trainwright-replay-") as tmp:
         copy = variant.at_home(Path(tmp))
-        trainer = workspace.trainer(copy, callbacks, cancel_event, threads=threads)
+        trainer = trainer_for(workspace, copy, callbacks, cancel_event, threads=threads)
         session = trainer.train()
         if session.status != "completed":
             return ReplayResult(

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from engine.discovery import VariantSummary
 from engine.families.registry import FamilyRegistry
 from engine.home import resolve_home
+from engine.replay import ReplayResult, replay
+from engine.strategies import trainer_for
 from engine.training.callbacks import Callback
 from engine.training.session import TrainingSession
 from engine.variants import Variant
-
-if TYPE_CHECKING:
-    from engine.training.trainer import Trainer
 
 
 class Workspace:
@@ -34,21 +34,13 @@ class Workspace:
     def variant(self, name: str, family: str | None = None) -> Variant:
         return self.registry.variant(name, family)
 
-    def discover_variants(self) -> list[Any]:
+    def discover_variants(self) -> list[VariantSummary]:
         return self.registry.discover_variants()
 
-    def trainer(
-        self,
-        variant: Variant,
-        callbacks: list[Callback] | None = None,
-        cancel_event: threading.Event | None = None,
-        **kwargs: Any,
-    ) -> Trainer:
-        """The Trainer for any variant, built by the strategy its config names: a distilled
-        student trains, resumes and replays with its distillation loss."""
-        from engine.strategies import trainer_for
-
-        return trainer_for(self, variant, callbacks, cancel_event, **kwargs)
+    # `trainer(variant, callbacks, cancel_event, **kwargs)`: the Trainer for any variant, built
+    # by the strategy its config names (a distilled student trains, resumes and replays with its
+    # distillation loss). See engine.strategies.trainer_for.
+    trainer = trainer_for
 
     def train(
         self,
@@ -73,7 +65,5 @@ class Workspace:
         variant: Variant,
         callbacks: list[Callback] | None = None,
         cancel_event: threading.Event | None = None,
-    ):
-        from engine.replay import replay
-
+    ) -> ReplayResult:
         return replay(self, variant, callbacks, cancel_event)

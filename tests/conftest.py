@@ -23,3 +23,23 @@ def workspace(trainwright_home):
     from engine.workspace import Workspace
 
     return Workspace(trainwright_home)
+
+
+@pytest.fixture(scope="module")
+def teacher_home(tmp_path_factory):
+    """(home, name): a 32x2 MLP teacher on two_moons (10 epochs, one thread) in a home of its
+    own, trained once per test module (see helpers.teacher)."""
+    from helpers.teacher import train_teacher
+
+    home = tmp_path_factory.mktemp("teacher_home")
+    return home, train_teacher(home)
+
+
+@pytest.fixture
+def teacher(workspace, teacher_home):
+    """The module's trained teacher copied into this test's workspace; its variant name."""
+    from helpers.teacher import copy_variant
+
+    home, name = teacher_home
+    copy_variant(home, workspace.home, name)
+    return name

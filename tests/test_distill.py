@@ -8,28 +8,15 @@ import threading
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers.teacher import STUDENT_DOMAIN, STUDENT_TRAINING, copy_variant, train_teacher
+from helpers.teacher import STUDENT_DOMAIN, STUDENT_TRAINING, copy_variant
 
 from engine.distill import compare_distillation, distill
-from engine.distill.objective import distillation_loss
 from engine.metadata import VariantMetadata
 from engine.strategies import trainer_for
+from engine.strategies.distill.objective import distillation_loss
 from engine.training.callbacks import Callback
 
 SUCCESS_KEYS = {"status", "strategy", "metrics", "modelId", "modelPath", "distilledRun"}
-
-
-@pytest.fixture(scope="module")
-def teacher_home(tmp_path_factory):
-    home = tmp_path_factory.mktemp("teacher_home")
-    return home, train_teacher(home)
-
-
-@pytest.fixture
-def teacher(workspace, teacher_home):
-    home, name = teacher_home
-    copy_variant(home, workspace.home, name)
-    return name
 
 
 # ---- the loss --------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from engine.families.modulo_addition import OneLayerTransformer
+from engine.models.transformer import OneLayerTransformer
 
 ATOL = 1e-5
 

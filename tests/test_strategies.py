@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import pytest
 import torch.nn.functional as F
-from helpers.teacher import STUDENT_DOMAIN, copy_variant, train_teacher
+from helpers.teacher import STUDENT_DOMAIN
 
 from engine.errors import TrainwrightError
 from engine.params import ParameterSpec
@@ -24,19 +24,6 @@ from engine.strategies import (
 )
 
 FAST = {"epochs": 2, "threads": 1}
-
-
-@pytest.fixture(scope="module")
-def teacher_home(tmp_path_factory):
-    home = tmp_path_factory.mktemp("teacher_home")
-    return home, train_teacher(home)
-
-
-@pytest.fixture
-def teacher(workspace, teacher_home):
-    home, name = teacher_home
-    copy_variant(home, workspace.home, name)
-    return name
 
 
 def test_auto_picks_distill_when_a_teacher_is_named_and_native_otherwise(workspace, teacher):

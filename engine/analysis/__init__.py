@@ -13,6 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from engine import variants
+from engine.analysis.checkpoints import iter_weights, variant_directory, weights_checkpoints
+from engine.analysis.norms import parameter_norm
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -76,10 +80,8 @@ def analyse_checkpoints(
     """
     import numpy as np
 
-    from engine.analysis.checkpoints import iter_weights, variant_directory, weights_checkpoints
     from engine.analysis.fourier import frequency_norms, key_frequencies
     from engine.analysis.grokking import grokking_readout
-    from engine.analysis.norms import parameter_norm
 
     directory = variant_directory(source)
     result = CheckpointAnalysis(
@@ -137,7 +139,7 @@ def _note(result: CheckpointAnalysis, message: str) -> None:
 
 def _domain(directory: Any) -> dict[str, Any]:
     try:
-        data = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+        data = json.loads(variants.config_path(directory).read_text(encoding="utf-8"))
         return dict(data.get("domain") or {})
     except (OSError, ValueError, AttributeError):
         return {}

@@ -7,20 +7,20 @@ used instead, checked against their `.sha256` sidecars only.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine import variants
 from engine.errors import CheckpointError
+from engine.hashing import weights_sha256
 from engine.metadata import VariantMetadata
+from engine.training.checkpoints import load_checkpoint, sidecar_path, weights_files
 
 if TYPE_CHECKING:
     import torch
-
-WEIGHTS_PATTERN = re.compile(r"^weights_e(\d+)\.pt$")
 
 # A variant, its directory (str or Path), or anything with a `path` (a VariantSummary).
 VariantRef = Any
@@ -52,10 +52,10 @@ def variant_directory(source: VariantRef) -> Path:
 def weights_checkpoints(source: VariantRef) -> list[WeightsCheckpoint]:
     """The variant's weights checkpoints sorted by epoch (then step); empty if there are none."""
     directory = variant_directory(source)
-    folder = directory / "checkpoints"
+    folder = variants.checkpoints_dir(directory)
     found: dict[int, WeightsCheckpoint] = {}
     try:
-        meta: VariantMetadata | None = VariantMetadata.load(directory / "metadata.json")
+        meta: VariantMetadata | None = VariantMetadata.load(variants.metadata_path(directory))
     except (OSError, ValueError):
         meta = None
     if meta is not None:
@@ -65,11 +65,8 @@ def weights_checkpoints(source: VariantRef) -> list[WeightsCheckpoint]:
                     entry.epoch, entry.step, folder / entry.file, entry.sha256, entry.weights_sha256
                 )
     else:
-        for path in folder.glob("weights_e*.pt"):
-            match = WEIGHTS_PATTERN.match(path.name)
-            if match:
-                epoch = int(match.group(1))
-                found[epoch] = WeightsCheckpoint(epoch, -1, path)
+        for epoch, path in weights_files(folder).items():
+            found[epoch] = WeightsCheckpoint(epoch, -1, path)
     return sorted(found.values(), key=lambda c: (c.epoch, c.step))
 
 
@@ -79,11 +76,8 @@ def load_weights(checkpoint: WeightsCheckpoint) -> dict[str, torch.Tensor]:
     The file must match its sidecar (checked by `load_checkpoint`), the sidecar must match the
     SHA-256 in metadata.json, and the loaded tensors must match the recorded weights hash.
     """
-    from engine.hashing import weights_sha256
-    from engine.training.checkpoints import load_checkpoint
-
     path = checkpoint.path
-    sidecar = path.with_name(path.name + ".sha256")
+    sidecar = sidecar_path(path)
     if checkpoint.sha256 and sidecar.is_file():
         recorded = sidecar.read_text(encoding="utf-8").strip()
         if recorded != checkpoint.sha256:
@@ -126,16 +120,10 @@ def iter_weights(
         yield checkpoint, state
 
 
-def load_all_weights(source: VariantRef) -> list[tuple[WeightsCheckpoint, dict[str, torch.Tensor]]]:
-    """Every checkpoint's state dict in epoch order (strict: the first bad one raises)."""
-    return list(iter_weights(source))
-
-
 __all__ = [
     "VariantRef",
     "WeightsCheckpoint",
     "iter_weights",
-    "load_all_weights",
     "load_weights",
     "variant_directory",
     "weights_checkpoints",

@@ -60,12 +60,6 @@ def epoch_curves(source: VariantRef) -> Curves:
     return curves_from_rows(read_chronicle(chronicle_path(source)))
 
 
-def has_values(curves: Curves, field: str) -> bool:
-    """True when `field` has at least one finite value."""
-    values = curves.get(field)
-    return values is not None and values.size > 0 and bool(np.isfinite(values).any())
-
-
 def _number(value: Any) -> float:
     try:
         return float(value) if value is not None else np.nan

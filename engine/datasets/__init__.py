@@ -1,7 +1,12 @@
 """Datasets: seeded synthetic toys, bundled real tables and users' CSV files.
 
-Everything here is pure Python + torch so the CLI, tests and GUI share one implementation.
+Importing this package does not import torch (the parameter forms read the catalogue before
+torch loads); the loaders and the split import it when they are first used.
 """
+
+from __future__ import annotations
+
+from typing import Any
 
 from engine.datasets.registry import (
     Dataset,
@@ -9,11 +14,28 @@ from engine.datasets.registry import (
     DatasetError,
     DatasetInfo,
     LoadedDataset,
+    dataset_defaults,
     get_dataset,
     list_datasets,
 )
-from engine.datasets.split import Standardizer, fit_split, split_indices, train_test_split
-from engine.datasets.tabular import load_csv
+
+# Names served from torch-bearing modules, imported on first use (PEP 562).
+_LAZY = {
+    "Standardizer": "engine.datasets.split",
+    "fit_split": "engine.datasets.split",
+    "split_indices": "engine.datasets.split",
+    "train_test_split": "engine.datasets.split",
+    "load_csv": "engine.datasets.tabular",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'engine.datasets' has no attribute {name!r}")
+
 
 __all__ = [
     "Dataset",
@@ -22,6 +44,7 @@ __all__ = [
     "DatasetInfo",
     "LoadedDataset",
     "Standardizer",
+    "dataset_defaults",
     "fit_split",
     "get_dataset",
     "list_datasets",

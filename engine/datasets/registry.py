@@ -1,83 +1,31 @@
-"""Dataset types and the id -> dataset lookup used by the trainer, CLI and GUI.
+"""The id -> dataset lookup used by the trainer, CLI and GUI, and the built-in catalogue.
 
-The types live here (not in the loaders) so every loader and caller shares one definition;
-the built-in table is imported lazily because the loaders themselves import these types.
+Importing this module does not import torch: the built-in tables describe their datasets as
+data and import their loaders (torch) only when a dataset is loaded.
 """
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from engine.datasets.bundled import BUNDLED_DATASETS
+from engine.datasets.synthetic import SYNTHETIC_DATASETS
+from engine.datasets.types import (
+    CSV_DEFAULTS,
+    CSV_PREFIX,
+    TASK_TYPES,
+    Dataset,
+    DatasetDefaults,
+    DatasetError,
+    DatasetInfo,
+    LoadedDataset,
+    TaskType,
+)
 
-import torch
-
-TaskType = Literal["classification", "regression"]
-TASK_TYPES: tuple[str, ...] = ("classification", "regression")
-CSV_PREFIX = "csv:"
-
-
-class DatasetError(ValueError):
-    """A problem with a dataset; the message is written to be shown to a user as is."""
-
-
-@dataclass(frozen=True)
-class DatasetDefaults:
-    """Hyperparameters that train this dataset well; the UI pre-fills them."""
-
-    epochs: int
-    lr: float
-    batch_size: int
-
-
-@dataclass(frozen=True)
-class DatasetInfo:
-    """What the dataset picker shows, known without loading any data."""
-
-    id: str
-    display_name: str
-    description: str
-    task_type: TaskType
-    source: str  # "synthetic" | "bundled" | "csv"
-
-
-# eq=False: comparing tensors with == is elementwise, so a generated __eq__ would be a trap.
-@dataclass(frozen=True, eq=False)
-class LoadedDataset:
-    """Raw (not standardised) features and targets, ready for `train_test_split`."""
-
-    x: torch.Tensor  # float32 [n, num_features]
-    y: torch.Tensor  # int64 [n] (classification) or float32 [n] (regression)
-    num_features: int
-    task_type: TaskType
-    num_classes: int | None  # None for regression
-    feature_names: list[str]
-    class_names: list[str] | None
-    defaults: DatasetDefaults
-
-
-class Dataset(Protocol):
-    """Anything that can describe itself and produce a `LoadedDataset` for a seed."""
-
-    info: DatasetInfo
-
-    def load(self, seed: int = 0) -> LoadedDataset: ...
-
-
-@functools.cache
-def _builtins() -> dict[str, Dataset]:
-    from engine.datasets.synthetic import SYNTHETIC_DATASETS
-    from engine.datasets.tabular import BUNDLED_DATASETS
-
-    table: dict[str, Dataset] = {}
-    for ds in (*SYNTHETIC_DATASETS, *BUNDLED_DATASETS):
-        table[ds.info.id] = ds
-    return table
+_BUILTINS: dict[str, Dataset] = {ds.info.id: ds for ds in (*SYNTHETIC_DATASETS, *BUNDLED_DATASETS)}
 
 
 def list_datasets() -> list[DatasetInfo]:
     """Built-in datasets (synthetic first, then bundled CSVs) in a stable order."""
-    return [ds.info for ds in _builtins().values()]
+    return [ds.info for ds in _BUILTINS.values()]
 
 
 def get_dataset(
@@ -100,7 +48,7 @@ def get_dataset(
             raise DatasetError("A CSV dataset id needs a path, e.g. 'csv:data/my_table.csv'")
         return CsvFileDataset(path, target=target, task_type=task_type)
 
-    table = _builtins()
+    table = _BUILTINS
     ds = table.get(dataset_id)
     if ds is None:
         choices = ", ".join(table)
@@ -117,3 +65,30 @@ def get_dataset(
             f"it cannot be used for {task_type}"
         )
     return ds
+
+
+def dataset_defaults(dataset_id: str) -> DatasetDefaults:
+    """The hyperparameters a dataset trains well with, without loading it: a built-in's own,
+    the CSV defaults for `csv:PATH`. Raises DatasetError for an unknown id."""
+    if dataset_id.startswith(CSV_PREFIX):
+        return CSV_DEFAULTS
+    ds = _BUILTINS.get(dataset_id)
+    if ds is None:
+        get_dataset(dataset_id)  # raises with the list of choices
+    return ds.defaults  # type: ignore[union-attr]
+
+
+__all__ = [
+    "CSV_DEFAULTS",
+    "CSV_PREFIX",
+    "TASK_TYPES",
+    "Dataset",
+    "DatasetDefaults",
+    "DatasetError",
+    "DatasetInfo",
+    "LoadedDataset",
+    "TaskType",
+    "dataset_defaults",
+    "get_dataset",
+    "list_datasets",
+]

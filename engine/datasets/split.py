@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from engine.datasets.registry import DatasetError, LoadedDataset
+from engine.datasets.types import DatasetError, LoadedDataset
 
 
 @dataclass(frozen=True, eq=False)

@@ -5,22 +5,25 @@
     if result["status"] == "ok":
         print(compare_distillation(ws, result["modelId"]))
 
-The strategy itself (validation, the trainer with the distillation loss) is
-engine.strategies.distill.DistillStrategy; the loss is engine.distill.objective.
+This package is the feature on top of the engine's front door (requests, the run, the
+comparison, the CLI). The strategy itself (validation, the trainer with the distillation
+loss, loading a teacher) is engine.strategies.distill, a layer below.
 """
 
 from engine.distill.api import (
     DistillComparison,
+    DistillOptions,
     ModelStats,
     compare_distillation,
     distill,
     distill_config,
 )
-from engine.distill.errors import DistillError
+from engine.strategies.distill import DistillError
 
 __all__ = [
     "DistillComparison",
     "DistillError",
+    "DistillOptions",
     "ModelStats",
     "compare_distillation",
     "distill",

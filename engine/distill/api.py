@@ -5,21 +5,29 @@ from __future__ import annotations
 import statistics
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypedDict, Unpack
 
 from pydantic import BaseModel
 
 from engine.errors import TrainwrightError
 from engine.strategies import StrategyConfig, StrategyOrchestrator, StrategyResult
+from engine.strategies.distill import DistillError
+from engine.strategies.distill.teacher import TrainedModel, find_variant, load_trained_model
 from engine.strategies.registry import failure
-
-if TYPE_CHECKING:
-    from engine.training.callbacks import Callback
-    from engine.variants import Variant
-    from engine.workspace import Workspace
+from engine.training.callbacks import Callback
+from engine.variants import Variant
+from engine.workspace import Workspace
 
 # Training values a student takes from its teacher unless given: they define the data split.
 INHERITED_TRAINING = ("training_fraction", "data_seed")
+
+
+class DistillOptions(TypedDict, total=False):
+    """The distillation's own values in a request; None (or absent): the strategy's default."""
+
+    temperature: float | None
+    alpha: float | None
+    overwrite: bool  # retrain a student that exists
 
 
 def distill_config(
@@ -28,10 +36,7 @@ def distill_config(
     student_family: str,
     domain: dict[str, Any] | None = None,
     training: dict[str, Any] | None = None,
-    *,
-    temperature: float | None = None,
-    alpha: float | None = None,
-    overwrite: bool = False,
+    **options: Unpack[DistillOptions],
 ) -> StrategyConfig:
     """The strategy request for a student of `teacher` (a variant name).
 
@@ -40,9 +45,10 @@ def distill_config(
     teacher's training_fraction and data_seed unless they are given (and then they must
     match, which the strategy checks). Raises TrainwrightError for a missing teacher.
     """
-    from engine.distill.teacher import find_variant
-
-    teacher_variant = find_variant(workspace, teacher)
+    unknown = set(options) - set(DistillOptions.__annotations__)
+    if unknown:
+        raise TypeError(f"distill_config() got unexpected keyword arguments {sorted(unknown)}")
+    teacher_variant = find_variant(workspace.registry, teacher)
     domain = dict(domain or {})
     training = dict(training or {})
     if student_family == teacher_variant.family:
@@ -53,17 +59,16 @@ def distill_config(
         "teacher": teacher_variant.name,
         "teacher_family": teacher_variant.family,
     }
-    if temperature is not None:
-        params["temperature"] = temperature
-    if alpha is not None:
-        params["alpha"] = alpha
+    for name in ("temperature", "alpha"):
+        if options.get(name) is not None:
+            params[name] = options[name]
     return StrategyConfig(
         family=student_family,
         domain=domain,
         training=training,
         strategy="distill",
         strategy_params=params,
-        overwrite=overwrite,
+        overwrite=options.get("overwrite", False),
     )
 
 
@@ -74,21 +79,17 @@ def distill(
     domain: dict[str, Any] | None = None,
     training: dict[str, Any] | None = None,
     *,
-    temperature: float | None = None,
-    alpha: float | None = None,
-    overwrite: bool = False,
     callbacks: list[Callback] | None = None,
     cancel_event: threading.Event | None = None,
+    **options: Unpack[DistillOptions],
 ) -> StrategyResult:
-    """Train a distilled student. Returns `{status: 'ok', metrics, modelId, modelPath,
-    distilledRun}` or, when anything fails (teacher missing, shapes that do not match,
-    training failure), `{status: 'error', error}` and nothing else. Never raises for those.
+    """Train a distilled student (`options`: temperature, alpha, overwrite). Returns
+    `{status: 'ok', metrics, modelId, modelPath, distilledRun}` or, when anything fails
+    (teacher missing, shapes that do not match, training failure), `{status: 'error', error}`
+    and nothing else. Never raises for those.
     """
     try:
-        config = distill_config(
-            workspace, teacher, student_family, domain, training,
-            temperature=temperature, alpha=alpha, overwrite=overwrite,
-        )  # fmt: skip
+        config = distill_config(workspace, teacher, student_family, domain, training, **options)
     except TrainwrightError as exc:
         return failure(str(exc))
     return StrategyOrchestrator(workspace).run(config, callbacks, cancel_event)
@@ -130,20 +131,18 @@ def compare_distillation(
     is process-global and restored afterwards, so do not call this while a run trains in the
     same process, or pass threads=None to time with the current setting.
     """
-    from engine.distill.errors import DistillError
-    from engine.distill.teacher import find_variant, load_trained_model
-
+    registry = workspace.registry
     student_variant = student if not isinstance(student, str) else workspace.variant(student)
-    student_model = load_trained_model(workspace, student_variant, role="student")
+    student_model = load_trained_model(registry, student_variant, role="student")
     if teacher is None:
         record = student_model.meta.extra.get("teacher")
         if not record:
             raise DistillError(f"{student_variant.name} names no teacher; give one to compare with")
-        teacher = find_variant(workspace, record["variant"], record.get("family"))
-    teacher_variant = teacher if not isinstance(teacher, str) else find_variant(workspace, teacher)
-    teacher_model = load_trained_model(workspace, teacher_variant)
+        teacher = find_variant(registry, record["variant"], record.get("family"))
+    teacher_variant = teacher if not isinstance(teacher, str) else find_variant(registry, teacher)
+    teacher_model = load_trained_model(registry, teacher_variant)
     cfg = student_variant.config
-    family = workspace.registry.family(cfg.family)
+    family = registry.family(cfg.family)
     _, _, test_x, test_y = family.generate_training_dataset(
         cfg.domain, cfg.training.training_fraction, cfg.training.data_seed
     )
@@ -169,7 +168,7 @@ def compare_distillation(
 
 
 def _stats(
-    workspace: Workspace, loaded: Any, x: Any, y: Any, examples: int, repeats: int
+    workspace: Workspace, loaded: TrainedModel, x: Any, y: Any, examples: int, repeats: int
 ) -> ModelStats:
     import torch
 

@@ -8,11 +8,16 @@ training parameter of the student. Exit codes: 0 trained, 1 training failed, 130
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import threading
 from typing import Any
 
-from engine.cli import add_parameter_options
+from engine.cli import CancelOnSigint, ProgressPrinter, add_parameter_options
+from engine.distill.api import distill_config
+from engine.params import parse_assignments
+from engine.strategies import DistillStrategy, StrategyOrchestrator
+from engine.strategies.registry import result_from_session
 
 STRATEGY_PARAMETERS = ("temperature", "alpha")
 
@@ -47,12 +52,6 @@ def split_training(assignments: list[str]) -> tuple[list[str], list[str]]:
 
 
 def cmd_distill(ws: Any, args: argparse.Namespace) -> int:
-    from engine.cli import CancelOnSigint, ProgressPrinter
-    from engine.distill.api import distill_config
-    from engine.params import parse_assignments
-    from engine.strategies import DistillStrategy, StrategyOrchestrator
-    from engine.strategies.registry import result_from_session
-
     spec = ws.registry.spec(args.student_family)
     strategy_items, training_items = split_training(args.training)
     hyper = parse_assignments(DistillStrategy.parameters, strategy_items, kind="distillation")
@@ -69,8 +68,6 @@ def cmd_distill(ws: Any, args: argparse.Namespace) -> int:
         strategy, session = StrategyOrchestrator(ws).execute(config, callbacks, cancel)
     result = result_from_session(ws, strategy.name, session)
     if args.json:
-        import json
-
         print(json.dumps(result, indent=2, default=str))
     elif result["status"] == "ok":
         metrics = result["metrics"]

@@ -23,8 +23,6 @@ class ModelFamily(Protocol):
         self, params: dict[str, Any], training_fraction: float, data_seed: int
     ) -> Split: ...
 
-    def get_training_config(self) -> dict[str, Any]: ...
-
     def training_defaults(self, params: dict[str, Any]) -> dict[str, Any]: ...
 
     def validate_domain(self, params: dict[str, Any]) -> dict[str, Any]: ...
@@ -44,12 +42,13 @@ class FamilyBase:
     def __init__(self, spec: FamilySpec) -> None:
         self.spec = spec
 
-    def get_training_config(self) -> dict[str, Any]:
-        return {p.name: p.default for p in self.spec.training_parameters()}
-
     def training_defaults(self, params: dict[str, Any]) -> dict[str, Any]:
         """Training defaults for these domain parameters (a dataset may bring its own)."""
         return dict(self.spec.training_defaults)
+
+    def defaults_source(self, params: dict[str, Any]) -> str:
+        """What `training_defaults` took its values from, in words ("dataset two_moons")."""
+        return ""
 
     def validate_domain(self, params: dict[str, Any]) -> dict[str, Any]:
         return params

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from torch import nn
-
-from engine.datasets import DatasetError, get_dataset, train_test_split
+from engine.datasets import DatasetError, dataset_defaults, get_dataset
 from engine.errors import ParameterError
 from engine.families.base import FamilyBase, Split
+
+if TYPE_CHECKING:
+    from torch import nn
 
 # Linear baseline mode has no hidden layers; its runs record these fixed values instead.
 LINEAR_BASELINE_FIXED = {"hidden_dim": 128, "num_hidden_layers": 2, "dropout": 0.1}
@@ -34,6 +35,9 @@ class MLPFamily(FamilyBase):
     def training_defaults(self, params: dict[str, Any]) -> dict[str, Any]:
         source = _source(params["dataset"], params["target"] or None, _task(params))
         return {**self.spec.training_defaults, **_defaults(source)}
+
+    def defaults_source(self, params: dict[str, Any]) -> str:
+        return f"dataset {params['dataset']}"
 
     def create_model(self, params: dict[str, Any]) -> nn.Module:
         from engine.models import DynamicMLPModel, LayerConfig, MLPConfig
@@ -65,6 +69,8 @@ class MLPFamily(FamilyBase):
     def generate_training_dataset(
         self, params: dict[str, Any], training_fraction: float, data_seed: int
     ) -> Split:
+        from engine.datasets import train_test_split
+
         source = _source(params["dataset"], params["target"] or None, _task(params))
         data = source.load(seed=params["seed"])
         return train_test_split(data, 1.0 - training_fraction, data_seed)
@@ -82,5 +88,5 @@ def _source(dataset: str, target: str | None, task_type: str | None) -> Any:
 
 
 def _defaults(source: Any) -> dict[str, Any]:
-    defaults = getattr(source, "defaults", None) or source.load(seed=0).defaults
+    defaults = dataset_defaults(source.info.id)
     return {"epochs": defaults.epochs, "lr": defaults.lr, "batch_size": defaults.batch_size}

@@ -14,10 +14,13 @@ from typing import Any
 from engine.errors import FamilyError, ParameterError, VariantError
 from engine.families.base import ModelFamily
 from engine.families.spec import FamilySpec, load_family_spec
-from engine.hashing import config_hash
-from engine.params import ParameterSpec, validate_values
-from engine.training.config import TrainingConfig, training_specs
+from engine.params import ParameterSpec
+from engine.resolution import Resolution, resolve_parameters
+from engine.training.config import training_specs
 from engine.variants import RunConfig, Variant, variant_dir
+
+# What a variant name may hold: the characters `variant_name` produces, so no name is a path.
+VARIANT_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 @dataclass(frozen=True)
@@ -108,33 +111,31 @@ class FamilyRegistry:
         return self._instances[name]
 
     # ---- variants --------------------------------------------------------------------------
+    def resolve(
+        self,
+        family: str,
+        domain: dict[str, Any] | None = None,
+        training: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Resolution:
+        """Effective defaults (with their origin), per-field errors and, when valid, the
+        config: one synchronous call (see engine.resolution)."""
+        return resolve_parameters(
+            self.spec(family), self.family(family), domain, training, **kwargs
+        )
+
     def resolve_config(
         self,
         family: str,
         domain: dict[str, Any] | None = None,
         training: dict[str, Any] | None = None,
-        *,
-        strategy: str = "native",
-        strategy_params: dict[str, Any] | None = None,
+        **kwargs: Any,
     ) -> RunConfig:
         """Validate every parameter and build the config, name included. Raises ParameterError."""
-        spec = self.spec(family)
-        implementation = self.family(family)
-        domain_values = validate_values(spec.domain_parameters, domain or {}, kind="domain")
-        domain_values = implementation.validate_domain(domain_values)
-        training_parameters = self.training_parameters(family, domain_values)
-        training_values = validate_values(training_parameters, training or {}, kind="training")
-        config = TrainingConfig(**training_values)
-        defaults = TrainingConfig(**{p.name: p.default for p in training_parameters})
-        name = variant_name(spec, domain_values, config, defaults, strategy, strategy_params or {})
-        return RunConfig(
-            family=family,
-            variant=name,
-            domain=domain_values,
-            training=config,
-            strategy=strategy,
-            strategy_params=strategy_params or {},
-        ).with_hash()
+        resolution = self.resolve(family, domain, training, **kwargs)
+        if resolution.config is None:
+            raise resolution.first_error()
+        return resolution.config
 
     def training_parameters(self, family: str, domain: dict[str, Any]) -> list[ParameterSpec]:
         """The training schema with defaults for these domain parameters filled in."""
@@ -154,6 +155,10 @@ class FamilyRegistry:
     def variant(self, name: str, family: str | None = None) -> Variant:
         """An existing variant by name (searching every family unless one is given)."""
         root = self.home / "variants"
+        if not VARIANT_NAME.fullmatch(name) or name in (".", ".."):
+            raise VariantError(
+                f"{name!r} is not a variant name (letters, digits, '_', '.' and '-' only)"
+            )
         families = [family] if family else sorted(p.name for p in root.glob("*") if p.is_dir())
         for fam in families:
             directory = variant_dir(self.home, fam, name)
@@ -165,42 +170,6 @@ class FamilyRegistry:
         from engine.discovery import discover_variants
 
         return discover_variants(self.home)
-
-
-def variant_name(
-    spec: FamilySpec,
-    domain: dict[str, Any],
-    training: TrainingConfig,
-    defaults: TrainingConfig,
-    strategy: str = "native",
-    strategy_params: dict[str, Any] | None = None,
-) -> str:
-    """`variant_pattern` filled in, plus a short hash of everything else that is not default.
-
-    Two configs that differ anywhere but in execution settings get different names, and the
-    same config always gets the same name.
-    """
-    formatted = spec.variant_pattern.format(**domain)
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", formatted)
-    in_pattern = spec.pattern_fields() if name == formatted else set()
-    extra: dict[str, Any] = {
-        key: value
-        for key, value in domain.items()
-        if key not in in_pattern and value != _default(spec.domain_parameters, key)
-    }
-    base = defaults.identity()
-    changed = {k: v for k, v in training.identity().items() if base.get(k) != v}
-    if changed:
-        extra["training"] = changed
-    if strategy != "native" or strategy_params:
-        extra["strategy"] = [strategy, strategy_params or {}]
-    if extra:
-        name += "_" + config_hash(extra)[:8]
-    return name
-
-
-def _default(specs: list[Any], name: str) -> Any:
-    return next(s.default for s in specs if s.name == name)
 
 
 def _check_family_py(directory: Path) -> None:
@@ -232,4 +201,4 @@ def _load_implementation(entry: FamilyEntry) -> type:
     return cls
 
 
-__all__ = ["FamilyLoadError", "FamilyRegistry", "ParameterError", "variant_name"]
+__all__ = ["FamilyLoadError", "FamilyRegistry", "ParameterError"]

@@ -10,8 +10,23 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from engine.errors import FamilyError
-from engine.params import ParameterSpec
+from engine.params import Bounds, ParameterSpec
 from engine.training.config import training_specs
+
+
+class SweepCollapse(BaseModel):
+    """Parameters a sweep stops varying when another has a given value: in linear-baseline
+    mode an MLP has no hidden layers, so their lists do not multiply the grid."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    when: str
+    equals: Any
+    ignore: list[str]
+
+
+# Sweep-only names: `test_size` sweeps `1 - training_fraction`.
+SWEEP_ONLY_PARAMETERS = frozenset({"test_size"})
 
 
 class FamilySpec(BaseModel):
@@ -28,6 +43,9 @@ class FamilySpec(BaseModel):
     variant_pattern: str
     training_defaults: dict[str, Any] = {}
     analyses: list[str] = ["parameter_norm"]
+    # Sweep ranges narrower than the parameters' own (seed 001: epochs 1-500 for the MLP).
+    sweep_bounds: dict[str, Bounds] = {}
+    sweep_collapse: SweepCollapse | None = None
 
     @model_validator(mode="after")
     def _check(self) -> FamilySpec:
@@ -44,7 +62,16 @@ class FamilySpec(BaseModel):
             raise ValueError(f"seed_parameter {self.seed_parameter!r} is not a domain parameter")
         for spec in self.domain_parameters:
             spec.validate_value(spec.default)
-        training_specs(self.training_defaults)  # unknown names raise
+        training = {p.name for p in training_specs(self.training_defaults)}  # unknown names raise
+        known = names | training | SWEEP_ONLY_PARAMETERS
+        unknown = sorted(set(self.sweep_bounds) - known)
+        if unknown:
+            raise ValueError(f"sweep_bounds names unknown parameter(s) {', '.join(unknown)}")
+        if self.sweep_collapse is not None:
+            rule = self.sweep_collapse
+            missing = sorted({rule.when, *rule.ignore} - names)
+            if missing:
+                raise ValueError(f"sweep_collapse names unknown parameter(s) {', '.join(missing)}")
         return self
 
     def pattern_fields(self) -> set[str]:

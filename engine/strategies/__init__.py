@@ -12,6 +12,7 @@ from engine.strategies.base import (
     StrategyConfig,
     StrategyRejected,
     TrainingStrategy,
+    WorkspaceLike,
 )
 from engine.strategies.distill import DistillStrategy
 from engine.strategies.native import NativeStrategy
@@ -43,6 +44,7 @@ __all__ = [
     "StrategyResult",
     "StrategySuccess",
     "TrainingStrategy",
+    "WorkspaceLike",
     "get_strategy",
     "register_strategy",
     "run_strategy",

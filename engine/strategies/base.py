@@ -12,19 +12,34 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from engine.errors import TrainwrightError, VariantError
+from engine.families.registry import FamilyRegistry
 from engine.params import ParameterSpec, validate_values
+from engine.training.callbacks import Callback
+from engine.training.session import TrainingSession
+from engine.variants import RunConfig, Variant
 
-if TYPE_CHECKING:
-    from engine.training.callbacks import Callback
-    from engine.training.session import TrainingSession
+if TYPE_CHECKING:  # torch: the trainer is imported when one is built
     from engine.training.trainer import Objective, Trainer
-    from engine.variants import RunConfig, Variant
-    from engine.workspace import Workspace
+
+
+class WorkspaceLike(Protocol):
+    """What strategies need of a workspace: its data home and its family registry.
+
+    engine.workspace.Workspace is one; it sits above the strategies (its `trainer` builds
+    every Trainer through `trainer_for`), so they take it by this description instead.
+    """
+
+    @property
+    def home(self) -> Path: ...
+
+    @property
+    def registry(self) -> FamilyRegistry: ...
 
 
 class StrategyRejected(TrainwrightError):
@@ -59,7 +74,7 @@ class TrainingStrategy(ABC):
     description: ClassVar[str] = ""
     parameters: ClassVar[list[ParameterSpec]] = []
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: WorkspaceLike) -> None:
         self.workspace = workspace
 
     # ---- the interface -----------------------------------------------------------------------
@@ -102,8 +117,6 @@ class TrainingStrategy(ABC):
         )
 
     def variant(self, config: StrategyConfig) -> Variant:
-        from engine.variants import Variant
-
         return Variant(self.workspace.home, self.resolve(config))
 
     def objective(self, variant: Variant) -> Objective | None:
@@ -114,6 +127,11 @@ class TrainingStrategy(ABC):
         """Entries for the variant's metadata.extra, written when its training starts."""
         return {}
 
+    def prepare(self, variant: Variant) -> tuple[Objective | None, dict[str, Any]]:
+        """`objective` and `metadata_extra` together, for a strategy that computes both from
+        one thing it loads (a teacher)."""
+        return self.objective(variant), self.metadata_extra(variant)
+
     def trainer(
         self,
         variant: Variant,
@@ -121,37 +139,18 @@ class TrainingStrategy(ABC):
         cancel_event: threading.Event | None = None,
         **kwargs: Any,
     ) -> Trainer:
-        """A Trainer for `variant` (new, resumed or replayed at another home) with this loss."""
+        """A Trainer for `variant` (new, resumed or replayed at another home) with this loss;
+        `kwargs` go to the Trainer (`threads`)."""
+        from engine.training.trainer import Trainer
+
         family = self.workspace.registry.family(variant.family)
-        return make_trainer(
+        objective, extra = self.prepare(variant)
+        return Trainer(
             family,
             variant,
             callbacks,
             cancel_event,
-            objective=self.objective(variant),
-            metadata_extra=self.metadata_extra(variant),
+            objective=objective,
+            metadata_extra=extra,
             **kwargs,
         )
-
-
-def make_trainer(
-    family: Any,
-    variant: Variant,
-    callbacks: list[Callback] | None,
-    cancel_event: threading.Event | None,
-    *,
-    objective: Objective | None = None,
-    metadata_extra: dict[str, Any] | None = None,
-    **kwargs: Any,
-) -> Trainer:
-    from engine.training.trainer import Trainer
-
-    return Trainer(
-        family,
-        variant,
-        callbacks,
-        cancel_event,
-        objective=objective,
-        metadata_extra=metadata_extra,
-        **kwargs,
-    )

@@ -7,14 +7,19 @@ import traceback
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from engine.errors import TrainwrightError
-from engine.strategies.base import StrategyConfig, StrategyRejected, TrainingStrategy
+from engine.metadata import VariantMetadata
+from engine.strategies.base import (
+    StrategyConfig,
+    StrategyRejected,
+    TrainingStrategy,
+    WorkspaceLike,
+)
+from engine.training.callbacks import Callback
+from engine.training.session import TrainingSession
+from engine.variants import Variant, metadata_path, variant_dir
 
-if TYPE_CHECKING:
-    from engine.training.callbacks import Callback
-    from engine.training.session import TrainingSession
+if TYPE_CHECKING:  # torch: imported when a trainer is built
     from engine.training.trainer import Trainer
-    from engine.variants import Variant
-    from engine.workspace import Workspace
 
 AUTO = "auto"
 _STRATEGIES: dict[str, type[TrainingStrategy]] = {}
@@ -45,7 +50,7 @@ def strategy_names() -> list[str]:
     return [*names, "native"] if "native" in _STRATEGIES else names
 
 
-def get_strategy(name: str, workspace: Workspace) -> TrainingStrategy:
+def get_strategy(name: str, workspace: WorkspaceLike) -> TrainingStrategy:
     if name not in _STRATEGIES:
         known = ", ".join([*strategy_names(), AUTO])
         raise TrainwrightError(f"unknown training strategy {name!r}; known: {known}")
@@ -72,7 +77,7 @@ StrategyResult = StrategySuccess | StrategyFailure
 class StrategyOrchestrator:
     """Picks a strategy by name (or `auto`) and runs it, reporting a JSON-ready result."""
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: WorkspaceLike) -> None:
         self.workspace = workspace
 
     def select(self, config: StrategyConfig) -> TrainingStrategy:
@@ -126,7 +131,7 @@ def failure(message: str) -> StrategyFailure:
 
 
 def result_from_session(
-    workspace: Workspace, strategy: str, session: TrainingSession
+    workspace: WorkspaceLike, strategy: str, session: TrainingSession
 ) -> StrategyResult:
     if session.status == "failed":
         return failure(f"training {session.variant} failed: {session.error_message}")
@@ -135,15 +140,10 @@ def result_from_session(
             f"training {session.variant} was stopped; continue it with "
             f"`trainwright resume {session.variant}`"
         )
-    from engine.metadata import VariantMetadata
-    from engine.variants import variant_dir
-
     directory = variant_dir(workspace.home, session.family, session.variant)
-    meta = VariantMetadata.load(directory / "metadata.json")
+    meta = VariantMetadata.load(metadata_path(directory))
     distilled = None
     if strategy == "distill":
-        from engine.variants import Variant
-
         config = Variant.load(directory).config
         distilled = {
             "teacher": meta.extra.get("teacher"),
@@ -163,7 +163,7 @@ def result_from_session(
 
 
 def run_strategy(
-    workspace: Workspace,
+    workspace: WorkspaceLike,
     config: StrategyConfig,
     callbacks: list[Callback] | None = None,
     cancel_event: threading.Event | None = None,
@@ -172,7 +172,7 @@ def run_strategy(
 
 
 def trainer_for(
-    workspace: Workspace,
+    workspace: WorkspaceLike,
     variant: Variant,
     callbacks: list[Callback] | None = None,
     cancel_event: threading.Event | None = None,

@@ -23,26 +23,22 @@ from engine.sweeps.runner import (
     create_sweep,
     list_sweeps,
     load_sweep,
-    resume_sweep,
     run_combination,
     run_sweep,
     sweep,
 )
 from engine.sweeps.schema import (
-    LABELS,
-    SWEEP_BOUNDS,
     SweepParameter,
     SweepValues,
+    sweep_label,
     sweep_schema,
     validate_sweep_list,
 )
 from engine.sweeps.store import NA, SweepRecord, SweepRow, SweepSummary
 
 __all__ = [
-    "LABELS",
     "MAX_COMBINATIONS",
     "NA",
-    "SWEEP_BOUNDS",
     "SweepError",
     "SweepParameter",
     "SweepPlan",
@@ -58,10 +54,23 @@ __all__ = [
     "load_sweep",
     "parse_grid",
     "plan_sweep",
-    "resume_sweep",
     "run_combination",
     "run_sweep",
     "sweep",
+    "sweep_label",
     "sweep_schema",
     "validate_sweep_list",
 ]
+
+# Transitional: the desktop runs table reads labels from here until it asks `sweep_label`.
+LABELS = {
+    "epochs": "Epoch",
+    "batch_size": "Batch size",
+    "hidden_dim": "Hidden dim",
+    "num_hidden_layers": "Number of hidden layers",
+    "dropout": "Dropout",
+    "test_size": "Test size",
+    "lr": "Learning rate",
+    "training_fraction": "Training fraction",
+    "weight_decay": "Weight decay",
+}

@@ -8,12 +8,15 @@ cannot be swept from the CLI). Exit codes: 0 every combination completed, 1 some
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import threading
 from typing import Any
 
-from engine.cli import add_parameter_options
+from engine.cli import CancelOnSigint, add_parameter_options
 from engine.errors import TrainwrightError
+from engine.params import parse_assignments
+from engine.sweeps import create_sweep, list_sweeps, load_sweep, plan_sweep, run_sweep
 
 RESUME = "resume"
 
@@ -56,8 +59,6 @@ def register(sub: Any) -> None:
 
 
 def cmd_sweep(ws: Any, args: argparse.Namespace) -> int:
-    from engine.sweeps import create_sweep, load_sweep, plan_sweep
-
     if args.target == RESUME:
         if not args.sweep_id:
             raise TrainwrightError("sweep resume needs a SWEEP_ID (see `trainwright sweeps`)")
@@ -67,8 +68,6 @@ def cmd_sweep(ws: Any, args: argparse.Namespace) -> int:
         return _run(ws, record, args)
     if args.sweep_id:
         raise TrainwrightError(f"unexpected argument {args.sweep_id!r}; lists go in -g NAME=V1,V2")
-    from engine.params import parse_assignments
-
     spec = ws.registry.spec(args.target)
     domain = parse_assignments(spec.domain_parameters, args.params, kind="domain")
     training = parse_assignments(spec.training_parameters(), args.training, kind="training")
@@ -98,9 +97,6 @@ def cmd_sweep(ws: Any, args: argparse.Namespace) -> int:
 
 
 def _run(ws: Any, record: Any, args: argparse.Namespace) -> int:
-    from engine.cli import CancelOnSigint
-    from engine.sweeps import run_sweep
-
     quiet = args.json
     if not quiet:
         done = len(record.finished())
@@ -143,8 +139,6 @@ def _run(ws: Any, record: Any, args: argparse.Namespace) -> int:
 
 
 def cmd_sweeps(ws: Any, args: argparse.Namespace) -> int:
-    from engine.sweeps import list_sweeps
-
     found = list_sweeps(ws)
     if args.json:
         _print_json([s.model_dump(mode="json") for s in found])
@@ -164,6 +158,4 @@ def _params(combo: dict[str, Any]) -> str:
 
 
 def _print_json(obj: Any) -> None:
-    import json
-
     print(json.dumps(obj, indent=2, default=str))

@@ -23,7 +23,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from engine import variants
 from engine.discovery import discover_variants
+from engine.training.chronicle import is_epoch_end
 
 TAIL_BYTES = 1 << 20  # the end of a chronicle holds plenty of epoch-end rows
 DEFAULT_RUNS = 8  # earlier variants sampled, most recently modified first
@@ -41,7 +43,7 @@ class EpochTime(BaseModel):
 def variant_epoch_time(directory: Path, *, tail_bytes: int = TAIL_BYTES) -> float | None:
     """Median `epoch_time` over the epoch-end rows at the end of a variant's chronicle, or
     None when it has none (no chronicle, or a chronicle written before epoch_time existed)."""
-    path = Path(directory) / "chronicle.jsonl"
+    path = variants.chronicle_path(directory)
     try:
         with open(path, "rb") as handle:
             size = handle.seek(0, 2)
@@ -55,13 +57,14 @@ def variant_epoch_time(directory: Path, *, tail_bytes: int = TAIL_BYTES) -> floa
         lines = lines[1:]  # the first line read from the middle of the file is partial
     times: list[float] = []
     for line in lines:
-        if b'"epoch_time"' not in line:
+        if b'"epoch_time"' not in line:  # most rows are step rows: skip them unparsed
             continue
         try:
-            value = float(json.loads(line)["epoch_time"])
+            row = json.loads(line)
+            value = float(row["epoch_time"])
         except (ValueError, KeyError, TypeError):
             continue
-        if math.isfinite(value) and value >= 0:
+        if is_epoch_end(row) and math.isfinite(value) and value >= 0:
             times.append(value)
     return statistics.median(times) if times else None
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from engine.families.spec import FamilySpec
 from engine.sweeps.errors import SweepError
-from engine.sweeps.schema import SWEEP_COLLAPSE, SweepParameter, family_spec, sweep_schema
+from engine.sweeps.schema import SweepParameter, collapse_rule, family_spec, sweep_schema
 
 MAX_COMBINATIONS = 1000
 
@@ -78,7 +78,7 @@ def count_combinations(
     spec: FamilySpec, grid: Mapping[str, list[Any]], domain: Mapping[str, Any] | None = None
 ) -> int:
     """How many runs the grid makes, without listing them (for a live count in a form)."""
-    collapse = SWEEP_COLLAPSE.get(spec.name)
+    collapse = collapse_rule(spec)
     sizes = {name: len(values) for name, values in grid.items()}
     if collapse is None:
         return math.prod(sizes.values())
@@ -95,7 +95,7 @@ def combinations(
 ) -> list[dict[str, Any]]:
     """Every distinct combination, in order; collapsed parameters are left out of a
     combination in which they do not apply (the family records its fixed values)."""
-    collapse = SWEEP_COLLAPSE.get(spec.name)
+    collapse = collapse_rule(spec)
     names = list(grid)
     out: list[dict[str, Any]] = []
     seen: set[tuple[tuple[str, Any], ...]] = set()
@@ -115,7 +115,7 @@ def combinations(
 def ignored_parameters(
     spec: FamilySpec, grid: Mapping[str, list[Any]], domain: Mapping[str, Any]
 ) -> list[str]:
-    collapse = SWEEP_COLLAPSE.get(spec.name)
+    collapse = collapse_rule(spec)
     if collapse is None or collapse[0] in grid or _fixed(spec, domain, collapse[0]) != collapse[1]:
         return []
     return [n for n in collapse[2] if n in grid]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine.errors import TrainwrightError, VariantError
 from engine.metadata import VariantMetadata, now
@@ -27,12 +27,11 @@ from engine.sweeps.errors import SweepError
 from engine.sweeps.plan import SweepSpec, combination_config, plan_sweep
 from engine.sweeps.schema import sweep_schema
 from engine.sweeps.store import NA, SweepRecord, SweepRow
+from engine.training.callbacks import Callback
+from engine.training.checkpoints import latest_valid_full
 from engine.training.lock import VariantLock, is_locked
-
-if TYPE_CHECKING:
-    from engine.training.callbacks import Callback
-    from engine.variants import Variant
-    from engine.workspace import Workspace
+from engine.variants import Variant
+from engine.workspace import Workspace
 
 ProgressFn = Callable[[int, int], None]
 
@@ -108,9 +107,6 @@ def run_sweep(
         return record
     finally:
         lock.release()
-
-
-resume_sweep = run_sweep
 
 
 def sweep(
@@ -241,8 +237,6 @@ def _worker(
     interrupted: bool,
     threads: int,
 ) -> dict[str, Any]:
-    from engine.workspace import Workspace
-
     workspace = Workspace(home)
     spec = SweepSpec.model_validate(spec_json)
     row = run_combination(
@@ -270,9 +264,6 @@ def run_combination(
     threads: int | None = None,
 ) -> SweepRow:
     """Train (or reuse, or resume) one combination's variant; never raises for its failure."""
-    from engine.strategies import trainer_for
-    from engine.training import checkpoints as ckpt
-
     schema = sweep_schema(workspace.registry.spec(spec.family))
     try:
         domain, training = combination_config(schema, spec, combo)
@@ -286,10 +277,10 @@ def run_combination(
             return _row(index, variant, parameters, meta, "completed", None, reused=not interrupted)
         if is_locked(variant.lock_path):
             raise VariantError(f"{variant.name} is being trained by another run")
-        resumable = meta is not None and _has_full_checkpoint(ckpt, variant)
+        resumable = meta is not None and _has_full_checkpoint(variant)
         if variant.config.training.threads or resumable:
             threads = None  # the config's setting, or the one the run started with
-        trainer = trainer_for(workspace, variant, callbacks, cancel_event, threads=threads)
+        trainer = workspace.trainer(variant, callbacks, cancel_event, threads=threads)
         # A directory without a valid full checkpoint (killed early) is started over.
         run = trainer.resume if resumable else lambda: trainer.train(overwrite=variant.dir.exists())
         session = run()
@@ -310,9 +301,9 @@ def _metadata(variant: Variant) -> VariantMetadata | None:
         return None
 
 
-def _has_full_checkpoint(ckpt: Any, variant: Variant) -> bool:
+def _has_full_checkpoint(variant: Variant) -> bool:
     try:
-        ckpt.latest_valid_full(variant.checkpoints_dir)
+        latest_valid_full(variant.checkpoints_dir)
     except TrainwrightError:
         return False
     return True
@@ -395,7 +386,6 @@ __all__ = [
     "create_sweep",
     "list_sweeps",
     "load_sweep",
-    "resume_sweep",
     "run_combination",
     "run_sweep",
     "sweep",

@@ -10,62 +10,33 @@ values=[...])` or `SweepValues(ok=False, error=...)` with a message safe to show
     Test size out of range (0-1, exclusive): 1         neither bound allowed
     Learning rate out of range (0-1, excluding 0): 0   one bound not allowed
 
-Bounds come from the family's parameter schema, narrowed for sweeps by `SWEEP_BOUNDS` (the
-`mlp` family sweeps epochs over [1, 500], not the trainer's [1, 10^7]). `test_size` is a
-sweep-only name for `1 - training_fraction`. Importing this module does not import torch.
+Nothing here declares a parameter: types, ranges and labels come from the family's parameter
+schema (`ParameterSpec`), narrowed by the family's own `sweep_bounds` (family.json: the `mlp`
+family sweeps epochs over [1, 500], not the trainer's [1, 10^7]); tokens are read by the same
+`ParameterSpec.read` as the forms and the CLI. `test_size` is a sweep-only name for
+`1 - training_fraction`. Importing this module does not import torch.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from engine.params import ParameterSpec
+from engine.params import ParameterSpec, ValueProblem
 from engine.training.config import EXECUTION_PARAMETERS
 
 if TYPE_CHECKING:
     from engine.families.spec import FamilySpec
 
-Bounds = dict[str, Any]
-
-# Sweep bounds narrower than the general schema, per family: name -> min/max(/exclusive).
-SWEEP_BOUNDS: dict[str, dict[str, Bounds]] = {
-    "mlp": {
-        "epochs": {"min": 1, "max": 500},
-        "batch_size": {"min": 1, "max": 200},
-        "hidden_dim": {"min": 8, "max": 500},
-        "num_hidden_layers": {"min": 1, "max": 15},
-        "dropout": {"min": 0, "max": 0.9},
-        "test_size": {"min": 0, "max": 1, "min_exclusive": True, "max_exclusive": True},
-        "lr": {"min": 0, "max": 1, "min_exclusive": True, "max_exclusive": False},
-    },
-}
-
-# Parameters that stop mattering when another has a given value, per family: in linear
-# baseline mode an MLP has no hidden layers, so their lists do not multiply the grid and
-# every such run records the fixed values the family forces (128, 2, 0.1).
-SWEEP_COLLAPSE: dict[str, tuple[str, Any, tuple[str, ...]]] = {
-    "mlp": ("linear_baseline", True, ("hidden_dim", "num_hidden_layers", "dropout")),
-}
-
-# The words a user reads, for the parameters every sweep form shows.
-LABELS = {
-    "epochs": "Epoch",
-    "batch_size": "Batch size",
-    "hidden_dim": "Hidden dim",
-    "num_hidden_layers": "Number of hidden layers",
-    "dropout": "Dropout",
-    "test_size": "Test size",
-    "lr": "Learning rate",
-    "training_fraction": "Training fraction",
-    "weight_decay": "Weight decay",
-}
-
 TEST_SIZE = "test_size"
 _SPLIT = re.compile(r"[,\s]+")
+_PROBLEM_WORDS = {
+    "not_number": "must be numbers",
+    "not_whole": "must be whole numbers",
+    "not_bool": "must be true or false",
+}
 
 
 class SweepValues(BaseModel):
@@ -79,20 +50,30 @@ class SweepValues(BaseModel):
 
 
 class SweepParameter(BaseModel):
-    """One sweepable parameter: where it goes in the config, its type, bounds and label."""
+    """One sweepable parameter: its spec (with the family's sweep bounds), where it goes in
+    the config (test_size -> training_fraction) and in which section."""
 
     model_config = ConfigDict(frozen=True)
 
-    name: str
+    spec: ParameterSpec
     target: str  # the config field it sets (test_size -> training_fraction)
     section: Literal["domain", "training"]
-    label: str
-    type: Literal["int", "float", "bool", "choice", "str"]
-    min: float | None = None
-    max: float | None = None
-    min_exclusive: bool = False
-    max_exclusive: bool = False
-    choices: list[Any] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def label(self) -> str:
+        return self.spec.sweep_display_label
+
+    @property
+    def type(self) -> str:
+        return "choice" if self.spec.choices is not None else self.spec.type
+
+    @property
+    def choices(self) -> list[Any] | None:
+        return self.spec.choices
 
     # ---- validation ------------------------------------------------------------------------
     def parse_list(self, text: str | list[Any] | tuple[Any, ...]) -> SweepValues:
@@ -104,66 +85,39 @@ class SweepParameter(BaseModel):
             return SweepValues(ok=False, error=f"{self.label} needs at least one value")
         values: list[Any] = []
         for token in tokens:
-            value = self._parse(token)
-            if isinstance(value, _Problem):
-                return SweepValues(ok=False, error=value.message)
+            try:
+                value = self._parse(token)
+            except _Refused as refused:
+                return SweepValues(ok=False, error=str(refused))
             if value in values:
                 return SweepValues(ok=False, error=f"{self.label} values must not repeat: {token}")
             values.append(value)
         return SweepValues(ok=True, values=values)
 
     def _parse(self, token: str) -> Any:
-        if self.type in ("int", "float"):
-            try:
-                number = float(token)
-            except ValueError:
-                number = math.nan
-            if not math.isfinite(number):
-                return _Problem(f"{self.label} values must be numbers: {token}")
-            if self.type == "int":
-                if not number.is_integer():
-                    return _Problem(f"{self.label} values must be whole numbers: {token}")
-                number = int(number)
-            if not self.in_range(number):
-                return _Problem(f"{self.label} out of range {self.range_text()}: {token}")
-            return number
-        if self.type == "bool":
-            lowered = token.lower()
-            if lowered not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
-                return _Problem(f"{self.label} values must be true or false: {token}")
-            return lowered in ("true", "1", "yes", "on")
-        if self.choices is not None:
-            for choice in self.choices:
-                if str(choice) == token:
-                    return choice
-            allowed = ", ".join(str(c) for c in self.choices)
-            return _Problem(f"{self.label} value not allowed: {token} (allowed: {allowed})")
-        return token
+        spec = self.spec
+        try:
+            value = spec.read(token)
+        except ValueProblem as problem:
+            words = _PROBLEM_WORDS.get(problem.kind)
+            if words is None:
+                raise _Refused(self._not_allowed(token)) from None
+            raise _Refused(f"{self.label} values {words}: {token}") from None
+        if spec.choices is not None and value not in spec.choices:
+            raise _Refused(self._not_allowed(token))
+        if spec.type in ("int", "float") and not spec.in_range(value):
+            raise _Refused(f"{self.label} out of range {spec.range_text()}: {token}")
+        return value
+
+    def _not_allowed(self, token: str) -> str:
+        allowed = ", ".join(str(c) for c in self.spec.choices or [])
+        return f"{self.label} value not allowed: {token} (allowed: {allowed})"
 
     def in_range(self, value: float) -> bool:
-        if self.min is not None and (value <= self.min if self.min_exclusive else value < self.min):
-            return False
-        return not (
-            self.max is not None and (value >= self.max if self.max_exclusive else value > self.max)
-        )
+        return self.spec.in_range(value)
 
     def range_text(self) -> str:
-        """`(1-500)`, `(0-1, exclusive)` or `(0-1, excluding 0)`; `(>= 0)` for one-sided."""
-        lo, hi = self.min, self.max
-        if lo is None and hi is None:
-            return "(any number)"
-        if lo is None or hi is None:
-            bound = lo if hi is None else hi
-            assert bound is not None
-            exclusive = self.min_exclusive if hi is None else self.max_exclusive
-            sign = (">" if hi is None else "<") + ("" if exclusive else "=")
-            return f"({sign} {_fmt(bound)})"
-        text = f"{_fmt(lo)}-{_fmt(hi)}"
-        if self.min_exclusive and self.max_exclusive:
-            return f"({text}, exclusive)"
-        if self.min_exclusive or self.max_exclusive:
-            return f"({text}, excluding {_fmt(lo if self.min_exclusive else hi)})"
-        return f"({text})"
+        return self.spec.range_text()
 
     # ---- into a config -----------------------------------------------------------------------
     def config_value(self, value: Any) -> Any:
@@ -173,55 +127,48 @@ class SweepParameter(BaseModel):
         return value
 
     def from_config(self, value: Any) -> Any:
-        if self.name == TEST_SIZE:
-            return round(1.0 - value, 12)
-        return value
+        return self.config_value(value)
 
 
-class _Problem:
-    def __init__(self, message: str) -> None:
-        self.message = message
+class _Refused(ValueError):
+    """A token a sweep list cannot take; the message is seed 001's, ready to show."""
 
 
 def sweep_schema(spec: FamilySpec) -> dict[str, SweepParameter]:
     """Sweepable parameters of a family, in the order combinations vary them (domain first,
     then training; the last varies fastest). Execution settings (device, threads) and list
     parameters are not sweepable."""
-    bounds = SWEEP_BOUNDS.get(spec.name, {})
+    bounds = spec.sweep_bounds
     out: dict[str, SweepParameter] = {}
     for p in spec.domain_parameters:
         if p.type != "int_list" and not p.optional:
-            out[p.name] = _parameter(p, p.name, "domain", bounds.get(p.name))
+            out[p.name] = SweepParameter(
+                spec=p.bounded(bounds.get(p.name)), target=p.name, section="domain"
+            )
     for p in spec.training_parameters():
         if p.name in EXECUTION_PARAMETERS or p.type == "int_list" or p.optional:
             continue
         if p.name == "training_fraction":
-            test = p.model_copy(update={"name": TEST_SIZE, "label": None})
-            out[TEST_SIZE] = _parameter(test, p.name, "training", bounds.get(TEST_SIZE))
-        out[p.name] = _parameter(p, p.name, "training", bounds.get(p.name))
+            test = p.model_copy(update={"name": TEST_SIZE, "label": "Test size"})
+            out[TEST_SIZE] = SweepParameter(
+                spec=test.bounded(bounds.get(TEST_SIZE)), target=p.name, section="training"
+            )
+        out[p.name] = SweepParameter(
+            spec=p.bounded(bounds.get(p.name)), target=p.name, section="training"
+        )
     return out
 
 
-def _parameter(
-    p: ParameterSpec, target: str, section: str, bounds: Bounds | None
-) -> SweepParameter:
-    fields: dict[str, Any] = {
-        "min": p.min,
-        "max": p.max,
-        "min_exclusive": p.min_exclusive,
-        "max_exclusive": p.max_exclusive,
-    }
-    fields.update(bounds or {})
-    kind = "choice" if p.choices is not None else p.type
-    return SweepParameter(
-        name=p.name,
-        target=target,
-        section=section,  # type: ignore[arg-type]
-        label=LABELS.get(p.name) or p.label or p.name.replace("_", " ").capitalize(),
-        type=kind,  # type: ignore[arg-type]
-        choices=p.choices,
-        **fields,
-    )
+def collapse_rule(spec: FamilySpec) -> tuple[str, Any, tuple[str, ...]] | None:
+    """(switch, value, parameters) from the family's `sweep_collapse`, or None."""
+    rule = spec.sweep_collapse
+    return None if rule is None else (rule.when, rule.equals, tuple(rule.ignore))
+
+
+def sweep_label(spec: FamilySpec, name: str) -> str:
+    """The words a user reads for a swept parameter (its name if the family has none)."""
+    parameter = sweep_schema(spec).get(name)
+    return parameter.label if parameter is not None else name
 
 
 def validate_sweep_list(
@@ -249,9 +196,3 @@ def family_spec(family: str | FamilySpec, registry: Any = None) -> FamilySpec:
         registry = FamilyRegistry(resolve_home())
     registry = getattr(registry, "registry", registry)  # a Workspace works too
     return registry.spec(family)
-
-
-def _fmt(number: float) -> str:
-    if float(number).is_integer() and abs(number) < 1e15:
-        return str(int(number))
-    return f"{number:g}"

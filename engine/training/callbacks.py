@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -29,33 +30,24 @@ class Callback:
 
 
 class CallbackList(Callback):
+    """Each hook calls the same hook of every callback, in order."""
+
     def __init__(self, callbacks: list[Callback] | None = None) -> None:
         self.callbacks = list(callbacks or [])
 
-    def on_train_start(self, info: dict[str, Any]) -> None:
-        for cb in self.callbacks:
-            cb.on_train_start(info)
 
-    def on_log(self, row: dict[str, Any]) -> None:
-        for cb in self.callbacks:
-            cb.on_log(row)
+HOOKS = tuple(name for name in vars(Callback) if name.startswith("on_"))
 
-    def on_epoch_end(self, metrics: EpochMetrics) -> None:
-        for cb in self.callbacks:
-            cb.on_epoch_end(metrics)
 
-    def on_checkpoint(self, entry: dict[str, Any]) -> None:
+def _call_each(hook: str) -> Callable[..., None]:
+    def call_each(self: CallbackList, *args: Any) -> None:
         for cb in self.callbacks:
-            cb.on_checkpoint(entry)
+            getattr(cb, hook)(*args)
 
-    def on_warning(self, message: str) -> None:
-        for cb in self.callbacks:
-            cb.on_warning(message)
+    call_each.__name__ = hook
+    call_each.__qualname__ = f"CallbackList.{hook}"
+    return call_each
 
-    def on_exception(self, error: BaseException) -> None:
-        for cb in self.callbacks:
-            cb.on_exception(error)
 
-    def on_train_end(self, session: TrainingSession) -> None:
-        for cb in self.callbacks:
-            cb.on_train_end(session)
+for _hook in HOOKS:
+    setattr(CallbackList, _hook, _call_each(_hook))

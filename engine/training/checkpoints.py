@@ -2,6 +2,7 @@
 
 `torch.load` happily loads a file whose tensor bytes were flipped, so every load checks the
 file's SHA-256 against its `.sha256` sidecar first, then loads with `weights_only=True`.
+The file names are spelled here; torch is imported only to save or load one.
 """
 
 from __future__ import annotations
@@ -9,13 +10,15 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from engine.atomic import atomic_write_bytes, atomic_write_text, sha256_file
 from engine.errors import CheckpointError
 
+if TYPE_CHECKING:
+    import torch
+
+WEIGHTS_PATTERN = re.compile(r"^weights_e(\d+)\.pt$")
 FULL_PATTERN = re.compile(r"^state_e(\d+)_s(\d+)\.pt$")
 KEEP_FULL = 2
 
@@ -28,19 +31,28 @@ def full_name(epoch: int, step: int) -> str:
     return f"state_e{epoch:07d}_s{step:010d}.pt"
 
 
+def sidecar_path(path: Path) -> Path:
+    """The `.sha256` record written next to a checkpoint file."""
+    return path.with_name(path.name + ".sha256")
+
+
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> str:
     """Write `payload` atomically, then its sidecar; return the file's SHA-256."""
+    import torch
+
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     digest = atomic_write_bytes(path, buffer.getvalue())
-    atomic_write_text(path.with_name(path.name + ".sha256"), digest + "\n")
+    atomic_write_text(sidecar_path(path), digest + "\n")
     return digest
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Verify the SHA-256, then load with weights_only=True; CheckpointError if anything is off."""
+    import torch
+
     path = Path(path)
-    sidecar = path.with_name(path.name + ".sha256")
+    sidecar = sidecar_path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path.name} is missing")
     if not sidecar.is_file():
@@ -58,6 +70,16 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
         raise CheckpointError(f"checkpoint {path.name} cannot be loaded safely: {exc}") from None
 
 
+def weights_files(directory: Path) -> dict[int, Path]:
+    """Weights-only checkpoint files by epoch, found by their names alone (not verified)."""
+    found = {}
+    for path in Path(directory).glob("weights_e*.pt"):
+        match = WEIGHTS_PATTERN.match(path.name)
+        if match:
+            found[int(match.group(1))] = path
+    return found
+
+
 def full_checkpoints(directory: Path) -> list[Path]:
     """Full-state checkpoints, newest (highest step) first."""
     found = []
@@ -71,7 +93,7 @@ def full_checkpoints(directory: Path) -> list[Path]:
 def prune_full_checkpoints(directory: Path, keep: int = KEEP_FULL) -> None:
     for path in full_checkpoints(directory)[keep:]:
         path.unlink(missing_ok=True)
-        path.with_name(path.name + ".sha256").unlink(missing_ok=True)
+        sidecar_path(path).unlink(missing_ok=True)
 
 
 def latest_valid_full(directory: Path) -> tuple[Path, dict[str, Any], list[str]]:

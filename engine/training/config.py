@@ -1,10 +1,15 @@
-"""Training parameters shared by every family: their schema, and the validated config model."""
+"""Training parameters shared by every family: their schema, and the config model made from it.
+
+`TRAINING_PARAMETERS` is the one declaration of a training parameter (type, default, range,
+choices, help, unit, sweep label); `TrainingConfig`'s fields are generated from it, so a new
+parameter is one entry here and nothing else.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, create_model
 
 from engine.params import ParameterSpec
 
@@ -17,6 +22,7 @@ TRAINING_PARAMETERS: list[ParameterSpec] = [
         default=100,
         min=1,
         max=10_000_000,
+        sweep_label="Epoch",
         help="Passes over the training set.",
     ),
     P(
@@ -238,42 +244,33 @@ TRAINING_PARAMETERS: list[ParameterSpec] = [
 EXECUTION_PARAMETERS = frozenset({"device", "threads", "resume_every"})
 
 
-class TrainingConfig(BaseModel):
-    """Validated training parameters; field names match TRAINING_PARAMETERS."""
-
+class _TrainingConfigBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-    epochs: int
-    lr: float
-    optimizer: Literal["adam", "adamw", "sgd", "rmsprop"]
-    weight_decay: float
-    beta1: float
-    beta2: float
-    momentum: float
-    batch_size: int
-    scheduler: Literal["constant", "linear", "cosine", "step"]
-    warmup_steps: int
-    milestones: list[int]
-    gamma: float
-    grad_clip: float
-    training_fraction: float
-    data_seed: int
-    eval_every: int
-    log_every: int
-    checkpoint_every: int
-    resume_every: int
-    divergence_threshold: float
-    stagnation_patience: int
-    grokfast: Literal["off", "ema", "ma"]
-    grokfast_alpha: float
-    grokfast_lambda: float
-    grokfast_window: int
-    device: Literal["cpu", "cuda", "mps"]
-    threads: int
 
     def identity(self) -> dict[str, Any]:
         """The fields that define what is computed (execution settings left out)."""
         return {k: v for k, v in self.model_dump().items() if k not in EXECUTION_PARAMETERS}
+
+
+def _field_type(spec: ParameterSpec) -> Any:
+    """The Python type of a parameter's values, for the generated pydantic model."""
+    if spec.choices is not None:
+        kind: Any = Literal[tuple(spec.choices)]  # type: ignore[valid-type]
+    else:
+        kind = {"int": int, "float": float, "bool": bool, "str": str, "int_list": list[int]}[
+            spec.type
+        ]
+    return kind | None if spec.optional else kind
+
+
+# Validated training parameters: one field per entry of TRAINING_PARAMETERS, in that order.
+# Values are range-checked by the specs (`validate_values`) before the model is built.
+TrainingConfig: type[_TrainingConfigBase] = create_model(  # type: ignore[call-overload]
+    "TrainingConfig",
+    __base__=_TrainingConfigBase,
+    __module__=__name__,
+    **{spec.name: (_field_type(spec), ...) for spec in TRAINING_PARAMETERS},
+)
 
 
 def training_specs(overrides: dict[str, Any]) -> list[ParameterSpec]:

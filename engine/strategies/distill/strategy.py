@@ -2,24 +2,29 @@
 
 Hyperparameters (recorded in the student's config as strategy_params): `teacher` (variant
 name), `teacher_family` (filled in from the teacher), `temperature` (T, default 4) and `alpha`
-(weight of the soft term, default 0.7). The loss is in engine.distill.objective.
+(weight of the soft term, default 0.7). The loss is in engine.strategies.distill.objective.
 """
 
 from __future__ import annotations
 
 import contextlib
-import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from engine.errors import TrainwrightError
+from engine.metadata import VariantMetadata
 from engine.params import ParameterSpec
-from engine.strategies.base import StrategyConfig, StrategyRejected, TrainingStrategy, make_trainer
+from engine.strategies.base import StrategyConfig, StrategyRejected, TrainingStrategy
+from engine.strategies.distill.errors import DistillError
+from engine.strategies.distill.teacher import (
+    TrainedModel,
+    completed_metadata,
+    find_variant,
+    load_trained_model,
+)
+from engine.variants import RunConfig, Variant
 
-if TYPE_CHECKING:
-    from engine.distill.teacher import TrainedModel
-    from engine.training.callbacks import Callback
-    from engine.training.trainer import Objective, Trainer
-    from engine.variants import RunConfig, Variant
+if TYPE_CHECKING:  # torch: imported when a teacher is loaded or a trainer built
+    from engine.training.trainer import Objective
 
 DEFAULT_TEMPERATURE = 4.0
 DEFAULT_ALPHA = 0.7
@@ -32,41 +37,20 @@ class DistillStrategy(TrainingStrategy):
     description = "Train a student on a trained classifier's softened logits and the labels."
     parameters: ClassVar[list[ParameterSpec]] = [
         P(name="teacher", type="str", default="", help="The trained teacher variant."),
-        P(
-            name="teacher_family",
-            type="str",
-            default="",
-            help="The teacher's family (found from its name).",
-        ),
-        P(
-            name="temperature",
-            type="float",
-            default=DEFAULT_TEMPERATURE,
-            min=0,
-            min_exclusive=True,
-            max=100,
-            label="Temperature",
-            help="Softmax temperature T of the soft targets.",
-        ),
-        P(
-            name="alpha",
-            type="float",
-            default=DEFAULT_ALPHA,
-            min=0,
-            max=1,
-            label="Alpha",
-            help="Weight of the soft (teacher) term; 1 - alpha weighs the labels.",
-        ),
-    ]
+        P(name="teacher_family", type="str", default="",
+          help="The teacher's family (found from its name)."),
+        P(name="temperature", type="float", default=DEFAULT_TEMPERATURE, label="Temperature",
+          min=0, min_exclusive=True, max=100, help="Softmax temperature T of the soft targets."),
+        P(name="alpha", type="float", default=DEFAULT_ALPHA, label="Alpha", min=0, max=1,
+          help="Weight of the soft (teacher) term; 1 - alpha weighs the labels."),
+    ]  # fmt: skip
 
     def default_hyperparameters(self, config: StrategyConfig) -> dict[str, Any]:
         defaults = super().default_hyperparameters(config)
         name = config.strategy_params.get("teacher")
         if isinstance(name, str) and name and not config.strategy_params.get("teacher_family"):
-            from engine.distill.teacher import find_variant
-
             with contextlib.suppress(TrainwrightError):  # validate() says it is missing
-                defaults["teacher_family"] = find_variant(self.workspace, name).family
+                defaults["teacher_family"] = find_variant(self.workspace.registry, name).family
         return defaults
 
     def validate(self, config: StrategyConfig) -> None:
@@ -80,14 +64,8 @@ class DistillStrategy(TrainingStrategy):
         """The loaded teacher, once the student's config is shown to fit it."""
         import torch
 
-        from engine.distill.errors import DistillError
-        from engine.distill.teacher import completed_metadata, find_variant, load_trained_model
-
-        params = student.strategy_params
         registry = self.workspace.registry
-        teacher = find_variant(
-            self.workspace, params["teacher"], params.get("teacher_family") or None
-        )
+        teacher = self.teacher_variant(student)
         completed_metadata(teacher)
         teacher_family = registry.family(teacher.family)
         student_family = registry.family(student.family)
@@ -125,7 +103,7 @@ class DistillStrategy(TrainingStrategy):
                     f"the student's data differs from teacher {teacher.name}'s (same dataset, "
                     "data seed and split are required; for mlp also the same seed)"
                 )
-            loaded = load_trained_model(self.workspace, teacher)
+            loaded = load_trained_model(registry, teacher)
             model = student_family.create_model(student.domain).eval()
             sample = mine[0][:2]
             with torch.no_grad():
@@ -138,22 +116,23 @@ class DistillStrategy(TrainingStrategy):
         return loaded
 
     # ---- building the trainer (train, resume, replay) ----------------------------------------
+    def teacher_variant(self, student: RunConfig) -> Variant:
+        """The teacher the student's config names (DistillError if there is none)."""
+        params = student.strategy_params
+        return find_variant(
+            self.workspace.registry, params["teacher"], params.get("teacher_family") or None
+        )
+
     def teacher_for(self, variant: Variant) -> TrainedModel:
         """The teacher named in the student's config, on the student's device; refused if its
         weights changed since the student started (as recorded in the student's metadata)."""
-        from engine.distill.errors import DistillError
-        from engine.distill.teacher import find_variant, load_trained_model
-        from engine.metadata import VariantMetadata
         from engine.training.trainer import resolve_device
 
-        params = variant.config.strategy_params
-        if not params.get("teacher"):
+        if not variant.config.strategy_params.get("teacher"):
             raise DistillError(f"{variant.name} was not distilled: its config names no teacher")
-        teacher = find_variant(
-            self.workspace, params["teacher"], params.get("teacher_family") or None
-        )
+        teacher = self.teacher_variant(variant.config)
         device = resolve_device(variant.config.training.device)
-        loaded = load_trained_model(self.workspace, teacher, device)
+        loaded = load_trained_model(self.workspace.registry, teacher, device)
         if variant.metadata_path.is_file():
             recorded = VariantMetadata.load(variant.metadata_path).extra.get("teacher") or {}
             expected = recorded.get("weights_sha256")
@@ -164,36 +143,20 @@ class DistillStrategy(TrainingStrategy):
                 )
         return loaded
 
-    def _objective(self, variant: Variant, loaded: TrainedModel) -> Objective:
-        from engine.distill.objective import DistillObjective
+    def prepare(self, variant: Variant) -> tuple[Objective, dict[str, Any]]:
+        """The distillation loss and the teacher's record, from one load of the teacher."""
+        from engine.strategies.distill.objective import DistillObjective
 
+        loaded = self.teacher_for(variant)
         params = variant.config.strategy_params
         family = self.workspace.registry.family(variant.family)
-        return DistillObjective(
+        objective = DistillObjective(
             loaded.model, family.compute_loss, params["temperature"], params["alpha"]
         )
+        return objective, {"teacher": loaded.teacher_record}
 
-    def objective(self, variant: Variant) -> Objective | None:
-        return self._objective(variant, self.teacher_for(variant))
+    def objective(self, variant: Variant) -> Objective:
+        return self.prepare(variant)[0]
 
     def metadata_extra(self, variant: Variant) -> dict[str, Any]:
         return {"teacher": self.teacher_for(variant).teacher_record}
-
-    def trainer(
-        self,
-        variant: Variant,
-        callbacks: list[Callback] | None = None,
-        cancel_event: threading.Event | None = None,
-        **kwargs: Any,
-    ) -> Trainer:
-        loaded = self.teacher_for(variant)  # loaded once for the loss and the metadata
-        family = self.workspace.registry.family(variant.family)
-        return make_trainer(
-            family,
-            variant,
-            callbacks,
-            cancel_event,
-            objective=self._objective(variant, loaded),
-            metadata_extra={"teacher": loaded.teacher_record},
-            **kwargs,
-        )

@@ -1,4 +1,8 @@
-"""Loading a trained variant's final weights (verified) as a model in eval mode."""
+"""Loading a trained variant's final weights (verified) as a model in eval mode.
+
+Torch is imported when a model is loaded, not with this module: finding a teacher and
+checking its metadata (a distillation request) need none.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
-
-from engine.distill.errors import DistillError
 from engine.errors import CheckpointError, TrainwrightError
+from engine.families.registry import FamilyRegistry
 from engine.hashing import weights_sha256
 from engine.metadata import CheckpointEntry, VariantMetadata
+from engine.strategies.distill.errors import DistillError
 from engine.training.checkpoints import load_checkpoint
 from engine.variants import Variant
 
 if TYPE_CHECKING:
-    from engine.workspace import Workspace
+    import torch
+    from torch import nn
 
 
 @dataclass(eq=False)
@@ -38,9 +41,9 @@ class TrainedModel:
         }
 
 
-def find_variant(workspace: Workspace, name: str, family: str | None = None) -> Variant:
+def find_variant(registry: FamilyRegistry, name: str, family: str | None = None) -> Variant:
     try:
-        return workspace.variant(name, family)
+        return registry.variant(name, family)
     except TrainwrightError:
         where = f" in family {family}" if family else ""
         raise DistillError(f"teacher variant {name!r} was not found{where}") from None
@@ -50,7 +53,9 @@ def completed_metadata(variant: Variant, role: str = "teacher") -> VariantMetada
     try:
         meta = VariantMetadata.load(variant.metadata_path)
     except (OSError, ValueError) as exc:
-        raise DistillError(f"{role} {variant.name} has no readable metadata.json: {exc}") from None
+        raise DistillError(
+            f"{role} {variant.name} has no readable {variant.metadata_path.name}: {exc}"
+        ) from None
     if meta.status != "completed":
         raise DistillError(
             f"{role} {variant.name} is {meta.status}, not completed; finish training it first"
@@ -67,7 +72,7 @@ def final_weights_entry(variant: Variant, meta: VariantMetadata) -> CheckpointEn
 
 
 def load_trained_model(
-    workspace: Workspace,
+    registry: FamilyRegistry,
     variant: Variant,
     device: str | torch.device = "cpu",
     *,
@@ -77,6 +82,8 @@ def load_trained_model(
     its sidecar (load_checkpoint), then the tensors' hash against metadata.json. Eval mode,
     no gradients. The global RNG is left as it was (building a model draws initial weights).
     """
+    import torch
+
     meta = completed_metadata(variant, role)
     entry = final_weights_entry(variant, meta)
     path = variant.checkpoints_dir / entry.file
@@ -90,7 +97,7 @@ def load_trained_model(
         raise CheckpointError(
             f"checkpoint {path.name} of {variant.name} does not hold the recorded final weights"
         )
-    family = workspace.registry.family(variant.family)
+    family = registry.family(variant.family)
     with torch.random.fork_rng(devices=[]):
         model = family.create_model(variant.config.domain)
     try:

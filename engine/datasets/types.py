@@ -1,0 +1,68 @@
+"""Dataset types shared by the catalogue, the loaders and their callers.
+
+Importing this module does not import torch: the catalogue (names, task types, defaults) is
+read by the parameter forms before torch has loaded; only `LoadedDataset` holds tensors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    import torch
+
+TaskType = Literal["classification", "regression"]
+TASK_TYPES: tuple[str, ...] = ("classification", "regression")
+CSV_PREFIX = "csv:"
+
+
+class DatasetError(ValueError):
+    """A problem with a dataset; the message is written to be shown to a user as is."""
+
+
+@dataclass(frozen=True)
+class DatasetDefaults:
+    """Hyperparameters that train this dataset well; the UI pre-fills them."""
+
+    epochs: int
+    lr: float
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What the dataset picker shows, known without loading any data."""
+
+    id: str
+    display_name: str
+    description: str
+    task_type: TaskType
+    source: str  # "synthetic" | "bundled" | "csv"
+
+
+# eq=False: comparing tensors with == is elementwise, so a generated __eq__ would be a trap.
+@dataclass(frozen=True, eq=False)
+class LoadedDataset:
+    """Raw (not standardised) features and targets, ready for `train_test_split`."""
+
+    x: torch.Tensor  # float32 [n, num_features]
+    y: torch.Tensor  # int64 [n] (classification) or float32 [n] (regression)
+    num_features: int
+    task_type: TaskType
+    num_classes: int | None  # None for regression
+    feature_names: list[str]
+    class_names: list[str] | None
+    defaults: DatasetDefaults
+
+
+class Dataset(Protocol):
+    """Anything that can describe itself and produce a `LoadedDataset` for a seed."""
+
+    info: DatasetInfo
+
+    def load(self, seed: int = 0) -> LoadedDataset: ...
+
+
+# A user's CSV brings no tuned hyperparameters: these are the defaults its forms show.
+CSV_DEFAULTS = DatasetDefaults(epochs=100, lr=1e-3, batch_size=32)

@@ -1,0 +1,218 @@
+"""Resolving parameters: what the form, the CLI and the sweep planner all ask before a run.
+
+`resolve_parameters` takes the values a user gave (typed, not yet validated) and answers, in
+one synchronous call that imports no torch:
+
+- the effective default of every parameter and where it comes from — the parameter's own
+  schema, the family (family.json), the dataset (a family's domain-dependent defaults, e.g.
+  two_moons trains 20 epochs at lr 1e-2) or the preferences (threads, device);
+- an error per field, in the order a user reads the form (unknown names first);
+- the resolved `RunConfig` (variant name and config hash included) when nothing is wrong.
+
+The GUI shows the defaults at once, with their origin as a hint, and never overwrites what
+the user typed; `FamilyRegistry.resolve_config` is this with the first error raised.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from engine.errors import ParameterError
+from engine.hashing import config_hash
+from engine.params import ParameterSpec
+from engine.training.config import TRAINING_PARAMETERS, TrainingConfig, training_specs
+from engine.variants import RunConfig
+
+if TYPE_CHECKING:
+    from engine.families.base import ModelFamily
+    from engine.families.spec import FamilySpec
+
+DefaultOrigin = Literal["parameter", "family", "dataset", "preferences"]
+
+# Where a default came from, as a user reads it after the value: "20 — default of dataset …".
+_ORIGIN_WORDS = {
+    "parameter": "built-in default",
+    "family": "default of family {}",
+    "dataset": "default of {}",
+    "preferences": "from Preferences",
+}
+
+
+class EffectiveDefault(BaseModel):
+    """The default a field shows, and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    value: Any
+    origin: DefaultOrigin
+    source: str = ""  # the family's name, "dataset two_moons", … ("" for the parameter)
+
+    def hint(self) -> str:
+        """`20 — default of dataset two_moons`: a tooltip or placeholder beside the field."""
+        words = _ORIGIN_WORDS[self.origin].format(self.source)
+        return f"{_show(self.value)} — {words}"
+
+
+class Resolution(BaseModel):
+    """Everything a form needs to show about a set of parameters, from one call."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    family: str
+    domain_specs: list[ParameterSpec]
+    training_specs: list[ParameterSpec]  # with the effective defaults filled in
+    defaults: dict[str, EffectiveDefault]  # training parameters' effective defaults
+    errors: dict[str, str]  # field -> message (without the field name), in reading order
+    config: RunConfig | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.config is not None
+
+    def first_error(self) -> ParameterError:
+        field, message = next(iter(self.errors.items()))
+        return ParameterError(field, message)
+
+
+def resolve_parameters(
+    spec: FamilySpec,
+    family: ModelFamily,
+    domain: dict[str, Any] | None = None,
+    training: dict[str, Any] | None = None,
+    *,
+    preferences: dict[str, Any] | None = None,
+    strategy: str = "native",
+    strategy_params: dict[str, Any] | None = None,
+) -> Resolution:
+    """Validate `domain` and `training` (omitted names take their defaults) for `family`."""
+    errors: dict[str, str] = {}
+    domain_values = _validate(spec.domain_parameters, domain or {}, "domain", errors)
+    if not errors:
+        try:
+            domain_values = family.validate_domain(domain_values)
+        except ParameterError as exc:
+            errors[exc.field] = exc.message
+    defaults = effective_defaults(spec, family, domain_values if not errors else None)
+    unpreferred = dict(defaults)  # the name's baseline: preferences are execution settings
+    if preferences:
+        defaults.update(_preferred(preferences))
+    specs = training_specs({name: d.value for name, d in defaults.items()})
+    training_values = _validate(specs, training or {}, "training", errors)
+    config = None
+    if not errors:
+        values = TrainingConfig(**training_values)
+        base = TrainingConfig(**{name: d.value for name, d in unpreferred.items()})
+        name = variant_name(spec, domain_values, values, base, strategy, strategy_params or {})
+        config = RunConfig(
+            family=spec.name,
+            variant=name,
+            domain=domain_values,
+            training=values,
+            strategy=strategy,
+            strategy_params=strategy_params or {},
+        ).with_hash()
+    return Resolution(
+        family=spec.name,
+        domain_specs=list(spec.domain_parameters),
+        training_specs=specs,
+        defaults=defaults,
+        errors=errors,
+        config=config,
+    )
+
+
+def effective_defaults(
+    spec: FamilySpec, family: ModelFamily, domain: dict[str, Any] | None
+) -> dict[str, EffectiveDefault]:
+    """Each training parameter's default and its origin; the dataset layer only for a valid
+    `domain` (a family's `training_defaults(domain)` may read its dataset)."""
+    out = {
+        p.name: EffectiveDefault(value=p.default, origin="parameter") for p in TRAINING_PARAMETERS
+    }
+    for name, value in spec.training_defaults.items():
+        out[name] = EffectiveDefault(value=value, origin="family", source=spec.name)
+    if domain is None:
+        return out
+    describe = getattr(family, "defaults_source", None)
+    source = (describe(domain) if describe else "") or "these model parameters"
+    for name, value in family.training_defaults(domain).items():
+        if name in out and out[name].value != value:
+            out[name] = EffectiveDefault(value=value, origin="dataset", source=source)
+    return out
+
+
+def _preferred(preferences: dict[str, Any]) -> dict[str, EffectiveDefault]:
+    """Preferences (threads, device) as defaults; a value the schema refuses is ignored."""
+    by_name = {p.name: p for p in TRAINING_PARAMETERS}
+    out = {}
+    for name, value in preferences.items():
+        try:
+            checked = by_name[name].validate_value(value)
+        except (KeyError, ParameterError):
+            continue
+        out[name] = EffectiveDefault(value=checked, origin="preferences")
+    return out
+
+
+def _validate(
+    specs: list[ParameterSpec], values: dict[str, Any], kind: str, errors: dict[str, str]
+) -> dict[str, Any]:
+    """Each value (or its default) validated; problems go into `errors` by field name."""
+    by_name = {spec.name: spec for spec in specs}
+    for name in values:
+        if name not in by_name:
+            errors[name] = f"unknown {kind} parameter; known: {', '.join(sorted(by_name))}"
+    resolved: dict[str, Any] = {}
+    for spec in specs:
+        try:
+            resolved[spec.name] = spec.validate_value(values.get(spec.name, spec.default))
+        except ParameterError as exc:
+            errors[spec.name] = exc.message
+    return resolved
+
+
+def variant_name(
+    spec: FamilySpec,
+    domain: dict[str, Any],
+    training: Any,
+    defaults: Any,
+    strategy: str = "native",
+    strategy_params: dict[str, Any] | None = None,
+) -> str:
+    """`variant_pattern` filled in, plus a short hash of everything else that is not default.
+
+    Two configs that differ anywhere but in execution settings get different names, and the
+    same config always gets the same name.
+    """
+    formatted = spec.variant_pattern.format(**domain)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", formatted)
+    in_pattern = spec.pattern_fields() if name == formatted else set()
+    extra: dict[str, Any] = {
+        key: value
+        for key, value in domain.items()
+        if key not in in_pattern and value != _default(spec.domain_parameters, key)
+    }
+    base = defaults.identity()
+    changed = {k: v for k, v in training.identity().items() if base.get(k) != v}
+    if changed:
+        extra["training"] = changed
+    if strategy != "native" or strategy_params:
+        extra["strategy"] = [strategy, strategy_params or {}]
+    if extra:
+        name += "_" + config_hash(extra)[:8]
+    return name
+
+
+def _default(specs: list[Any], name: str) -> Any:
+    return next(s.default for s in specs if s.name == name)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "none"
+    return f"{value:g}" if isinstance(value, float) else str(value)
