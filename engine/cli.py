@@ -196,11 +196,10 @@ def cmd_replay(ws: Any, args: argparse.Namespace) -> int:
 
 
 def cmd_delete(ws: Any, args: argparse.Namespace) -> int:
-    from engine.discovery import summarise
-    from engine.run_rules import can_delete, delete_variant_dir
+    from engine.run_rules import can_delete
 
     variant = ws.variant(args.variant)
-    summary = summarise(variant.dir)
+    summary = ws.summary(variant.name, variant.family)
     if not can_delete(summary.status):
         raise TrainwrightError(f"{variant.name} is being trained right now; stop that run first")
     if not args.yes:
@@ -213,7 +212,7 @@ def cmd_delete(ws: Any, args: argparse.Namespace) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             print("not deleted")
             return 1
-    delete_variant_dir(ws.home, variant.dir)
+    ws.delete(variant.name, variant.family)
     print(f"deleted {variant.name}")
     return 0
 

@@ -1,4 +1,5 @@
-"""The engine's front door: a data home, its family registry, and train/resume/replay."""
+"""The engine's front door and its one service, used alike by the window and the CLI: a data
+home, its family registry, resolving parameters, train/resume/replay, and deleting variants."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from engine.discovery import VariantSummary
+from engine.discovery import VariantSummary, summarise
 from engine.families.registry import FamilyRegistry
 from engine.home import resolve_home
 from engine.replay import ReplayResult, replay
+from engine.resolution import Resolution
+from engine.run_rules import delete_variant_dir
 from engine.strategies import trainer_for
 from engine.training.callbacks import Callback
 from engine.training.session import TrainingSession
@@ -31,8 +34,27 @@ class Workspace:
     ) -> Variant:
         return self.registry.create_variant(family, params, training, **kwargs)
 
+    def resolve(
+        self,
+        family: str,
+        domain: dict[str, Any] | None = None,
+        training: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Resolution:
+        """Effective defaults with their origin, per-field errors and the config if valid:
+        synchronous and torch-free, so a form can call it on every edit."""
+        return self.registry.resolve(family, domain, training, **kwargs)
+
     def variant(self, name: str, family: str | None = None) -> Variant:
         return self.registry.variant(name, family)
+
+    def summary(self, name: str, family: str | None = None) -> VariantSummary:
+        """A stored variant's status as its files and lock tell it now."""
+        return summarise(self.variant(name, family).dir)
+
+    def delete(self, name: str, family: str | None = None) -> None:
+        """Delete a stored variant; refused (VariantError) while a run holds its lock."""
+        delete_variant_dir(self.home, self.variant(name, family).dir)
 
     def discover_variants(self) -> list[VariantSummary]:
         return self.registry.discover_variants()

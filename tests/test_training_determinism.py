@@ -96,14 +96,14 @@ def test_resume_with_dropout_and_grokfast_is_exact(workspace, tmp_path):
 
 
 def test_a_run_cancelled_while_waiting_its_turn_starts_cleanly_on_resume(workspace, tmp_path):
-    from engine.training.trainer import RUN_LOCK
+    from engine.training.turns import holding_turn
     from engine.workspace import Workspace
 
     reference_ws = Workspace(tmp_path / "reference")
     reference = reference_ws.train(_mlp(reference_ws, epochs=2))
     variant = _mlp(workspace, epochs=2)
     cancel = threading.Event()
-    with RUN_LOCK:  # another run holds the process-wide settings
+    with holding_turn(threading.Event()):  # another run holds the process-wide settings
         waiting = threading.Thread(target=lambda: workspace.train(variant, [], cancel))
         waiting.start()
         cancel.set()

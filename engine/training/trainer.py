@@ -29,6 +29,7 @@ from engine.training.lock import VariantLock
 from engine.training.metrics import EpochAccumulator, evaluate
 from engine.training.optim import build_optimizer, build_scheduler
 from engine.training.session import EpochMetrics, TrainingSession
+from engine.training.turns import end_turn, take_turn
 from engine.variants import Variant
 
 AUTOSAVE_SECONDS = 30.0
@@ -59,19 +60,6 @@ class TrainingFailure(Exception):
 def default_threads() -> int:
     """Torch threads when the config says 0: all cores but one, for the GUI (see bench/B4)."""
     return max(1, min(8, (os.cpu_count() or 2) - 1))
-
-
-# The determinism switch and the thread count are process-wide: two runs in one process (a
-# training and a replay in the desktop app) take turns instead of overwriting each other's.
-RUN_LOCK = threading.Lock()
-
-
-def _wait_for_run_lock(cancel_event: threading.Event) -> bool:
-    """Take RUN_LOCK, giving up (False) if the run is cancelled while it waits its turn."""
-    while not RUN_LOCK.acquire(timeout=0.05):
-        if cancel_event.is_set():
-            return False
-    return True
 
 
 @contextmanager
@@ -193,7 +181,7 @@ class Trainer:
         )
         lock = VariantLock(v.lock_path)
         lock.acquire()
-        if not _wait_for_run_lock(self.cancel_event):
+        if not take_turn(self.cancel_event):  # runs in one process take turns (turns.py)
             lock.release()
             session.status = meta.status = "cancelled"
             meta.save(v.metadata_path)
@@ -228,7 +216,7 @@ class Trainer:
             session.epochs_completed = getattr(self, "epoch", 0)
             session.steps = getattr(self, "step", 0)
             self._finish_metadata(session)
-            RUN_LOCK.release()
+            end_turn()
             lock.release()
         self.callbacks.on_train_end(session)
         return session
