@@ -255,8 +255,8 @@ class GuiProfile:
 
 def open_window(home: Path):
     from desktop_app.app import create_application
+    from desktop_app.kit.warmup import EngineWarmup
     from desktop_app.main_window import MainWindow
-    from desktop_app.workers import EngineWarmup
     from engine.workspace import Workspace
 
     app = create_application()
@@ -270,8 +270,8 @@ def open_window(home: Path):
     spin(lambda: tab.engine_ready, 120, "the engine warm-up (torch)")
     warmup = EngineWarmup.instance()
     # The warm-up thread goes on to import torch._dynamo: let it finish, as an idle user would.
-    spin(lambda: warmup._thread is None or not warmup._thread.is_alive(), 120, "the warm-up")
-    spin(lambda: tab._plots is not None, 30, "the plots")
+    spin(lambda: warmup.finished, 120, "the warm-up")
+    spin(lambda: tab.results.plots_made, 30, "the plots")
     settle(0.5)  # the app's one collection + gc.freeze() after the warm-up happens meanwhile
     print(
         f"  window open; {gc.get_freeze_count():,} objects frozen for the cyclic garbage "
@@ -585,11 +585,12 @@ def describe_frames(frames: list[tuple[int, float, float, str]], label: str) -> 
 
 
 def chronicle_feed(window, home: Path, lines: int, profile: bool) -> list[str]:
-    from desktop_app.run_queue import RunRequest
+    from desktop_app.training.run_queue import RunRequest
+    from engine.training.chronicle import is_epoch_end
 
     tab, controller = window.training_tab, window.controller
     config = tab.config
-    real_rows = [r for r in tab.chronicle_model.rows() if "train_loss" in r]
+    real_rows = [r for r in tab.chronicle_model.rows() if is_epoch_end(r)]
     template = dict(real_rows[-1]) if real_rows else {}
     template.pop("warning", None)
     path = home / "chronicle-feed.jsonl"
@@ -635,10 +636,11 @@ def chronicle_feed(window, home: Path, lines: int, profile: bool) -> list[str]:
         before = rss_mb()
         frames.install()
         started = time.perf_counter()
+        # Parameters, not the config: the feed stands in for the workspace and "creates" it.
         request = RunRequest(
-            mode="retrain",
-            variant=config.variant,
-            family=config.family,
+            "retrain",
+            config.variant,
+            config.family,
             domain=dict(config.domain),
             training=config.training.model_dump(),
         )

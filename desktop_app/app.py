@@ -197,7 +197,7 @@ def run(
     home: str | None = None, *, qt_args: list[str] | None = None, startup_benchmark: bool = False
 ) -> int:
     """Open the main window on `home` (resolved like the CLI's) and run the event loop."""
-    from desktop_app.preferences import Preferences, startup_home
+    from desktop_app.kit.preferences import Preferences, startup_home
 
     app = create_application([sys.argv[0] if sys.argv else "trainwright", *(qt_args or [])])
     resolved, explicit = startup_home(home)
@@ -213,8 +213,9 @@ def run(
     if problem:
         log.warning(problem)
 
+    from desktop_app.kit.gui_gc import GuiThreadGarbageCollector
+    from desktop_app.kit.warmup import EngineWarmup
     from desktop_app.main_window import MainWindow
-    from desktop_app.workers import EngineWarmup, GuiThreadGarbageCollector
 
     GuiThreadGarbageCollector.acquire()  # until the window is gone, below
     window = MainWindow(workspace, preferences=preferences, home_explicit=explicit)

@@ -1,4 +1,5 @@
-"""The main window: Training and Analysis tabs, menus, status bar, settings, safe closing."""
+"""The main window: the Training, Analysis and Sweeps tabs, menus, status bar, settings,
+safe closing, and the wiring between the features (which never import each other)."""
 
 from __future__ import annotations
 
@@ -8,24 +9,33 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QSettings, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QMainWindow,
+    QMessageBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 import engine
-from desktop_app.preferences import (
+from desktop_app.kit.gui_gc import GuiThreadGarbageCollector
+from desktop_app.kit.preferences import (
     Preferences,
     PreferencesDialog,
     home_is_explicit,
     save_preferences,
 )
 from desktop_app.status_bar import ResourceStatusBar
-from desktop_app.sweep_panel import SweepPanel
-from desktop_app.training_tab import TrainingTab
-from desktop_app.workers import GuiThreadGarbageCollector, RunController, RunOutcome
+from desktop_app.sweeps.panel import SweepPanel
+from desktop_app.training.controller import RunController, RunOutcome
+from desktop_app.training.tab import TrainingTab
 
 if TYPE_CHECKING:
-    from desktop_app.analysis_tab import AnalysisTab
+    from desktop_app.analysis.tab import AnalysisTab
+    from desktop_app.distill.dialog import DistillDialog
 
 log = logging.getLogger("trainwright.desktop")
 
@@ -39,6 +49,8 @@ def window_settings(home: Path) -> QSettings:
 
 
 class MainWindow(QMainWindow):
+    """The Training, Analysis and Sweeps tabs; closing waits for a run to stop safely."""
+
     firstPainted = Signal()
 
     def __init__(
@@ -70,34 +82,18 @@ class MainWindow(QMainWindow):
 
         self.controller = RunController(workspace, self)
         self.training_tab = TrainingTab(workspace, self.controller, preferences)
+        self.sweep_panel = SweepPanel(workspace, preferences=preferences)
         # The Analysis tab (pyqtgraph and friends) is built after the first paint, or on use.
         self._analysis_tab: AnalysisTab | None = None
+        self.distill_launcher: DistillLauncher | None = None
         self._analysis_page = QWidget()
         self._analysis_page.setObjectName("analysisPage")
         QVBoxLayout(self._analysis_page).setContentsMargins(0, 0, 0, 0)
-        self.tabs = QTabWidget()
-        self.tabs.setObjectName("mainTabs")
-        self.tabs.setAccessibleName("Main tabs")
-        self.tabs.addTab(self.training_tab, "&Training")
-        self.tabs.addTab(self._analysis_page, "&Analysis")
-        self.tabs.setTabToolTip(0, "Configure, run and watch training")
-        self.tabs.setTabToolTip(1, "Trained variants and their analyses")
-        self.sweep_panel = SweepPanel(workspace, preferences=preferences)
-        self.tabs.addTab(self.sweep_panel, "&Sweeps")
-        self.tabs.setTabToolTip(
-            2, "Train every combination of parameter lists and compare the runs"
-        )
-        self.setCentralWidget(self.tabs)
+        self.setCentralWidget(self._build_tabs())
         self.status_bar = ResourceStatusBar(self)
         self.setStatusBar(self.status_bar)
         self._build_menus()
-
-        self.controller.runEnded.connect(self._on_run_ended)
-        self.controller.busyChanged.connect(self._on_busy_changed)
-        self.training_tab.statusMessage.connect(self._show_status_message)
-        self.sweep_panel.runFinished.connect(self._on_sweep_finished)
-        self.sweep_panel.statusMessage.connect(self._show_analysis_message)
-        self.tabs.currentChanged.connect(self._on_tab_changed)
+        self._connect()
 
         self.resize(1280, 820)
         self._restore_settings()
@@ -108,16 +104,42 @@ class MainWindow(QMainWindow):
         self._warmup_fallback.setInterval(WARMUP_FALLBACK_MS)
         self._warmup_fallback.timeout.connect(self._start_warmup)
 
+    def _build_tabs(self) -> QTabWidget:
+        """Training, Analysis (a placeholder page until it is built) and Sweeps."""
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("mainTabs")
+        self.tabs.setAccessibleName("Main tabs")
+        self.tabs.addTab(self.training_tab, "&Training")
+        self.tabs.addTab(self._analysis_page, "&Analysis")
+        self.tabs.addTab(self.sweep_panel, "&Sweeps")
+        self.tabs.setTabToolTip(0, "Configure, run and watch training")
+        self.tabs.setTabToolTip(1, "Trained variants and their analyses")
+        self.tabs.setTabToolTip(
+            2, "Train every combination of parameter lists and compare the runs"
+        )
+        return self.tabs
+
+    def _connect(self) -> None:
+        """The features talk through the window: runs ending refresh the Analysis tab, its
+        Resume goes to the Training tab, and messages go to the status bar."""
+        self.controller.runEnded.connect(self._on_run_ended)
+        self.controller.busyChanged.connect(self._on_busy_changed)
+        self.training_tab.statusMessage.connect(self._show_status_message)
+        self.sweep_panel.runFinished.connect(self._on_sweep_finished)
+        self.sweep_panel.statusMessage.connect(self._show_analysis_message)
+        self.tabs.currentChanged.connect(self._on_tab_changed)
+
     # ---- the Analysis tab ------------------------------------------------------------------
     @property
     def analysis_tab(self) -> AnalysisTab:
         if self._analysis_tab is None:
-            from desktop_app.analysis_tab import AnalysisTab
+            from desktop_app.analysis.tab import AnalysisTab
 
             tab = AnalysisTab(self.workspace)
             self._analysis_page.layout().addWidget(tab)
             tab.resumeRequested.connect(self._on_resume_requested)
             tab.statusMessage.connect(self._show_analysis_message)
+            self.distill_launcher = DistillLauncher(self.workspace, tab)
             self._analysis_tab = tab
         return self._analysis_tab
 
@@ -132,6 +154,7 @@ class MainWindow(QMainWindow):
 
     # ---- menus -----------------------------------------------------------------------------
     def _build_menus(self) -> None:
+        """File (Preferences, Export, Quit) and Help (About)."""
         file_menu = self.menuBar().addMenu("&File")
         self.preferences_action = self._action(
             "preferencesAction",
@@ -285,6 +308,7 @@ class MainWindow(QMainWindow):
         return answer == QMessageBox.StandardButton.Yes
 
     def closeEvent(self, event: Any) -> None:
+        """Close at once when idle; mid-run, ask, stop the run and close when it has stopped."""
         if self.controller.busy:
             # Stop, let the engine write its checkpoint, and close once the thread is done;
             # the window stays responsive meanwhile.
@@ -303,6 +327,8 @@ class MainWindow(QMainWindow):
         self._save_settings()
         self.controller.shutdown()
         self.sweep_panel.shutdown()
+        if self.distill_launcher is not None:
+            self.distill_launcher.shutdown()
         if self._analysis_tab is not None:
             self._analysis_tab.shutdown()
         super().closeEvent(event)
@@ -320,6 +346,7 @@ class MainWindow(QMainWindow):
         settings.sync()
 
     def _restore_settings(self) -> None:
+        """Geometry, splitters and the tab last shown, from the data home's window.ini."""
         settings = self.settings
         geometry = settings.value("window/geometry")
         if geometry is not None:
@@ -334,3 +361,47 @@ class MainWindow(QMainWindow):
                 self.tabs.setCurrentIndex(int(tab))
         except (TypeError, ValueError):
             pass
+
+
+class DistillLauncher(QObject):
+    """Opens the distillation dialog for the Analysis tab's teacher (one at a time) and
+    shows the student it trained there: the Analysis tab never imports the dialog."""
+
+    def __init__(self, workspace: Any, analysis_tab: AnalysisTab) -> None:
+        super().__init__(analysis_tab)
+        self.workspace = workspace
+        self.analysis_tab = analysis_tab
+        self.dialog: DistillDialog | None = None
+        analysis_tab.distillRequested.connect(self.open)
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+
+    @Slot(str, str)
+    def open(self, teacher: str, family: str) -> DistillDialog:
+        """The dialog for `teacher`, replacing any open one (closing waits for its task)."""
+        from desktop_app.distill.dialog import DistillDialog
+
+        if self.dialog is not None:
+            self.dialog.close()
+        dialog = DistillDialog(self.workspace, teacher, self.analysis_tab, teacher_family=family)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.distilled.connect(self._on_distilled)
+        dialog.destroyed.connect(self._on_dialog_destroyed)
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    @Slot(str)
+    def _on_distilled(self, student: str) -> None:
+        self.analysis_tab.show_new_variant(student, f"Distilled student {student}")
+
+    @Slot()
+    def _on_dialog_destroyed(self) -> None:
+        self.dialog = None
+
+    @Slot()
+    def shutdown(self) -> None:
+        """Stop a distillation in progress and wait for its thread (the window closes)."""
+        if self.dialog is not None:
+            self.dialog.shutdown()

@@ -156,18 +156,16 @@ def _open_window(workspace: Any, app: Any) -> Any:
 
 def _wait_for_warmup(app: Any) -> None:
     """The window loads torch and the families in the background; it must have succeeded."""
-    try:
-        from desktop_app.workers import EngineWarmup
-    except ImportError:  # no background loading in this version of the app
-        return
+    from desktop_app.kit.warmup import EngineWarmup
+
     warmup = EngineWarmup.instance()
-    if not getattr(warmup, "started", False):
+    if not warmup.started:
         return
     deadline = time.monotonic() + 120
-    while not getattr(warmup, "done", True) and time.monotonic() < deadline:
+    while not warmup.done and time.monotonic() < deadline:
         app.processEvents()
         time.sleep(0.02)
-    error = getattr(warmup, "error", None)
+    error = warmup.error
     if error:
         raise SelfTestError(f"the window could not load the engine: {error}")
 
@@ -194,18 +192,20 @@ def _process_events(app: Any, seconds: float) -> None:
 @contextlib.contextmanager
 def _temporary_home() -> Iterator[Path]:
     """A throwaway data home, also in TRAINWRIGHT_HOME for anything that resolves its own."""
-    previous = os.environ.get("TRAINWRIGHT_HOME")
+    from engine.home import HOME_ENV
+
+    previous = os.environ.get(HOME_ENV)
     with tempfile.TemporaryDirectory(prefix="trainwright-self-test-") as tmp:
         home = Path(tmp) / "home"
         home.mkdir()
-        os.environ["TRAINWRIGHT_HOME"] = str(home)
+        os.environ[HOME_ENV] = str(home)
         try:
             yield home
         finally:
             if previous is None:
-                os.environ.pop("TRAINWRIGHT_HOME", None)
+                os.environ.pop(HOME_ENV, None)
             else:
-                os.environ["TRAINWRIGHT_HOME"] = previous
+                os.environ[HOME_ENV] = previous
 
 
 @contextlib.contextmanager

@@ -49,8 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="trainwright-screenshot-") as home:
         os.environ["TRAINWRIGHT_HOME"] = home
         from desktop_app.app import create_application
+        from desktop_app.kit.warmup import EngineWarmup
         from desktop_app.main_window import MainWindow
-        from desktop_app.workers import EngineWarmup
         from engine.workspace import Workspace
 
         app = create_application()

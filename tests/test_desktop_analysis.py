@@ -11,8 +11,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QPushButton, QSlider, QTableView
 
-from desktop_app.analysis_tab import AnalysisTab
-from desktop_app.variant_model import STATUS, VARIANT
+from desktop_app.analysis.tab import AnalysisTab
+from desktop_app.analysis.variant_model import STATUS, VARIANT
 from engine.workspace import Workspace
 
 MODULO = {"family": "modulo_addition_1layer", "params": {"prime": 11}}
@@ -184,6 +184,33 @@ def test_delete_asks_then_removes_directory_and_row(make_tab, trained_home, work
     assert [n for n, _ in rows(tab)] == [copied["mlp"].name]
 
 
+def test_delete_is_refused_while_a_run_holds_the_lock_and_says_why(
+    make_tab, trained_home, workspace
+):
+    from engine.training.lock import VariantLock
+
+    copied = install(trained_home, workspace.home)
+    tab = make_tab()
+    target = copied["modulo_addition_1layer"]
+    variant = workspace.variant(target.name, "modulo_addition_1layer")
+    tab.select_variants([target.name])
+    assert tab.delete_button.isEnabled()  # listed as completed, before the run took the lock
+    tab.confirm = lambda title, question: True
+    warnings: list[str] = []
+    messages: list[str] = []
+    tab.warn = lambda title, message: warnings.append(message)
+    tab.statusMessage.connect(messages.append)
+    with VariantLock(variant.lock_path):
+        tab.findChild(QPushButton, "deleteButton").click()
+        assert target.is_dir() and len(rows(tab)) == 2
+    assert len(warnings) == 1
+    assert target.name in warnings[0] and "being trained" in warnings[0]
+    assert messages[-1] == warnings[0] and messages[-1].startswith("Nothing deleted")
+    tab.select_variants([target.name])
+    tab.findChild(QPushButton, "deleteButton").click()  # the run is over: it goes
+    assert not target.exists() and len(warnings) == 1
+
+
 def test_fourier_analysis_fills_plot_and_slider(make_tab, trained_home, workspace, qtbot):
     install(trained_home, workspace.home, "modulo_addition_1layer")
     tab = make_tab()
@@ -200,11 +227,11 @@ def test_fourier_analysis_fills_plot_and_slider(make_tab, trained_home, workspac
     assert len(y) == 5  # frequencies 1..5 for p = 11
     norm = tab.findChild(pg.PlotWidget, "normPlot")
     assert len(norm.getPlotItem().listDataItems()) == 1
-    assert "Key frequencies" in tab.key_label.text()
-    assert "train accuracy" in tab.grokking_label.text()
+    assert "Key frequencies" in tab.analyses_page.key_label.text()
+    assert "train accuracy" in tab.analyses_page.grokking_label.text()
     slider.setValue(0)
-    assert "epoch 0" in tab.checkpoint_label.text()
-    assert tab.norm_marker.value() == 0
+    assert "epoch 0" in tab.analyses_page.checkpoint_label.text()
+    assert tab.analyses_page.norm_marker.value() == 0
 
 
 def test_mlp_has_no_fourier_analysis(make_tab, trained_home, workspace, qtbot):
@@ -214,8 +241,8 @@ def test_mlp_has_no_fourier_analysis(make_tab, trained_home, workspace, qtbot):
     tab.select_variants([names(trained_home)["mlp"]])
     qtbot.waitUntil(lambda: tab.analysis is not None, timeout=30000)
     assert tab.analysis.analyses == ["parameter_norm"]
-    assert tab.fourier_group.isHidden()
-    assert len(tab.norm_plot.getPlotItem().listDataItems()) == 1
+    assert tab.analyses_page.fourier_group.isHidden()
+    assert len(tab.analyses_page.norm_plot.getPlotItem().listDataItems()) == 1
 
 
 def test_broken_variant_is_shown_not_a_crash(make_tab, trained_home, workspace, qtbot):
@@ -270,5 +297,5 @@ def test_corrupted_checkpoint_is_named_in_the_analysis(make_tab, trained_home, w
     tab.select_variants([copied["modulo_addition_1layer"].name])
     qtbot.waitUntil(lambda: tab.analysis is not None, timeout=30000)
     assert tab.analysis.epochs == [0, 20, 30]
-    assert "weights_e0000010.pt" in tab.analysis_status.text()
-    assert tab.checkpoint_slider.maximum() == 2
+    assert "weights_e0000010.pt" in tab.analyses_page.analysis_status.text()
+    assert tab.analyses_page.checkpoint_slider.maximum() == 2

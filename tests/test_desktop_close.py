@@ -76,7 +76,7 @@ CLOSE_SCRIPT = textwrap.dedent(
     from PySide6.QtCore import QTimer
     from desktop_app.app import create_application
     from desktop_app.main_window import MainWindow
-    from desktop_app.workers import EngineWarmup
+    from desktop_app.kit.warmup import EngineWarmup
     from engine.metadata import VariantMetadata
     from engine.workspace import Workspace
 

@@ -2,31 +2,22 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
-from helpers.teacher import copy_variant, train_teacher
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
-from desktop_app.analysis_tab import AnalysisTab
-from desktop_app.distill_dialog import DistillDialog
-from desktop_app.variant_model import VARIANT
+from desktop_app.analysis.tab import AnalysisTab
+from desktop_app.analysis.variant_model import VARIANT
+from desktop_app.distill.dialog import DistillDialog
+from desktop_app.main_window import DistillLauncher
 
 RUN_TIMEOUT_MS = 120_000
 REGRESSION_MESSAGE = "is a regression model; distillation needs a teacher whose outputs are class"
 
 
-@pytest.fixture(scope="module")
-def teacher_home(tmp_path_factory):
-    """A 32x2 MLP on two_moons (10 epochs, one thread), trained once for the module."""
-    home = tmp_path_factory.mktemp("desktop-teacher-home")
-    return home, train_teacher(home)
-
-
-@pytest.fixture
-def teacher(workspace, teacher_home):
-    home, name = teacher_home
-    copy_variant(home, workspace.home, name)
-    return name
+# `teacher` (conftest.py): a trained 32x2 MLP teacher on two_moons, in this test's home.
 
 
 @pytest.fixture
@@ -61,6 +52,7 @@ def test_distill_from_the_analysis_tab_trains_a_student_and_compares(
     tab = AnalysisTab(workspace)
     qtbot.addWidget(tab)
     cleanup(tab)
+    launcher = DistillLauncher(workspace, tab)  # the main window's wiring
     button = tab.findChild(QPushButton, "distillButton")
     assert button is not None and button.accessibleName() and button.toolTip()
     assert not button.isEnabled()  # nothing selected
@@ -69,7 +61,7 @@ def test_distill_from_the_analysis_tab_trains_a_student_and_compares(
     assert tab.distill_action in tab.context_menu().actions()
 
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-    dialog = tab.distill_dialog
+    dialog = launcher.dialog
     assert isinstance(dialog, DistillDialog)
     assert dialog.teacher_name == teacher
     qtbot.waitUntil(lambda: dialog.teacher_ok, timeout=30_000)
@@ -111,7 +103,7 @@ def test_distill_from_the_analysis_tab_trains_a_student_and_compares(
     assert [s.variant for s in tab.selected_variants()] == [student]
 
     dialog.cancel_button.click()  # Close
-    qtbot.waitUntil(lambda: tab.distill_dialog is None, timeout=10_000)
+    qtbot.waitUntil(lambda: launcher.dialog is None, timeout=10_000)
 
 
 def test_a_regression_teacher_is_refused_with_the_engines_message(qtbot, workspace, cleanup):
@@ -158,12 +150,12 @@ def test_an_existing_student_needs_overwrite(qtbot, workspace, teacher, cleanup)
 
 
 def test_the_student_waits_its_turn_behind_another_run(qtbot, workspace, teacher, cleanup):
-    from engine.training.trainer import RUN_LOCK
+    from engine.training.turns import end_turn, take_turn
 
     dialog = make_dialog(qtbot, workspace, teacher, cleanup)
     qtbot.waitUntil(lambda: dialog.teacher_ok, timeout=30_000)
     small_student(dialog, epochs=1)
-    RUN_LOCK.acquire()  # as a run of the Training tab would
+    assert take_turn(threading.Event())  # as a run of the Training tab would
     try:
         assert dialog.start()
         qtbot.waitUntil(
@@ -171,7 +163,7 @@ def test_the_student_waits_its_turn_behind_another_run(qtbot, workspace, teacher
             timeout=30_000,
         )
     finally:
-        RUN_LOCK.release()
+        end_turn()
     qtbot.waitUntil(lambda: not dialog.running, timeout=RUN_TIMEOUT_MS)
     assert (
         dialog.error is None and dialog.outcome is not None and len(dialog.comparison_rows()) == 2

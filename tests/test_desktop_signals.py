@@ -141,8 +141,8 @@ class _FakeWorkspace:
 
 
 def _run(qtbot, workspace):
-    from desktop_app.run_queue import RunRequest
-    from desktop_app.workers import RunController
+    from desktop_app.training.controller import RunController
+    from desktop_app.training.run_queue import RunRequest
 
     controller = RunController(workspace)
     batches: list[int] = []

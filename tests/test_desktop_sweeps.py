@@ -10,8 +10,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QListWidget, QProgressBar, QPushButton, QTableView
 
-from desktop_app.runs_model import BEST_ROLE, RunsTableModel
-from desktop_app.sweep_panel import WAITING_TEXT, SweepPanel
+from desktop_app.kit.turns import WAITING_TEXT
+from desktop_app.sweeps.panel import SweepPanel
+from desktop_app.sweeps.runs_model import BEST_ROLE, RunsTableModel
 from engine.sweeps import create_sweep, load_sweep
 from engine.sweeps import store as sweep_store
 from engine.sweeps.store import SweepRow
@@ -44,12 +45,6 @@ def small_mlp(qtbot, panel: SweepPanel) -> None:
     panel.domain_form.set_value("hidden_dim", 8)
     panel.domain_form.set_value("num_hidden_layers", 1)
     panel.training_form.set_value("threads", 1)
-    checked(qtbot, panel)
-
-
-def checked(qtbot, panel: SweepPanel) -> None:
-    """Wait for the engine's check of the domain values (and the defaults they imply)."""
-    qtbot.waitUntil(lambda: not panel.checking, timeout=30_000)
 
 
 def rows(panel: SweepPanel) -> list[dict[str, str]]:
@@ -143,7 +138,6 @@ def test_a_bad_list_shows_the_validator_message_inline_and_disables_start(make_p
     qtbot.keyClicks(edit, "1,10")
     assert label.text() == "" and not label.isVisible()
     assert panel.count_label.text() == "2 combinations"
-    checked(qtbot, panel)
     assert panel.start_button.isEnabled()
 
 
@@ -164,7 +158,6 @@ def test_the_count_updates_as_you_type(make_panel, qtbot):
     panel.training_form.set_list("lr", "0.01,0.02")
     assert panel.count_label.text() == "6 combinations"
     assert panel.combination_count() == 6
-    checked(qtbot, panel)
     assert panel.start_button.isEnabled()
     # Switching a list back to one value takes it out of the grid.
     panel.training_form.set_swept("lr", False)
@@ -289,18 +282,18 @@ def test_a_pending_sweep_resumes_from_the_list(make_panel, qtbot, workspace):
 
 
 def test_a_sweep_waits_its_turn_behind_another_run(make_panel, qtbot):
-    from engine.training.trainer import RUN_LOCK
+    from engine.training.turns import end_turn, take_turn
 
     panel = make_panel()
     small_mlp(qtbot, panel)
     panel.training_form.set_list("epochs", "1, 2")
-    RUN_LOCK.acquire()  # as a run of the Training tab would
+    assert take_turn(threading.Event())  # as a run of the Training tab would
     try:
         assert panel.start_sweep()
         qtbot.waitUntil(lambda: panel.waiting, timeout=30_000)
         assert panel.status_label.text() == WAITING_TEXT
     finally:
-        RUN_LOCK.release()
+        end_turn()
     qtbot.waitUntil(lambda: not panel.busy, timeout=RUN_TIMEOUT_MS)
     assert not panel.waiting
     assert panel.last_record.status == "completed"
@@ -329,13 +322,11 @@ def test_the_engine_checks_fixed_values_and_sets_dataset_defaults(make_panel, qt
     form.set_value("epochs", 7)
     panel.training_form.set_list("batch_size", "16, 32")
     panel.domain_form.set_value("dataset", "no_such_dataset")
-    assert panel.checking and not panel.start_button.isEnabled()
-    checked(qtbot, panel)
+    # Resolved at once (synchronous, no task): the error shows and Start waits for a fix.
     error = panel.domain_form.error_label("dataset")
     assert "no_such_dataset" in error.text() and not error.isHidden()
     assert not panel.start_button.isEnabled()
     panel.domain_form.set_value("dataset", "circles")
-    checked(qtbot, panel)
     assert error.text() == ""
     assert panel.start_button.isEnabled()
     assert form.value("epochs") == 7  # edited: kept
@@ -373,6 +364,9 @@ def test_reopening_a_past_sweep_loads_its_rows(make_panel, workspace):
     assert [r["result"] for r in table] == ["completed", "completed", "failed"]
     assert [r["metric_score"] for r in table] == ["0.8", "0.95", "n/a"]
     assert table[0]["duration_s"] == "1.5 s"
+    column = panel.model.column_keys().index("epochs")
+    tip = panel.model.headerData(column, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
+    assert tip == "Swept: Epoch"  # the family's label for the parameter (engine.sweeps)
     assert panel.export_button.isEnabled()
     assert not panel.resume_button.isEnabled()
 
@@ -468,7 +462,7 @@ def test_a_hidden_panel_starts_no_thread_and_shuts_down_cleanly(qtbot, workspace
     panel = SweepPanel(workspace)
     qtbot.addWidget(panel)
     assert panel.runner.jobs() == []  # nothing runs before the panel is first shown
-    assert panel.checking and not panel.start_button.isEnabled()
+    assert not panel.start_button.isEnabled()
     assert panel.shutdown()
     assert panel.runner.running() == 0 and panel.thread is None
     assert threading.active_count() <= before

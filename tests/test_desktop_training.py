@@ -63,13 +63,20 @@ def chronicle_lines(path) -> int:
 
 
 def test_choosing_a_family_fills_both_forms(qtbot, tab, workspace):
+    # No waiting: the effective defaults (the dataset's included) are there at once.
     assert tab.select_family("mlp")
     mlp = workspace.registry.spec("mlp")
     assert tab.domain_form.names() == [p.name for p in mlp.domain_parameters]
     assert tab.domain_form.value("hidden_dim") == 128
     assert tab.domain_form.value("dataset") == "two_moons"
-    assert tab.training_form.value("epochs") == mlp.training_defaults["epochs"]
+    assert tab.training_form.value("epochs") == 20  # two_moons' own default
+    assert tab.training_form.hint("epochs") == "20 — default of dataset two_moons"
+    assert "Default: 20 — default of dataset two_moons" in (
+        tab.training_form.field_widget("epochs").toolTip()
+    )
     assert tab.training_form.value("optimizer") == "adam"
+    assert tab.training_form.hint("optimizer") == "adam — default of family mlp"
+    assert tab.config is not None and tab.config.training.epochs == 20
 
     assert tab.select_family(FAMILY)
     assert tab.family_combo.currentText() == "Modular addition (1-layer transformer)"
@@ -81,6 +88,35 @@ def test_choosing_a_family_fills_both_forms(qtbot, tab, workspace):
     assert tab.training_form.value("weight_decay") == 1.0
     assert tab.training_form.value("milestones") == []
     assert set(tab.training_form.names()) >= {"lr", "batch_size", "grokfast", "device"}
+
+
+def test_defaults_follow_the_dataset_but_never_overwrite_a_typed_value(qtbot, tab):
+    assert tab.select_family("mlp")
+    tab.training_form.set_value("batch_size", 32)  # typed, though equal to the default
+    tab.domain_form.set_value("dataset", "iris")
+    assert tab.training_form.value("epochs") == 30  # iris' default, at once
+    assert tab.training_form.hint("epochs") == "30 — default of dataset iris"
+    assert tab.training_form.value("batch_size") == 32  # typed: kept (iris' default is 16)
+    tab.training_form.set_value("epochs", 7)
+    tab.domain_form.set_value("dataset", "spirals")
+    assert tab.training_form.value("epochs") == 7
+    assert tab.training_form.value("lr") == 0.01
+    assert tab.config.training.epochs == 7 and tab.config.training.batch_size == 32
+
+
+def test_switching_family_and_back_keeps_what_was_typed(qtbot, tab):
+    assert tab.select_family("mlp")
+    tab.domain_form.set_value("hidden_dim", 64)
+    tab.training_form.set_value("epochs", 5)
+    assert tab.select_family(FAMILY)
+    assert tab.training_form.value("epochs") == 25000
+    tab.domain_form.set_value("prime", 23)
+    assert tab.select_family("mlp")
+    assert tab.domain_form.value("hidden_dim") == 64
+    assert tab.training_form.value("epochs") == 5
+    assert tab.training_form.value("lr") == 0.01  # not typed: still the dataset's default
+    assert tab.select_family(FAMILY)
+    assert tab.domain_form.value("prime") == 23
 
 
 def test_out_of_range_value_shows_its_message_and_disables_start(qtbot, tab):
@@ -234,7 +270,7 @@ def test_starting_while_a_run_is_in_progress_queues_the_next_run(qtbot, window, 
 
 
 def test_queue_entries_can_be_reordered_and_cleared(qtbot):
-    from desktop_app.run_queue import RunQueueModel, RunQueuePanel, RunRequest
+    from desktop_app.training.run_queue import RunQueueModel, RunQueuePanel, RunRequest
 
     model = RunQueueModel()
     panel = RunQueuePanel(model)
@@ -295,7 +331,7 @@ def test_plot_click_selects_the_nearest_row_and_a_row_marks_its_epoch(qtbot, tab
 def test_chronicle_columns_grow_and_export_as_csv(qtbot, tmp_path):
     import csv
 
-    from desktop_app.chronicle_model import ChronicleModel
+    from desktop_app.training.chronicle_model import ChronicleModel
 
     model = ChronicleModel()
     inserted: list[tuple[int, int]] = []
@@ -315,7 +351,7 @@ def test_chronicle_columns_grow_and_export_as_csv(qtbot, tmp_path):
 
 
 def test_plots_take_100k_points_in_growing_buffers(qtbot):
-    from desktop_app.plots import GrowingArray, TrainingPlots
+    from desktop_app.training.plots import GrowingArray, TrainingPlots
 
     array = GrowingArray(4)
     array.extend(range(10))
@@ -339,7 +375,7 @@ def test_plots_take_100k_points_in_growing_buffers(qtbot):
 
 
 def test_preferences_are_validated_and_saved_in_the_data_home(qtbot, window, trainwright_home):
-    from desktop_app.preferences import Preferences
+    from desktop_app.kit.preferences import Preferences
 
     path = trainwright_home / "preferences.json"
     path.write_text(json.dumps({"torch_threads": -3}), encoding="utf-8")
@@ -468,7 +504,7 @@ def test_unexpected_exceptions_are_logged_and_shown_in_a_dialog(qtbot, trainwrig
 
 
 def test_table_follows_the_newest_row_unless_scrolled_up(qtbot, tab):
-    from desktop_app.run_queue import RunRequest
+    from desktop_app.training.run_queue import RunRequest
 
     tab.resize(900, 700)
     info = {"variant": "v", "family": FAMILY, "total_epochs": 400, "start_epoch": 0}
@@ -490,4 +526,4 @@ def test_table_follows_the_newest_row_unless_scrolled_up(qtbot, tab):
     assert tab.chronicle_model.rowCount() == 600
     assert tab.progress_bar.value() == 300
     tab._run = None
-    tab._progress_timer.stop()
+    tab.progress_bar.stop()

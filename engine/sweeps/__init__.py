@@ -61,16 +61,3 @@ __all__ = [
     "sweep_schema",
     "validate_sweep_list",
 ]
-
-# Transitional: the desktop runs table reads labels from here until it asks `sweep_label`.
-LABELS = {
-    "epochs": "Epoch",
-    "batch_size": "Batch size",
-    "hidden_dim": "Hidden dim",
-    "num_hidden_layers": "Number of hidden layers",
-    "dropout": "Dropout",
-    "test_size": "Test size",
-    "lr": "Learning rate",
-    "training_fraction": "Training fraction",
-    "weight_decay": "Weight decay",
-}

@@ -7,20 +7,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QPersistentModelIndex,
-    Qt,
-)
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QApplication, QStyle
 
-from desktop_app.filter_proxy import AttributeFilterProxy
+from desktop_app.kit.filter_proxy import AttributeFilterProxy
+from desktop_app.kit.table_model import ALIGN_NUMBER, ITEM_ROLE, SORT_ROLE, Index, RowTableModel
 from engine.discovery import VariantSummary
-
-SUMMARY_ROLE = Qt.ItemDataRole.UserRole + 1  # the row's VariantSummary
-SORT_ROLE = Qt.ItemDataRole.UserRole + 2  # a value that sorts numerically / chronologically
 
 COLUMNS = ("Family", "Variant", "Status", "Epochs", "Accuracy / R²", "Test loss", "Last modified")
 COLUMN_TIPS = (
@@ -42,8 +35,6 @@ _TINTS = {
     "interrupted": QColor(255, 165, 0, 60),
     "cancelled": QColor(160, 160, 160, 45),
 }
-
-Index = QModelIndex | QPersistentModelIndex
 
 
 def metric_value(summary: VariantSummary) -> tuple[str, float | None]:
@@ -85,8 +76,8 @@ def _float(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-class VariantTableModel(QAbstractTableModel):
-    """One row per discovered variant; `SUMMARY_ROLE` gives the row's VariantSummary."""
+class VariantTableModel(RowTableModel):
+    """One row per discovered variant; ITEM_ROLE gives the row's VariantSummary."""
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -95,15 +86,10 @@ class VariantTableModel(QAbstractTableModel):
     # ---- data --------------------------------------------------------------------------
     def set_variants(self, summaries: Sequence[VariantSummary]) -> None:
         """Replace every row (a model reset: views drop their selection)."""
-        self.beginResetModel()
-        self._rows = list(summaries)
-        self.endResetModel()
+        self.replace_rows(summaries)
 
     def summaries(self) -> list[VariantSummary]:
         return list(self._rows)
-
-    def summary(self, row: int) -> VariantSummary:
-        return self._rows[row]
 
     def row_of(self, path: str) -> int:
         """The row of the variant at `path`, or -1."""
@@ -112,32 +98,25 @@ class VariantTableModel(QAbstractTableModel):
     def families(self) -> list[str]:
         return sorted({s.family for s in self._rows})
 
-    # ---- QAbstractTableModel -----------------------------------------------------------
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
+    # ---- RowTableModel -----------------------------------------------------------------
+    def column_count(self) -> int:
+        return len(COLUMNS)
 
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
+    def column_title(self, column: int) -> str:
+        return COLUMNS[column]
 
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return COLUMN_TIPS[section]
-        return None
+    def column_tip(self, column: int) -> str:
+        return COLUMN_TIPS[column]
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        """What a cell shows, sorts by, says to a screen reader, its tint and icon."""
+        s = self.item_at(index)
+        if s is None:
             return None
-        s = self._rows[index.row()]
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(s, column)
-        if role == SUMMARY_ROLE:
+        if role == ITEM_ROLE:
             return s
         if role == SORT_ROLE:
             return self._sort_key(s, column)
@@ -148,13 +127,13 @@ class VariantTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DecorationRole and column == STATUS:
             return self._icon(s.status)
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            text = self._display(s, column)
-            return f"{COLUMNS[column]}: {text}" if text else f"{COLUMNS[column]}: none"
+            return self.accessible_text(column, self._display(s, column))
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (EPOCHS, METRIC, TEST_LOSS):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return ALIGN_NUMBER
         return None
 
     def _display(self, s: VariantSummary, column: int) -> str:
+        """A cell's text."""
         if column == FAMILY:
             return s.family
         if column == VARIANT:
@@ -192,6 +171,7 @@ class VariantTableModel(QAbstractTableModel):
         return self._display(s, column).lower()
 
     def _tooltip(self, s: VariantSummary) -> str:
+        """The variant's status, its problem if any, and its final metrics."""
         lines = [f"{s.variant} ({s.family})", f"status: {s.status}"]
         if s.problem:
             lines.append(f"problem: {s.problem}")
@@ -223,22 +203,12 @@ class VariantTableModel(QAbstractTableModel):
 
 
 class VariantFilterProxy(AttributeFilterProxy):
-    """Filters rows by family and by status (None: any) and sorts on `SORT_ROLE`."""
+    """Filters rows by family and by status (None: any) and sorts on SORT_ROLE."""
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._family: str | None = None
         self._status: str | None = None
-        self.setSortRole(SORT_ROLE)
-        self.setDynamicSortFilter(True)
-
-    @property
-    def family(self) -> str | None:
-        return self._family
-
-    @property
-    def status(self) -> str | None:
-        return self._status
 
     def set_family(self, family: str | None) -> None:
         self._set_criterion("_family", family or None)
@@ -246,15 +216,7 @@ class VariantFilterProxy(AttributeFilterProxy):
     def set_status(self, status: str | None) -> None:
         self._set_criterion("_status", status or None)
 
-    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
-        model = self.sourceModel()
-        summary = model.data(model.index(source_row, 0, source_parent), SUMMARY_ROLE)
-        if summary is None:
+    def accepts(self, item: VariantSummary, source_row: int, source_parent: Index) -> bool:
+        if self._family is not None and item.family != self._family:
             return False
-        if self._family is not None and summary.family != self._family:
-            return False
-        return self._status is None or summary.status == self._status
-
-    def summary(self, proxy_row: int) -> VariantSummary:
-        source = self.mapToSource(self.index(proxy_row, 0))
-        return self.sourceModel().data(source, SUMMARY_ROLE)
+        return self._status is None or item.status == self._status

@@ -1,7 +1,8 @@
 """Preferences: `<home>/preferences.json` (validated by a pydantic model) and their dialog.
 
-The data home itself is chosen with `--home`, else TRAINWRIGHT_HOME, else the default user
-data directory; a data home set in the dialog is recorded in the default home's
+The data home itself is chosen as the CLI chooses it (engine.home.locate_home): `--home`, else
+TRAINWRIGHT_HOME, else the data home the default home's preferences.json points at, else the
+default user data directory; a data home set in the dialog is recorded in the default home's
 preferences.json and used from the next start on (unless --home or TRAINWRIGHT_HOME says
 otherwise).
 """
@@ -10,12 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from PySide6.QtCore import QTimer, Slot
 from PySide6.QtWidgets import (
     QComboBox,
@@ -26,27 +26,38 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
+from desktop_app.kit.style import NOTE_STYLE
+from desktop_app.kit.widgets import button, described, error_label
 from engine.atomic import atomic_write_json
+from engine.devices import DEVICES, available_devices
 from engine.errors import ParameterError
-from engine.home import HOME_ENV, resolve_home
+from engine.home import HOME_ENV, PREFERENCES_FILE, default_home, locate_home
 from engine.params import ParameterSpec
 
-PREFERENCES_FILE = "preferences.json"
-DEVICES = ("cpu", "cuda", "mps")
+# Origins of a data home the user chose for this session (--home, TRAINWRIGHT_HOME).
+EXPLICIT_ORIGINS = ("option", "environment")
 
 
 class Preferences(BaseModel):
+    """What the user chose in the Preferences dialog, saved in the data home."""
+
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     data_home: str | None = Field(None, description="Data home for the next start; None: default")
     torch_threads: int = Field(0, ge=0, le=256, description="Torch CPU threads; 0 = automatic")
-    device: Literal["cpu", "cuda", "mps"] = "cpu"
+    device: str = Field("cpu", description="Where new runs train: one of engine.devices.DEVICES")
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        if value not in DEVICES:
+            raise ValueError(f"{value!r} is not a device; allowed: {', '.join(DEVICES)}")
+        return value
 
     @staticmethod
     def path(home: Path) -> Path:
@@ -67,9 +78,13 @@ class Preferences(BaseModel):
         Path(home).mkdir(parents=True, exist_ok=True)
         atomic_write_json(self.path(home), self.model_dump(mode="json"))
 
+    def training_defaults(self) -> dict[str, Any]:
+        """The preferences that are training defaults, for `Workspace.resolve(preferences=)`."""
+        return {"threads": self.torch_threads, "device": self.device}
+
     def apply_to(self, specs: list[ParameterSpec]) -> list[ParameterSpec]:
         """Training specs whose threads/device defaults come from these preferences."""
-        overrides: dict[str, Any] = {"threads": self.torch_threads, "device": self.device}
+        overrides = self.training_defaults()
         result = []
         for spec in specs:
             if spec.name in overrides:
@@ -81,6 +96,7 @@ class Preferences(BaseModel):
 
 
 def _first_error(exc: Exception) -> str:
+    """One line about what is wrong (the first of pydantic's errors)."""
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "file"
@@ -89,20 +105,15 @@ def _first_error(exc: Exception) -> str:
 
 
 def home_is_explicit() -> bool:
-    return bool(os.environ.get(HOME_ENV))
+    """Whether TRAINWRIGHT_HOME chooses the data home (then the dialog's choice waits)."""
+    return locate_home(None)[1] in EXPLICIT_ORIGINS
 
 
 def startup_home(cli_home: str | None) -> tuple[Path, bool]:
-    """The data home to open and whether it was given explicitly (--home or the env var)."""
-    if cli_home:
-        return resolve_home(cli_home), True
-    if home_is_explicit():
-        return resolve_home(None), True
-    default = resolve_home(None)
-    preferences, _ = Preferences.load(default)
-    if preferences.data_home:
-        return Path(preferences.data_home).expanduser().resolve(), False
-    return default, False
+    """The data home to open (engine.home.locate_home) and whether it was given explicitly
+    (--home or the env var)."""
+    home, origin = locate_home(cli_home)
+    return home, origin in EXPLICIT_ORIGINS
 
 
 def save_preferences(preferences: Preferences, home: Path, *, explicit: bool) -> list[str]:
@@ -124,7 +135,7 @@ def save_preferences(preferences: Preferences, home: Path, *, explicit: bool) ->
             f"{target} is used when Trainwright starts without them."
         )
     else:
-        default = resolve_home(None)
+        default = default_home()
         if default != Path(home).resolve():
             pointer, _ = Preferences.load(default)
             pointer.model_copy(update={"data_home": str(target)}).save(default)
@@ -137,12 +148,12 @@ def detected_devices() -> list[str] | None:
     """Available devices if torch is already loaded (no import here), else None."""
     if "torch" not in sys.modules:
         return None
-    from desktop_app.workers import available_devices
-
     return available_devices()
 
 
 class PreferencesDialog(QDialog):
+    """Data home, torch threads and device; `result_preferences()` once accepted."""
+
     def __init__(
         self, preferences: Preferences, current_home: Path, parent: QWidget | None = None
     ) -> None:
@@ -151,52 +162,15 @@ class PreferencesDialog(QDialog):
         self.setWindowTitle("Preferences")
         self._initial = preferences
         self._current_home = Path(current_home)
-
-        self.home_edit = QLineEdit(preferences.data_home or str(current_home))
-        self.home_edit.setObjectName("dataHomeEdit")
-        self.home_edit.setAccessibleName("Data home")
-        self.home_edit.setToolTip(
-            "Folder for variants, logs and preferences. Takes effect at the next start."
-        )
-        browse = QPushButton("Browse…")
-        browse.setObjectName("dataHomeBrowseButton")
-        browse.setToolTip("Choose the data home folder")
-        browse.setAccessibleName("Choose data home")
-        browse.clicked.connect(self._browse)
-        home_row = QHBoxLayout()
-        home_row.addWidget(self.home_edit, 1)
-        home_row.addWidget(browse)
-
-        self.threads_spin = QSpinBox()
-        self.threads_spin.setObjectName("torchThreadsSpin")
-        self.threads_spin.setRange(0, 256)
-        self.threads_spin.setSpecialValueText("automatic")
-        self.threads_spin.setValue(preferences.torch_threads)
-        self.threads_spin.setAccessibleName("Torch threads")
-        self.threads_spin.setToolTip(
-            "CPU threads torch may use for new runs; automatic leaves one core for the window."
-        )
-
-        self.device_combo = QComboBox()
-        self.device_combo.setObjectName("deviceCombo")
-        self.device_combo.setAccessibleName("Device")
-        self.device_combo.setToolTip("Where new runs train: cpu, or cuda/mps where available")
-        self._fill_devices(detected_devices())
-
-        self.error_label = QLabel()
-        self.error_label.setObjectName("preferencesError")
-        self.error_label.setStyleSheet("color: #b3261e;")
-        self.error_label.setWordWrap(True)
-        self.error_label.setVisible(False)
-
+        self._result: Preferences = preferences
         form = QFormLayout()
-        form.addRow("Data home", home_row)
-        form.addRow("Torch threads", self.threads_spin)
-        form.addRow("Device", self.device_combo)
+        form.addRow("Data home", self._build_home_row(preferences, current_home))
+        form.addRow("Torch threads", self._build_threads(preferences))
+        form.addRow("Device", self._build_devices())
+        self.error_label = error_label("preferencesError", "Preferences error")
         note = QLabel(f"Preferences are saved in {Preferences.path(current_home)}.")
         note.setWordWrap(True)
-        note.setStyleSheet("color: palette(mid);")
-
+        note.setStyleSheet(NOTE_STYLE)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -207,11 +181,55 @@ class PreferencesDialog(QDialog):
         layout.addWidget(self.error_label)
         layout.addWidget(note)
         layout.addWidget(buttons)
-        self._result: Preferences = preferences
         if self.device_combo.property("detected") is not True:
             QTimer.singleShot(0, self, self._detect_devices)
 
+    def _build_home_row(self, preferences: Preferences, current_home: Path) -> QHBoxLayout:
+        """The data home, typed or chosen with Browse…"""
+        self.home_edit = QLineEdit(preferences.data_home or str(current_home))
+        described(
+            self.home_edit,
+            "Data home",
+            "Folder for variants, logs and preferences. Takes effect at the next start.",
+            object_name="dataHomeEdit",
+        )
+        browse = button(
+            "dataHomeBrowseButton",
+            "Browse…",
+            "Choose the data home folder",
+            accessible="Choose data home",
+        )
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.home_edit, 1)
+        row.addWidget(browse)
+        return row
+
+    def _build_threads(self, preferences: Preferences) -> QSpinBox:
+        self.threads_spin = described(
+            QSpinBox(),
+            "Torch threads",
+            "CPU threads torch may use for new runs; automatic leaves one core for the window.",
+            object_name="torchThreadsSpin",
+        )
+        self.threads_spin.setRange(0, 256)
+        self.threads_spin.setSpecialValueText("automatic")
+        self.threads_spin.setValue(preferences.torch_threads)
+        return self.threads_spin
+
+    def _build_devices(self) -> QComboBox:
+        self.device_combo = described(
+            QComboBox(),
+            "Device",
+            "Where new runs train: cpu, or cuda/mps where available",
+            object_name="deviceCombo",
+        )
+        self._fill_devices(detected_devices())
+        return self.device_combo
+
     def _fill_devices(self, devices: list[str] | None) -> None:
+        """The devices (just cpu until they are known); a saved one no longer there stays,
+        marked as not available."""
         current = self._initial.device
         self.device_combo.clear()
         shown = list(devices) if devices is not None else ["cpu"]
@@ -227,8 +245,6 @@ class PreferencesDialog(QDialog):
     @Slot()
     def _detect_devices(self) -> None:
         """Detect devices lazily (imports torch if the warm-up has not yet)."""
-        from desktop_app.workers import available_devices
-
         try:
             devices = available_devices()
         except Exception as exc:
@@ -265,6 +281,7 @@ class PreferencesDialog(QDialog):
             raise ValueError(_first_error(exc)) from None
 
     def accept(self) -> None:
+        """Close only with valid preferences; otherwise say what is wrong and stay open."""
         try:
             self._result = self.preferences()
         except ValueError as exc:

@@ -2,65 +2,55 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QModelIndex, QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
     QFileDialog,
-    QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
+    QLayout,
     QMessageBox,
-    QProgressBar,
     QPushButton,
-    QScrollArea,
     QSizePolicy,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-from desktop_app.chronicle_model import ChronicleModel
-from desktop_app.param_form import ParamForm
-from desktop_app.preferences import Preferences
-from desktop_app.run_queue import RunQueuePanel, RunRequest
-from desktop_app.workers import EngineWarmup, RunController, RunOutcome
+from desktop_app.kit.family_combo import FamilyCombo
+from desktop_app.kit.family_forms import FamilyForms
+from desktop_app.kit.preferences import Preferences
+from desktop_app.kit.warmup import EngineWarmup
+from desktop_app.kit.widgets import (
+    button,
+    error_label,
+    group,
+    labelled,
+    scrolling_column,
+    selectable,
+    text_label,
+)
+from desktop_app.training.controller import RunController, RunOutcome
+from desktop_app.training.results_view import ResultsView
+from desktop_app.training.run_progress import RunProgress
+from desktop_app.training.run_queue import RunQueuePanel, RunRequest
+from engine import variants
 from engine.discovery import summarise
 from engine.errors import ParameterError
-from engine.training.chronicle import read_chronicle
+from engine.training.chronicle import is_epoch_end, read_chronicle
 from engine.variants import RunConfig, variant_dir
 
 if TYPE_CHECKING:
-    from desktop_app.plots import TrainingPlots
+    from desktop_app.training.plots import TrainingPlots
 
-RESOLVE_DELAY_MS = 120
 HISTORY_PREVIEW_BYTES = 40 * 2**20  # larger chronicles are not loaded on the GUI thread
-ERROR_STYLE = "color: #b3261e;"
 
-# Training parameters shown up front; the rest sit under "More training parameters".
-BASIC_TRAINING = {
-    "epochs",
-    "lr",
-    "optimizer",
-    "weight_decay",
-    "batch_size",
-    "scheduler",
-    "warmup_steps",
-    "training_fraction",
-    "data_seed",
-}
 
 STATE_TEXT = {
-    "loading": ("loading the engine…", "Torch is loading; the variant name follows."),
-    "checking": ("checking…", ""),
     "invalid": ("invalid parameters", "Fix the parameters marked in red."),
     "new": ("new", "Not trained yet: Start trains it."),
     "completed": ("already trained", "Completed: Replay it, or Start to retrain it from scratch."),
@@ -74,13 +64,6 @@ STATE_TEXT = {
     "queued": ("queued", "Waiting in the queue."),
     "busy_elsewhere": ("training elsewhere", "Another process is training this variant."),
 }
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 class TrainingTab(QWidget):
@@ -100,34 +83,23 @@ class TrainingTab(QWidget):
         self.setObjectName("trainingTab")
         self.workspace = workspace
         self.controller = controller
-        self.preferences = preferences or Preferences()
         # Asks a yes/no question; tests replace it.
         self.confirm: Callable[[str, str], bool] = self._ask
         self._config: RunConfig | None = None
         self._resolve_error: str | None = None
         self._run_error: str | None = None
         self._notice_error: str | None = None
-        self._state = "loading"
+        self._state = "invalid"
         self._summary_problem: str | None = None
         self._displayed: tuple[str, str] | None = None  # (family, variant) in plots/table
         self._run: RunRequest | None = None
-        self._run_started_at = 0.0
-        self._run_start_epoch = 0
-        self._run_total = 0
-        self._epochs_done = 0
         self._suspend_invalidate = False
         warmup = EngineWarmup.instance()
         self._devices: list[str] | None = warmup.devices
         self._engine_ready = warmup.devices is not None
 
-        self._build()
-        self._resolve_timer = QTimer(self)
-        self._resolve_timer.setSingleShot(True)
-        self._resolve_timer.setInterval(RESOLVE_DELAY_MS)
-        self._resolve_timer.timeout.connect(self._resolve)
-        self._progress_timer = QTimer(self)
-        self._progress_timer.setInterval(1000)
-        self._progress_timer.timeout.connect(self._update_progress)
+        self.preferences = preferences or Preferences()
+        self._build(self.preferences)
 
         controller.runStarted.connect(self._on_run_started)
         controller.rowsReady.connect(self._on_rows)
@@ -147,13 +119,39 @@ class TrainingTab(QWidget):
         self._populate_families()
 
     # ---- construction ----------------------------------------------------------------------
-    def _build(self) -> None:
-        self.family_combo = QComboBox()
-        self.family_combo.setObjectName("familyCombo")
-        self.family_combo.setAccessibleName("Model family")
-        self.family_combo.setToolTip("The model family to train; its parameters appear below.")
-        self.family_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.family_combo.currentIndexChanged.connect(self._on_family_changed)
+    def _build(self, preferences: Preferences) -> None:
+        """The family row over the forms and queue (left) and the run and its results (right)."""
+        self.family_combo = FamilyCombo(
+            "familyCombo",
+            "Model family",
+            "The model family to train; its parameters appear below.",
+        )
+        self.family_forms = FamilyForms(
+            self.workspace.registry,
+            self.family_combo,
+            ("domain", "training"),
+            preferences=preferences,
+            parent=self,
+        )
+        self.family_forms.familyChanged.connect(self._on_family_changed)
+        self.domain_form = self.family_forms.domain_form
+        self.training_form = self.family_forms.training_form
+        for form in (self.domain_form, self.training_form):
+            form.changed.connect(self._on_form_changed)
+        self.main_splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.main_splitter.setObjectName("trainingSplitter")
+        self.main_splitter.addWidget(self._build_left())
+        self.main_splitter.addWidget(self._build_right())
+        self.main_splitter.setStretchFactor(0, 0)
+        self.main_splitter.setStretchFactor(1, 1)
+        self.main_splitter.setChildrenCollapsible(False)
+        self.main_splitter.setSizes([380, 900])
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._build_family_row())
+        layout.addWidget(self.main_splitter, 1)
+
+    def _build_family_row(self) -> QLayout:
+        """The family chooser and the chosen family's description, above everything."""
         self.description_label = QLabel()
         self.description_label.setObjectName("familyDescription")
         self.description_label.setWordWrap(True)
@@ -161,40 +159,25 @@ class TrainingTab(QWidget):
         self.description_label.setSizePolicy(
             QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred
         )
-        family_label = QLabel("&Family")
-        family_label.setBuddy(self.family_combo)
+        row = labelled("&Family", self.family_combo)
+        row.addWidget(self.description_label, 1)
+        return row
 
-        self.domain_form = ParamForm("domain")
-        self.domain_form.changed.connect(self._on_form_changed)
-        self.training_form = ParamForm(
-            "training", basic=BASIC_TRAINING, advanced_title="More training parameters"
+    def _build_left(self) -> QSplitter:
+        """The parameter forms over the queue of runs."""
+        scroll = scrolling_column(
+            [
+                group("Model", self.domain_form, "domainGroup"),
+                group("Training", self.training_form, "trainingGroup"),
+            ],
+            "formsScroll",
+            right_margin=4,
         )
-        self.training_form.changed.connect(self._on_form_changed)
-        domain_box = QGroupBox("Model")
-        domain_box.setObjectName("domainGroup")
-        QVBoxLayout(domain_box).addWidget(self.domain_form)
-        training_box = QGroupBox("Training")
-        training_box.setObjectName("trainingGroup")
-        QVBoxLayout(training_box).addWidget(self.training_form)
-        forms = QWidget()
-        forms_layout = QVBoxLayout(forms)
-        forms_layout.setContentsMargins(0, 0, 4, 0)
-        forms_layout.addWidget(domain_box)
-        forms_layout.addWidget(training_box)
-        forms_layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setObjectName("formsScroll")
-        scroll.setWidget(forms)
-        scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setMinimumWidth(300)
-
         self.queue_panel = RunQueuePanel(self.controller.queue)
-        queue_box = QGroupBox("Queue")
-        queue_box.setObjectName("queueGroup")
+        queue_box = group("Queue", self.queue_panel, "queueGroup")
         queue_box.setToolTip("Runs wait here while another one trains")
-        QVBoxLayout(queue_box).addWidget(self.queue_panel)
-
         self.left_splitter = QSplitter(Qt.Orientation.Vertical)
         self.left_splitter.setObjectName("leftSplitter")
         self.left_splitter.addWidget(scroll)
@@ -203,214 +186,118 @@ class TrainingTab(QWidget):
         self.left_splitter.setStretchFactor(1, 1)
         self.left_splitter.setChildrenCollapsible(False)
         self.left_splitter.setSizes([640, 130])
+        return self.left_splitter
 
-        # Variant, controls, status.
-        self.variant_label = QLabel("—")
-        self.variant_label.setObjectName("variantLabel")
-        self.variant_label.setAccessibleName("Variant name")
-        self.variant_label.setToolTip("The variant these parameters train (its folder name)")
-        self.variant_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    def _build_right(self) -> QWidget:
+        """The variant and run controls over the plots and the chronicle."""
+        right = QWidget()
+        layout = QVBoxLayout(right)
+        layout.setContentsMargins(4, 0, 0, 0)
+        layout.addLayout(self._build_variant_row())
+        layout.addLayout(self._build_controls())
+        layout.addWidget(self.status_label)
+        layout.addWidget(self.error_area)
+        layout.addWidget(self._build_results(), 1)
+        return right
+
+    def _build_variant_row(self) -> QLayout:
+        """The variant name these parameters make, and its state."""
+        self.variant_label = text_label(
+            "variantLabel",
+            "Variant name",
+            "The variant these parameters train (its folder name)",
+            "—",
+            select=True,
+        )
         font = self.variant_label.font()
         font.setBold(True)
         self.variant_label.setFont(font)
         self.state_label = QLabel()
         self.state_label.setObjectName("variantStateLabel")
         self.state_label.setAccessibleName("Variant state")
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Variant:"))
+        row.addWidget(self.variant_label, 1)
+        row.addWidget(self.state_label)
+        return row
 
+    def _build_controls(self) -> QLayout:
+        """Start, Stop, Resume, Replay (and their shortcuts), the progress, status, errors."""
         self.start_button = self._button(
-            "startButton", "Start", "Start training these parameters (Ctrl+Return)"
+            "startButton", "Start", "Start training these parameters (Ctrl+Return)", self.start
         )
         self.stop_button = self._button(
-            "stopButton", "Stop", "Stop the run; it stays resumable (Esc)"
+            "stopButton", "Stop", "Stop the run; it stays resumable (Esc)", self.stop
         )
         self.resume_button = self._button(
-            "resumeButton", "Resume", "Continue this variant from its last checkpoint"
+            "resumeButton", "Resume", "Continue this variant from its last checkpoint", self.resume
         )
         self.replay_button = self._button(
-            "replayButton", "Replay", "Train this variant again and check it is bit-identical"
+            "replayButton",
+            "Replay",
+            "Train this variant again and check it is bit-identical",
+            self.replay,
         )
-        self.start_button.clicked.connect(self.start)
-        self.stop_button.clicked.connect(self.stop)
-        self.resume_button.clicked.connect(self.resume)
-        self.replay_button.clicked.connect(self.replay)
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
-            shortcut = QShortcut(QKeySequence(keys), self)
-            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            shortcut.activated.connect(self._start_shortcut)
-        stop_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
-        stop_shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        stop_shortcut.activated.connect(self._stop_shortcut)
-
-        self.status_label = QLabel("Loading the engine…")
+            self._shortcut(QKeySequence(keys), self._start_shortcut)
+        self._shortcut(QKeySequence(Qt.Key.Key_Escape), self._stop_shortcut)
+        self.status_label = selectable(QLabel("Loading the engine…"))
         self.status_label.setObjectName("statusLabel")
         self.status_label.setAccessibleName("Run status")
-        self.status_label.setWordWrap(True)
-        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error_area = QLabel()
-        self.error_area.setObjectName("errorArea")
-        self.error_area.setAccessibleName("Error")
-        self.error_area.setStyleSheet(ERROR_STYLE)
-        self.error_area.setWordWrap(True)
-        self.error_area.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error_area.setVisible(False)
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setObjectName("progressBar")
-        self.progress_bar.setAccessibleName("Training progress")
-        self.progress_bar.setToolTip("Epochs done, time elapsed and an estimate of the time left")
-        self.progress_bar.setRange(0, 1)
-        self.progress_bar.setValue(0)
-        self.progress_bar.setFormat("no run")
+        self.error_area = selectable(error_label("errorArea", "Error"))
+        self.progress_bar = RunProgress()
+        row = QHBoxLayout()
+        for widget in (self.start_button, self.stop_button, self.resume_button, self.replay_button):
+            row.addWidget(widget)
+        row.addWidget(self.progress_bar, 1)
+        return row
 
-        variant_row = QHBoxLayout()
-        variant_row.addWidget(QLabel("Variant:"))
-        variant_row.addWidget(self.variant_label, 1)
-        variant_row.addWidget(self.state_label)
-        buttons = QHBoxLayout()
-        for button in (self.start_button, self.stop_button, self.resume_button, self.replay_button):
-            buttons.addWidget(button)
-        buttons.addWidget(self.progress_bar, 1)
-        header = QVBoxLayout()
-        header.addLayout(variant_row)
-        header.addLayout(buttons)
-        header.addWidget(self.status_label)
-        header.addWidget(self.error_area)
+    def _build_results(self) -> ResultsView:
+        """The plots over the chronicle."""
+        self.results = ResultsView()
+        self.results_splitter = self.results
+        chronicle = self.results.chronicle
+        chronicle.export_button.clicked.connect(self.export_chronicle_dialog)
+        self.chronicle_model, self.table = chronicle.model, chronicle.table
+        return self.results
 
-        # Plots and chronicle.
-        # The plots (pyqtgraph, slow to import) are made after the first paint: `plots`.
-        self._plots: TrainingPlots | None = None
-        self._results_sizes_restored = False
-        self._plots_placeholder = QWidget()
-        self._plots_placeholder.setObjectName("plotsPlaceholder")
-        self.chronicle_model = ChronicleModel(self)
-        self.table = QTableView()
-        self.table.setObjectName("chronicleTable")
-        self.table.setAccessibleName("Chronicle")
-        self.table.setToolTip("Every logged step; select a row to mark its epoch in the plots")
-        self.table.setModel(self.chronicle_model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        vertical = self.table.verticalHeader()
-        vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        vertical.setDefaultSectionSize(self.fontMetrics().height() + 6)
-        self.table.horizontalHeader().setStretchLastSection(False)
-        self.table.selectionModel().currentRowChanged.connect(self._on_table_row_changed)
-        self.chronicle_model.columnsInserted.connect(self._on_columns_inserted)
-        self.export_button = self._button(
-            "exportCsvButton", "Export CSV…", "Save the chronicle as a CSV file"
-        )
-        self.export_button.clicked.connect(self.export_chronicle_dialog)
-        self.rows_label = QLabel("0 rows")
-        self.rows_label.setObjectName("chronicleRowsLabel")
-        # A fixed size: the count changes with every batch of rows, and a label whose width
-        # follows its digits made Qt lay out and repaint most of the window each time.
-        self.rows_label.setFixedSize(
-            self.rows_label.fontMetrics().horizontalAdvance("999,999,999 rows") + 8,
-            self.rows_label.sizeHint().height(),
-        )
-        table_header = QHBoxLayout()
-        table_header.addWidget(QLabel("Chronicle"))
-        table_header.addWidget(self.rows_label)
-        table_header.addStretch(1)
-        table_header.addWidget(self.export_button)
-        table_panel = QWidget()
-        table_layout = QVBoxLayout(table_panel)
-        table_layout.setContentsMargins(0, 0, 0, 0)
-        table_layout.addLayout(table_header)
-        table_layout.addWidget(self.table)
+    def _button(self, name: str, text: str, tip: str, slot: Callable[[], None]) -> QPushButton:
+        widget = button(name, text, tip)
+        widget.setEnabled(False)
+        widget.clicked.connect(slot)
+        return widget
 
-        self.results_splitter = QSplitter(Qt.Orientation.Vertical)
-        self.results_splitter.setObjectName("resultsSplitter")
-        self.results_splitter.addWidget(self._plots_placeholder)
-        self.results_splitter.addWidget(table_panel)
-        self.results_splitter.setStretchFactor(0, 3)
-        self.results_splitter.setStretchFactor(1, 2)
-        self.results_splitter.setChildrenCollapsible(False)
-
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(4, 0, 0, 0)
-        right_layout.addLayout(header)
-        right_layout.addWidget(self.results_splitter, 1)
-
-        self.main_splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.main_splitter.setObjectName("trainingSplitter")
-        self.main_splitter.addWidget(self.left_splitter)
-        self.main_splitter.addWidget(right)
-        self.main_splitter.setStretchFactor(0, 0)
-        self.main_splitter.setStretchFactor(1, 1)
-        self.main_splitter.setChildrenCollapsible(False)
-        self.main_splitter.setSizes([380, 900])
-
-        top = QHBoxLayout()
-        top.addWidget(family_label)
-        top.addWidget(self.family_combo)
-        top.addWidget(self.description_label, 1)
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(self.main_splitter, 1)
-
-    def _button(self, name: str, text: str, tip: str) -> QPushButton:
-        button = QPushButton(text)
-        button.setObjectName(name)
-        button.setToolTip(tip)
-        button.setAccessibleName(text.rstrip("…"))
-        button.setAccessibleDescription(tip)
-        button.setEnabled(False)
-        return button
+    def _shortcut(self, keys: QKeySequence, slot: Callable[[], None]) -> None:
+        """A key for this tab (and its children) only."""
+        shortcut = QShortcut(keys, self)
+        shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        shortcut.activated.connect(slot)
 
     def _populate_families(self) -> None:
-        registry = self.workspace.registry
-        blocked = self.family_combo.blockSignals(True)
-        for spec in registry.specs():
-            self.family_combo.addItem(spec.display_name, spec.name)
-            index = self.family_combo.count() - 1
-            tip = spec.description + (f"\n\n{spec.architecture}" if spec.architecture else "")
-            self.family_combo.setItemData(index, tip, Qt.ItemDataRole.ToolTipRole)
-        self.family_combo.blockSignals(blocked)
-        problems = [f"{e.source}: {e.message}" for e in registry.errors]
+        self.family_forms.load()
+        problems = [f"{e.source}: {e.message}" for e in self.workspace.registry.errors]
         if problems:
             self._show_error("Some families were skipped:\n" + "\n".join(problems))
-        if self.family_combo.count():
-            self._on_family_changed(self.family_combo.currentIndex())
 
     # ---- family and forms ------------------------------------------------------------------
     def family(self) -> str | None:
-        return self.family_combo.currentData()
+        return self.family_forms.family()
 
     def select_family(self, name: str) -> bool:
-        index = self.family_combo.findData(name)
-        if index < 0:
-            return False
-        if index == self.family_combo.currentIndex():
-            return True
-        self.family_combo.setCurrentIndex(index)
-        return True
+        return self.family_forms.select_family(name)
 
-    @Slot(int)
-    def _on_family_changed(self, index: int) -> None:
-        name = self.family_combo.itemData(index)
-        if not name:
-            return
-        spec = self.workspace.registry.spec(name)
+    @Slot(object)
+    def _on_family_changed(self, spec: Any) -> None:
+        """The forms show a new family: describe it and resolve its variant."""
         self.description_label.setText(spec.description)
         self.description_label.setToolTip(spec.architecture or spec.description)
-        self.family_combo.setToolTip(spec.description)
-        self._suspend_invalidate = True
-        try:
-            self.domain_form.set_specs(list(spec.domain_parameters))
-            self.training_form.set_specs(self.preferences.apply_to(spec.training_parameters()))
-        finally:
-            self._suspend_invalidate = False
         self._invalidate()
 
     def apply_preferences(self, preferences: Preferences) -> None:
+        """New preferences: threads/device fields the user has not typed in follow them."""
         self.preferences = preferences
-        if self.training_form.names():
-            self.training_form.update_defaults(
-                self.preferences.apply_to(self.training_form.specs())
-            )
+        self.family_forms.apply_preferences(preferences)
+        self._invalidate()
 
     @Slot()
     def _on_form_changed(self) -> None:
@@ -418,33 +305,14 @@ class TrainingTab(QWidget):
             self._invalidate()
 
     def _invalidate(self) -> None:
-        self._config = None
-        if self._engine_ready:
-            self._set_state("checking")
-        else:
-            self._set_state("loading")
-        self._resolve_timer.start()
-        self._update_actions()
+        """Something changed: resolve again, now (the engine answers at once, without torch)."""
+        self._resolve()
 
     @property
     def plots(self) -> TrainingPlots:
         """The live plots, created on first use (after the first paint, so pyqtgraph's import
         does not delay it)."""
-        if self._plots is None:
-            from desktop_app.plots import TrainingPlots
-
-            plots = TrainingPlots()
-            plots.epochClicked.connect(self._on_plot_epoch_clicked)
-            sizes = self.results_splitter.sizes()
-            self.results_splitter.replaceWidget(0, plots)
-            self._plots_placeholder.deleteLater()
-            self._plots = plots
-            total = sum(sizes)
-            if not self._results_sizes_restored and total > 0:
-                self.results_splitter.setSizes([total * 3 // 5, total - total * 3 // 5])
-            else:
-                self.results_splitter.setSizes(sizes)
-        return self._plots
+        return self.results.plots
 
     @Slot()
     def ensure_plots(self) -> None:
@@ -483,11 +351,8 @@ class TrainingTab(QWidget):
 
     @Slot()
     def _resolve(self) -> None:
-        """Validate everything with the engine and show the variant name and state."""
-        if not self._engine_ready:
-            self._set_state("loading")
-            self._update_actions()
-            return
+        """Ask the engine about the forms: effective defaults (the fields left alone follow
+        them), an error per field, and the variant's name and state."""
         family = self.family()
         if family is None:
             return
@@ -495,36 +360,48 @@ class TrainingTab(QWidget):
         self.training_form.clear_external_errors()
         self._resolve_error = None
         self._config = None
-        if not (self.domain_form.is_valid() and self.training_form.is_valid()):
-            self._set_state("invalid")
-            self._update_actions()
-            self._refresh_error_area()
-            return
-        registry = self.workspace.registry
-        domain = self.domain_form.values()
         try:
-            self._suspend_invalidate = True
-            try:
-                specs = registry.training_parameters(family, domain)
-                self.training_form.update_defaults(self.preferences.apply_to(specs))
-            finally:
-                self._suspend_invalidate = False
-            training = self.training_form.values()
-            config = registry.resolve_config(family, domain, training)
-            self._check_device(config)
+            resolution = self.workspace.resolve(
+                family,
+                self.domain_form.values(),
+                self.training_form.edited_values(),
+                preferences=self.preferences.training_defaults(),
+            )
+            self._show_defaults(resolution)
+            self._show_field_errors(resolution.errors)
+            if resolution.config is not None and self._forms_valid():
+                self._check_device(resolution.config)
+                self._config = resolution.config
         except ParameterError as exc:
-            for form in (self.domain_form, self.training_form):
-                if form.has_field(exc.field):
-                    form.set_external_error(exc.field, exc.message)
-                    break
-            else:
-                self._resolve_error = str(exc)
+            self._show_field_errors({exc.field: exc.message})
         except Exception as exc:
             self._resolve_error = f"{type(exc).__name__}: {exc}"
-        else:
-            self._config = config
         self._refresh_error_area()
         self._refresh_variant_state()
+
+    def _show_defaults(self, resolution: Any) -> None:
+        """The effective defaults in the training form, with where each comes from."""
+        hints = {name: default.hint() for name, default in resolution.defaults.items()}
+        self._suspend_invalidate = True
+        try:
+            self.training_form.update_defaults(resolution.training_specs, hints)
+        finally:
+            self._suspend_invalidate = False
+
+    def _show_field_errors(self, errors: dict[str, str]) -> None:
+        """Each engine error under its field; one no form has goes to the error area."""
+        for field, message in errors.items():
+            form = next((f for f in self._forms() if f.has_field(field)), None)
+            if form is None:
+                self._resolve_error = f"{field}: {message}"
+            elif field not in form.errors():  # a field's own parse error says it first
+                form.set_external_error(field, message)
+
+    def _forms(self) -> tuple[Any, Any]:
+        return (self.domain_form, self.training_form)
+
+    def _forms_valid(self) -> bool:
+        return all(form.is_valid() for form in self._forms())
 
     def _check_device(self, config: RunConfig) -> None:
         device = config.training.device
@@ -533,10 +410,10 @@ class TrainingTab(QWidget):
             raise ParameterError("device", f"{device} is not available here; allowed: {allowed}")
 
     def _refresh_variant_state(self) -> None:
+        """The state of the variant the forms make: running, queued, or as stored."""
         config = self._config
         if config is None:
-            if self._state not in ("loading",):
-                self._set_state("invalid")
+            self._set_state("invalid")
             self._update_actions()
             return
         name = config.variant
@@ -560,7 +437,7 @@ class TrainingTab(QWidget):
 
     def _disk_state(self, config: RunConfig) -> str:
         directory = variant_dir(self.workspace.home, config.family, config.variant)
-        if not (directory / "config.json").is_file():
+        if not variants.config_path(directory).is_file():
             return "new"
         summary = summarise(directory)
         self._summary_problem = summary.problem
@@ -571,7 +448,7 @@ class TrainingTab(QWidget):
     def _set_state(self, state: str) -> None:
         self._state = state
         text, tip = STATE_TEXT.get(state, (state, ""))
-        if state in ("loading", "invalid"):
+        if state == "invalid":
             self.variant_label.setText("—")
         self.state_label.setText(f"({text})")
         full_tip = tip + (f"\n{self._summary_problem}" if self._summary_problem else "")
@@ -579,6 +456,7 @@ class TrainingTab(QWidget):
         self.state_label.setAccessibleDescription(full_tip)
 
     def _update_actions(self) -> None:
+        """Start, Stop, Resume and Replay as the variant's state and the run allow."""
         busy = self.controller.busy
         config = self._config
         same = (
@@ -598,11 +476,11 @@ class TrainingTab(QWidget):
         self.stop_button.setEnabled(busy and not self.controller.stopping)
         self.resume_button.setEnabled(usable and state in ("cancelled", "failed", "interrupted"))
         self.replay_button.setEnabled(usable and state == "completed")
-        self.export_button.setEnabled(self.chronicle_model.rowCount() > 0)
 
     # ---- actions ---------------------------------------------------------------------------
     @Slot()
     def start(self) -> None:
+        """Train the variant (retraining an existing one asks first)."""
         config = self._config
         if config is None or not self.start_button.isEnabled():
             return
@@ -613,14 +491,7 @@ class TrainingTab(QWidget):
             "Retrain it from scratch? Its checkpoints and chronicle are replaced.",
         ):
             return
-        request = RunRequest(
-            mode=mode,
-            variant=config.variant,
-            family=config.family,
-            domain=dict(config.domain),
-            training=config.training.model_dump(),
-        )
-        self.submit(request)
+        self.submit(RunRequest(mode, config.variant, config.family, config=config))
 
     @Slot()
     def stop(self) -> None:
@@ -645,11 +516,6 @@ class TrainingTab(QWidget):
     def request_resume(self, variant: str) -> None:
         """Resume a variant by name (from the Analysis tab)."""
         self.submit(RunRequest(mode="resume", variant=variant))
-
-    @Slot(str)
-    def request_replay(self, variant: str) -> None:
-        """Replay a variant by name (from the Analysis tab)."""
-        self.submit(RunRequest(mode="replay", variant=variant))
 
     def submit(self, request: RunRequest) -> bool:
         """Start now, or (asking first) queue behind the run in progress. True if accepted."""
@@ -693,43 +559,33 @@ class TrainingTab(QWidget):
     @Slot(object, object)
     def _on_run_started(self, request: RunRequest, info: dict[str, Any]) -> None:
         self._run = request
-        self._run_started_at = time.monotonic()
-        self._run_start_epoch = int(info.get("start_epoch", 0))
-        self._epochs_done = self._run_start_epoch
-        self._run_total = int(info.get("total_epochs", 0))
         self._hide_run_error()
         if request.mode != "replay":
             self._displayed = (str(info.get("family")), str(info.get("variant")))
-            history = info.get("history") or []
-            self.chronicle_model.set_rows(history)
-            self.plots.set_rows(history)
-            self._update_rows_label()
+            self.results.show_rows(info.get("history") or [])
         verb = {"replay": "Replaying", "resume": "Resuming"}.get(request.mode, "Training")
         self.status_label.setText(f"{verb} {info.get('variant', request.variant)}…")
-        self._update_progress()
-        self._progress_timer.start()
+        progress = self.progress_bar
+        progress.start(int(info.get("start_epoch", 0)), int(info.get("total_epochs", 0)))
         self._refresh_variant_state()
 
     @Slot(object)
     def _on_rows(self, rows: list[dict[str, Any]]) -> None:
+        """A batch of the run's rows: to the table and plots, and the epoch reached."""
         if self._run is None:
             return
         if self._run.mode != "replay":
-            follow = self._at_bottom()
-            self.chronicle_model.append_rows(rows)
-            self.plots.add_rows(rows)
-            if follow:
-                self.table.scrollToBottom()
-            self._update_rows_label()
-        for row in reversed(rows):
-            if "train_loss" in row:
-                self._epochs_done = int(row.get("epoch", self._epochs_done))
-                break
-        self._update_progress()
+            self.results.add_rows(rows)
+        progress = self.progress_bar
+        last = next((row for row in reversed(rows) if is_epoch_end(row)), None)
+        if last is not None:
+            progress.advance(int(last.get("epoch", progress.epochs_done)))
+        else:
+            progress.refresh()
         if not self.controller.stopping:
             verb = "Replaying" if self._run.mode == "replay" else "Training"
             self.status_label.setText(
-                f"{verb} {self._run.variant} — epoch {self._epochs_done} of {self._run_total}"
+                f"{verb} {self._run.variant} — epoch {progress.epochs_done} of {progress.total}"
             )
 
     @Slot(str)
@@ -738,8 +594,8 @@ class TrainingTab(QWidget):
 
     @Slot(object)
     def _on_run_ended(self, outcome: RunOutcome) -> None:
-        self._progress_timer.stop()
-        self._update_progress()
+        """Say how the run ended; a failure or a replay that differs also shows as an error."""
+        self.progress_bar.stop()
         request = outcome.request
         name = request.variant
         if outcome.failed:
@@ -767,86 +623,27 @@ class TrainingTab(QWidget):
         if self._config is not None:
             self._refresh_variant_state()
 
-    # ---- progress --------------------------------------------------------------------------
-    @Slot()
-    def _update_progress(self) -> None:
-        total = max(1, self._run_total)
-        done = min(self._epochs_done, total)
-        self.progress_bar.setRange(0, total)
-        self.progress_bar.setValue(done)
-        elapsed = time.monotonic() - self._run_started_at if self._run_started_at else 0.0
-        text = f"{done} / {self._run_total} epochs · {_duration(elapsed)} elapsed"
-        this_run = done - self._run_start_epoch
-        if self._run is not None and this_run > 0 and done < total:
-            remaining = elapsed / this_run * (total - done)
-            text += f" · ~{_duration(remaining)} left"
-        self.progress_bar.setFormat(text)
-
     # ---- history, table and plot links -----------------------------------------------------
     def _show_history(self, family: str, name: str) -> None:
         """Show an existing variant's chronicle (read on the GUI thread: small files only)."""
-        path = variant_dir(self.workspace.home, family, name) / "chronicle.jsonl"
+        path = variants.chronicle_path(variant_dir(self.workspace.home, family, name))
         try:
             size = path.stat().st_size if path.exists() else 0
             if size > HISTORY_PREVIEW_BYTES:
                 self._displayed = (family, name)
-                self.chronicle_model.clear()
-                self.plots.clear()
+                self.results.clear()
                 self.status_label.setText(
                     f"{name}: its chronicle ({size / 2**20:.0f} MB) is too large to preview "
                     "here; the Analysis tab shows its curves."
                 )
-                self._update_rows_label()
                 return
             rows = list(read_chronicle(path))
         except OSError as exc:
             self._show_error(f"Could not read {path}: {exc}")
             return
         self._displayed = (family, name)
-        self.chronicle_model.set_rows(rows)
-        self.plots.set_rows(rows)
-        self._update_rows_label()
+        self.results.show_rows(rows)
         self._update_actions()
-
-    def _at_bottom(self) -> bool:
-        bar = self.table.verticalScrollBar()
-        return bar.value() >= bar.maximum() - 1
-
-    def _update_rows_label(self) -> None:
-        rows = self.chronicle_model.rowCount()
-        self.rows_label.setText(f"{rows:,} row{'s' if rows != 1 else ''}")
-        self.export_button.setEnabled(rows > 0)
-
-    @Slot(QModelIndex, int, int)
-    def _on_columns_inserted(self, parent: QModelIndex, first: int, last: int) -> None:
-        """Size new columns for their header and any formatted number (no content scan)."""
-        metrics = self.table.fontMetrics()
-        header = self.table.horizontalHeader()
-        number = metrics.horizontalAdvance("-1.23456e-05") + 14
-        integer = metrics.horizontalAdvance("9999999") + 14
-        for column in range(first, last + 1):
-            key = self.chronicle_model.columns[column]
-            title = str(self.chronicle_model.headerData(column, Qt.Orientation.Horizontal))
-            sample = integer if key in ("epoch", "step") else number
-            width = max(sample, metrics.horizontalAdvance(title) + 18)
-            if key == "warning":
-                width = max(width, 320)
-            header.resizeSection(column, width)
-
-    @Slot(int)
-    def _on_plot_epoch_clicked(self, epoch: int) -> None:
-        row = self.chronicle_model.epoch_end_row_near(epoch)
-        if row is None:
-            return
-        self.table.selectRow(row)
-        self.table.scrollTo(
-            self.chronicle_model.index(row, 0), QAbstractItemView.ScrollHint.PositionAtCenter
-        )
-
-    @Slot(QModelIndex, QModelIndex)
-    def _on_table_row_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
-        epoch = self.chronicle_model.epoch_of_row(current.row()) if current.isValid() else None
-        self.plots.mark_epoch(epoch)
 
     @Slot()
     def export_chronicle_dialog(self) -> None:
@@ -903,15 +700,15 @@ class TrainingTab(QWidget):
             settings.setValue("training/family", self.family())
 
     def restore_state(self, settings: QSettings) -> None:
+        """Splitter sizes and the family last used, from the window settings."""
         for key, splitter in (
             ("training/mainSplitter", self.main_splitter),
             ("training/leftSplitter", self.left_splitter),
-            ("training/resultsSplitter", self.results_splitter),
         ):
             state = settings.value(key)
-            restored = state is not None and splitter.restoreState(state)
-            if restored and splitter is self.results_splitter:
-                self._results_sizes_restored = True
+            if state is not None:
+                splitter.restoreState(state)
+        self.results.restore_sizes(settings.value("training/resultsSplitter"))
         family = settings.value("training/family")
         if isinstance(family, str):
             self.select_family(family)

@@ -4,34 +4,19 @@ from __future__ import annotations
 
 import bisect
 import csv
-import math
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt
+from PySide6.QtCore import QModelIndex, QObject, Qt
 
-# Known fields first, in this order; anything else follows in order of appearance.
-PREFERRED_COLUMNS = [
-    "epoch",
-    "step",
-    "loss",
-    "train_loss",
-    "test_loss",
-    "train_accuracy",
-    "test_accuracy",
-    "train_r2",
-    "test_r2",
-    "train_mae",
-    "test_mae",
-    "lr",
-    "grad_norm",
-    "epoch_time",
-    "timestamp",
-    "warning",
-]
+from desktop_app.kit.formatting import format_value
+from desktop_app.kit.table_model import ALIGN_NUMBER, ALIGN_TEXT, RowTableModel
+from engine.training.chronicle import is_epoch_end
 
+# Known fields first, in this order (with their headers); anything else follows in order of
+# appearance, its key as its header.
 HEADER_LABELS = {
     "epoch": "Epoch",
     "step": "Step",
@@ -50,8 +35,7 @@ HEADER_LABELS = {
     "timestamp": "Time",
     "warning": "Warning",
 }
-
-EPOCH_END_FIELD = "train_loss"  # rows that close an epoch carry the epoch metrics
+COLUMN_ORDER = {key: i for i, key in enumerate(HEADER_LABELS)}
 
 # Roles as plain ints: Qt asks data() for seven roles of every visible cell at every repaint
 # (several times a second while training), so the roles this model does not serve are
@@ -61,11 +45,11 @@ _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
 _ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
 _ROW = int(Qt.ItemDataRole.UserRole) + 1
 _DATA_ROLES = frozenset({_DISPLAY, _TOOLTIP, _ALIGNMENT, _ROW})
-_ALIGN_NUMBER = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-_ALIGN_TEXT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
 
 
-class ChronicleModel(QAbstractTableModel):
+class ChronicleModel(RowTableModel):
+    """Every chronicle row, a column per field; epoch-end rows indexed for the plots' links."""
+
     RowRole = Qt.ItemDataRole.UserRole + 1  # the raw value of a cell
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -76,15 +60,18 @@ class ChronicleModel(QAbstractTableModel):
         self._epoch_end_epochs: list[int] = []  # their epochs (non-decreasing)
 
     # ---- Qt model --------------------------------------------------------------------------
-    def rowCount(self, parent: QModelIndex | None = None) -> int:
-        if parent is not None and parent.isValid():
-            return 0
-        return len(self._rows)
-
-    def columnCount(self, parent: QModelIndex | None = None) -> int:
-        if parent is not None and parent.isValid():
-            return 0
+    def column_count(self) -> int:
         return len(self._columns)
+
+    def column_title(self, column: int) -> str:
+        key = self._columns[column]
+        return HEADER_LABELS.get(key, key)
+
+    def column_tip(self, column: int) -> str:
+        return self._columns[column]
+
+    def row_title(self, row: int) -> str:
+        return str(row + 1)
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if role not in _DATA_ROLES or not index.isValid():
@@ -96,27 +83,14 @@ class ChronicleModel(QAbstractTableModel):
         key = columns[column]
         value = rows[row].get(key)
         if role == _DISPLAY:
-            return format_value(key, value)
+            return format_cell(key, value)
         if role == _ALIGNMENT:
             if isinstance(value, int | float) and not isinstance(value, bool):
-                return _ALIGN_NUMBER
-            return _ALIGN_TEXT
+                return ALIGN_NUMBER
+            return ALIGN_TEXT
         if role == _TOOLTIP:
             return None if value is None else f"{key} = {value!r}"
         return value  # RowRole
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        # The vertical header asks for hundreds of sections each time rows are added.
-        if role != _DISPLAY and role != _TOOLTIP:
-            return None
-        if orientation == Qt.Orientation.Vertical:
-            return str(section + 1) if role == _DISPLAY else None
-        if 0 <= section < len(self._columns):
-            key = self._columns[section]
-            return HEADER_LABELS.get(key, key) if role == _DISPLAY else key
-        return None
 
     # ---- content ---------------------------------------------------------------------------
     @property
@@ -148,12 +122,13 @@ class ChronicleModel(QAbstractTableModel):
         self.beginInsertRows(QModelIndex(), first, first + len(rows) - 1)
         for offset, row in enumerate(rows):
             self._rows.append(row)
-            if EPOCH_END_FIELD in row:
+            if is_epoch_end(row):
                 self._epoch_end_rows.append(first + offset)
                 self._epoch_end_epochs.append(int(row.get("epoch", 0)))
         self.endInsertRows()
 
     def _add_columns(self, rows: list[dict[str, Any]]) -> None:
+        """The fields not seen before become columns, known ones in their usual order."""
         known = set(self._columns)
         new: list[str] = []
         for row in rows:
@@ -163,8 +138,7 @@ class ChronicleModel(QAbstractTableModel):
                     new.append(key)
         if not new:
             return
-        order = {key: i for i, key in enumerate(PREFERRED_COLUMNS)}
-        new.sort(key=lambda k: order.get(k, len(order)))
+        new.sort(key=lambda k: COLUMN_ORDER.get(k, len(COLUMN_ORDER)))
         first = len(self._columns)
         self.beginInsertColumns(QModelIndex(), first, first + len(new) - 1)
         self._columns.extend(new)
@@ -189,9 +163,6 @@ class ChronicleModel(QAbstractTableModel):
             return int(epoch) if epoch is not None else None
         return None
 
-    def epoch_end_count(self) -> int:
-        return len(self._epoch_end_rows)
-
     # ---- export ----------------------------------------------------------------------------
     def export_csv(self, path: str | Path) -> int:
         """Write every row (raw values, one column per field) as CSV; returns the row count."""
@@ -203,15 +174,8 @@ class ChronicleModel(QAbstractTableModel):
         return len(self._rows)
 
 
-def format_value(key: str, value: Any) -> str:
-    if value is None:
-        return ""
-    if key == "timestamp" and isinstance(value, int | float):
+def format_cell(key: str, value: Any) -> str:
+    """A cell's text: a timestamp as the time of day, numbers to 6 significant digits."""
+    if key == "timestamp" and isinstance(value, int | float) and not isinstance(value, bool):
         return time.strftime("%H:%M:%S", time.localtime(value))
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            return str(value)
-        return f"{value:.6g}"
-    return str(value)
+    return format_value(value, precision=6, booleans=("yes", "no"))

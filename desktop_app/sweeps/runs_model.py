@@ -16,19 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QPersistentModelIndex,
-    Qt,
-)
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
-from desktop_app.filter_proxy import AttributeFilterProxy
-from engine.sweeps import LABELS, NA, SweepRecord, SweepRow
+from desktop_app.kit.filter_proxy import AttributeFilterProxy
+from desktop_app.kit.formatting import format_duration, format_value
+from desktop_app.kit.table_model import ALIGN_NUMBER, ITEM_ROLE, SORT_ROLE, Index, RowTableModel
+from engine.sweeps import NA, SweepRecord, SweepRow, sweep_label
 
-ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1  # the row's RunEntry
-SORT_ROLE = Qt.ItemDataRole.UserRole + 2  # a value that sorts numerically
 BEST_ROLE = Qt.ItemDataRole.UserRole + 3  # True on the best row
 
 PENDING, RUNNING = "pending", "running"
@@ -57,8 +52,6 @@ TRAILING = (
 )
 NUMERIC = frozenset({"index", "metric_score", "train_loss", "test_loss", "duration_s"})
 CSV_FIELDS = ("metric_name", "metric_score", "train_loss", "test_loss", "duration_s")
-
-Index = QModelIndex | QPersistentModelIndex
 
 
 @dataclass
@@ -118,36 +111,20 @@ def _number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def format_value(value: Any) -> str:
+def format_cell(value: Any) -> str:
     """A cell's text: floats to 4 significant digits, booleans as true/false."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+    return format_value(value, precision=4)
 
 
-def format_seconds(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {rest:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
-
-
-class RunsTableModel(QAbstractTableModel):
-    """One row per combination of the sweep shown; ENTRY_ROLE gives the row's RunEntry."""
+class RunsTableModel(RowTableModel):
+    """One row per combination of the sweep shown; ITEM_ROLE gives the row's RunEntry."""
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._record_id: str | None = None
         self._family: str | None = None
         self._parameters: list[str] = []
-        self._entries: list[RunEntry] = []
+        self._rows: list[RunEntry] = []
         self._columns: list[tuple[str, str, str]] = list(LEADING) + list(TRAILING)
         self._best: int | None = None
 
@@ -160,25 +137,23 @@ class RunsTableModel(QAbstractTableModel):
     def family(self) -> str | None:
         return self._family
 
-    def parameter_names(self) -> list[str]:
-        return list(self._parameters)
-
-    def set_record(self, record: SweepRecord | None) -> None:
-        """Show a sweep (None: nothing); a model reset, so views drop their selection."""
+    def set_record(self, record: SweepRecord | None, family_spec: Any = None) -> None:
+        """Show a sweep (None: nothing); a model reset, so views drop their selection. The
+        swept parameters' tooltips name them as `family_spec` (its FamilySpec) labels them."""
         self.beginResetModel()
         if record is None:
             self._record_id = self._family = None
-            self._parameters, self._entries = [], []
+            self._parameters, self._rows = [], []
         else:
             self._record_id, self._family = record.id, record.spec.family
             self._parameters = list(record.spec.grid)
             rows = {row.index: row for row in record.rows}
-            self._entries = [
+            self._rows = [
                 RunEntry(i, dict(combo), rows.get(i)) for i, combo in enumerate(record.combinations)
             ]
         self._columns = (
             list(LEADING)
-            + [(name, name, f"Swept: {LABELS.get(name, name)}") for name in self._parameters]
+            + [(name, name, f"Swept: {_label(family_spec, name)}") for name in self._parameters]
             + list(TRAILING)
         )
         self._best = self._find_best()
@@ -186,38 +161,35 @@ class RunsTableModel(QAbstractTableModel):
 
     def update_row(self, row: SweepRow) -> None:
         """Record a combination's outcome (from the running sweep)."""
-        if not 0 <= row.index < len(self._entries):
+        if not 0 <= row.index < len(self._rows):
             return
-        entry = self._entries[row.index]
+        entry = self._rows[row.index]
         entry.row, entry.running = row, False
         if row.parameters:
             entry.parameters = {**entry.parameters, **row.parameters}
         previous, self._best = self._best, self._find_best()
-        self._changed(row.index)
+        self.row_changed(row.index)
         for other in {previous, self._best} - {None, row.index}:
             assert other is not None
-            self._changed(other)
+            self.row_changed(other)
 
     def set_running(self, index: int | None) -> None:
         """Mark the combination being trained (None: none)."""
-        for i, entry in enumerate(self._entries):
+        for i, entry in enumerate(self._rows):
             running = i == index and entry.unfinished
             if entry.running != running:
                 entry.running = running
-                self._changed(i)
+                self.row_changed(i)
 
     def mark_next_running(self) -> int | None:
         """Mark the first unfinished combination as running (sequential sweeps run them in
         order); returns its index, or None when every combination has finished."""
-        index = next((e.index for e in self._entries if e.unfinished), None)
+        index = next((e.index for e in self._rows if e.unfinished), None)
         self.set_running(index)
         return index
 
     def entries(self) -> list[RunEntry]:
-        return list(self._entries)
-
-    def entry(self, row: int) -> RunEntry:
-        return self._entries[row]
+        return list(self._rows)
 
     def best_row(self) -> int | None:
         """The source row of the best completed combination, or None."""
@@ -229,12 +201,9 @@ class RunsTableModel(QAbstractTableModel):
     def column_of(self, key: str) -> int:
         return self.column_keys().index(key)
 
-    def _changed(self, row: int) -> None:
-        last = max(0, len(self._columns) - 1)
-        self.dataChanged.emit(self.index(row, 0), self.index(row, last))
-
     def _find_best(self) -> int | None:
-        scored = [(e, score(e)) for e in self._entries]
+        """The completed row with the best score of the sweep's metric, or None."""
+        scored = [(e, score(e)) for e in self._rows]
         scored = [(e, s) for e, s in scored if s is not None]
         if not scored:
             return None
@@ -246,33 +215,27 @@ class RunsTableModel(QAbstractTableModel):
         best = pick(candidates, key=lambda pair: pair[1])
         return best[0].index
 
-    # ---- QAbstractTableModel -----------------------------------------------------------------
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._entries)
+    # ---- RowTableModel -----------------------------------------------------------------------
+    def column_count(self) -> int:
+        return len(self._columns)
 
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._columns)
+    def column_title(self, column: int) -> str:
+        return self._columns[column][1]
 
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self._columns):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._columns[section][1]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._columns[section][2]
-        return None
+    def column_tip(self, column: int) -> str:
+        return self._columns[column][2]
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._entries):
+        """What a cell shows, sorts by, says to a screen reader, and its tint."""
+        entry = self.item_at(index)
+        if entry is None:
             return None
-        entry = self._entries[index.row()]
-        key = self._columns[index.column()][0]
+        column = index.column()
+        key = self._columns[column][0]
         best = index.row() == self._best
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(entry, key)
-        if role == ENTRY_ROLE:
+        if role == ITEM_ROLE:
             return entry
         if role == SORT_ROLE:
             return self._sort_key(entry, key)
@@ -281,27 +244,24 @@ class RunsTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(entry, best)
         if role == Qt.ItemDataRole.BackgroundRole:
-            if best:
-                return QBrush(BEST_TINT)
-            tint = _TINTS.get(entry.result)
+            tint = BEST_TINT if best else _TINTS.get(entry.result)
             return QBrush(tint) if tint is not None else None
         if role == Qt.ItemDataRole.FontRole and best:
             font = QFont()
             font.setBold(True)
             return font
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            header = self._columns[index.column()][1]
-            text = self._display(entry, key) or "none"
-            return f"{header}: {text}" + (" (best)" if best and index.column() == 0 else "")
+            text = self.accessible_text(column, self._display(entry, key))
+            return text + (" (best)" if best and column == 0 else "")
         if role == Qt.ItemDataRole.TextAlignmentRole and (key in NUMERIC or key in self._numeric()):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return ALIGN_NUMBER
         return None
 
     def _numeric(self) -> set[str]:
         return {
             name
             for name in self._parameters
-            if any(_number(e.parameters.get(name)) is not None for e in self._entries[:1])
+            if any(_number(e.parameters.get(name)) is not None for e in self._rows[:1])
         }
 
     def _display(self, entry: RunEntry, key: str) -> str:
@@ -309,10 +269,10 @@ class RunsTableModel(QAbstractTableModel):
             row = entry.row
             if row is None or (row.result == "failed" and not row.duration_s):
                 return ""
-            return format_seconds(row.duration_s)
+            return format_duration(row.duration_s)
         if key in ("metric_name", "metric_score", "train_loss", "test_loss") and entry.row is None:
             return ""
-        return format_value(entry.value(key))
+        return format_cell(entry.value(key))
 
     def _sort_key(self, entry: RunEntry, key: str) -> Any:
         value = entry.value(key)
@@ -322,9 +282,10 @@ class RunsTableModel(QAbstractTableModel):
                 return number
             if key in NUMERIC:  # n/a, pending: sorted after every number (see lessThan)
                 return None
-        return format_value(value).lower()
+        return format_cell(value).lower()
 
     def _tooltip(self, entry: RunEntry, best: bool) -> str:
+        """A run's error, state, or what it is (and whether it is the best)."""
         if entry.result == "failed":
             return entry.error or "failed"
         if entry.result == "cancelled":
@@ -346,13 +307,13 @@ class RunsTableModel(QAbstractTableModel):
     # ---- export ------------------------------------------------------------------------------
     def write_csv(self, path: str | Path, rows: Iterable[int] | None = None) -> int:
         """Write the rows (source rows, all by default) as CSV with raw values; returns how many."""
-        chosen: Sequence[int] = list(range(len(self._entries)) if rows is None else rows)
+        chosen: Sequence[int] = list(range(len(self._rows)) if rows is None else rows)
         header = ["index", "variant", *self._parameters, "result", *CSV_FIELDS, "error"]
         with open(path, "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(header)
             for source_row in chosen:
-                entry = self._entries[source_row]
+                entry = self._rows[source_row]
                 row = entry.row
                 values: list[Any] = [entry.index + 1, entry.variant or ""]
                 values += [_csv(entry.parameters.get(name)) for name in self._parameters]
@@ -379,16 +340,6 @@ class RunsFilterProxy(AttributeFilterProxy):
         super().__init__(parent)
         self._text = ""
         self._result: str | None = None
-        self.setSortRole(SORT_ROLE)
-        self.setDynamicSortFilter(True)
-
-    @property
-    def text(self) -> str:
-        return self._text
-
-    @property
-    def result(self) -> str | None:
-        return self._result
 
     def set_text(self, text: str) -> None:
         self._set_criterion("_text", text.strip().lower())
@@ -396,15 +347,12 @@ class RunsFilterProxy(AttributeFilterProxy):
     def set_result(self, result: str | None) -> None:
         self._set_criterion("_result", result or None)
 
-    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
-        model = self.sourceModel()
-        entry = model.data(model.index(source_row, 0, source_parent), ENTRY_ROLE)
-        if entry is None:
-            return False
-        if self._result is not None and entry.result != self._result:
+    def accepts(self, item: RunEntry, source_row: int, source_parent: Index) -> bool:
+        if self._result is not None and item.result != self._result:
             return False
         if not self._text:
             return True
+        model = self.sourceModel()
         for column in range(model.columnCount()):
             text = model.data(model.index(source_row, column, source_parent))
             if text and self._text in str(text).lower():
@@ -423,10 +371,11 @@ class RunsFilterProxy(AttributeFilterProxy):
             return not isinstance(a, str)
         return a < b
 
-    def entry(self, proxy_row: int) -> RunEntry:
-        source = self.mapToSource(self.index(proxy_row, 0))
-        return self.sourceModel().data(source, ENTRY_ROLE)
-
     def source_rows(self) -> list[int]:
         """The source rows shown, in view order."""
         return [self.mapToSource(self.index(r, 0)).row() for r in range(self.rowCount())]
+
+
+def _label(family_spec: Any, name: str) -> str:
+    """A swept parameter's words for a user (its name without the family's spec)."""
+    return sweep_label(family_spec, name) if family_spec is not None else name

@@ -1,11 +1,11 @@
 """Distill a trained classifier (the teacher) into a student variant, and compare the two.
 
 Opened from the Analysis tab ("Distill…" on a completed variant). The dialog first checks the
-teacher as the engine will (in a worker): a regression teacher, or one that is not completed,
+teacher as the engine will (in a task): a regression teacher, or one that is not completed,
 is refused with the engine's own message. Then the student's family, its parameters (the
 parameter forms of the Training tab), the temperature T and alpha; Start trains it in a
-worker with progress and Cancel, and the result compares teacher and student: parameter
-count, test accuracy and loss, and inference time per 1,000 examples (measured in the worker
+task with progress and Cancel, and the result compares teacher and student: parameter
+count, test accuracy and loss, and inference time per 1,000 examples (measured in the task
 by `engine.distill.compare_distillation`). `distilled(name)` says a student was trained.
 """
 
@@ -18,14 +18,12 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
-    QComboBox,
     QDialog,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
+    QLayout,
     QProgressBar,
-    QPushButton,
     QScrollArea,
     QTableWidget,
     QTableWidgetItem,
@@ -33,21 +31,30 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.analysis_workers import WorkerRunner
-from desktop_app.param_form import ParamForm
-from desktop_app.sweep_workers import (
+from desktop_app.distill.workers import (
     COMPARING,
     WAITING,
-    DistillCheckWorker,
+    DistillCheckTask,
     DistillOutcome,
     DistillRequest,
-    DistillWorker,
+    DistillTask,
 )
-from desktop_app.widgets import described
+from desktop_app.kit.family_combo import FamilyCombo
+from desktop_app.kit.family_forms import FamilyForms
+from desktop_app.kit.param_form import ParamForm
+from desktop_app.kit.style import ERROR_STYLE, OK_STYLE
+from desktop_app.kit.tasks import TaskRunner
+from desktop_app.kit.turns import WAITING_TEXT
+from desktop_app.kit.widgets import (
+    button,
+    described,
+    group,
+    labelled,
+    scrolling_column,
+    text_label,
+)
 from engine.distill.api import INHERITED_TRAINING
 
-ERROR_STYLE = "color: #b3261e;"
-OK_STYLE = "color: #1b5e20;"
 BASIC_TRAINING = {"epochs", "lr", "optimizer", "weight_decay", "batch_size"}
 STRATEGY_PARAMETERS = ("temperature", "alpha")
 COLUMNS = ("Role", "Variant", "Parameters", "Accuracy", "Loss", "ms / 1,000 examples")
@@ -63,6 +70,7 @@ TURNS_TIP = "Runs in this app take turns: it waits for a run in progress to fini
 
 
 def _number(value: float | None, kind: str) -> str:
+    """A figure of the comparison table, as its column shows it."""
     if value is None:
         return "n/a"
     if kind == "accuracy":
@@ -92,7 +100,7 @@ class DistillDialog(QDialog):
         self.setWindowTitle(f"Distill {teacher}")
         self.setAccessibleName("Distill")
         self.workspace = workspace
-        self.runner = WorkerRunner(self)
+        self.runner = TaskRunner(self)
         self._ids = itertools.count(1)
         self._check_request = 0
         self._run_request = 0
@@ -111,26 +119,54 @@ class DistillDialog(QDialog):
 
     # ---- construction ----------------------------------------------------------------------
     def _build(self) -> None:
-        self.teacher_label = described(
-            QLabel(f"Teacher: <b>{self.teacher_name}</b> ({self.teacher_family})"),
+        """The teacher, the student's forms, what the dialog is doing, the comparison."""
+        self.teacher_label = text_label(
+            "distillTeacherLabel",
             "Teacher",
             "The trained classifier whose softened outputs the student learns from",
+            f"Teacher: <b>{self.teacher_name}</b> ({self.teacher_family})",
         )
-        self.teacher_label.setObjectName("distillTeacherLabel")
-        self.family_combo = described(
-            QComboBox(), "Student family", "The model family of the student"
+        self.message_label = text_label(
+            "distillMessageLabel",
+            "Distillation status",
+            "What the dialog is doing",
+            "Checking the teacher…",
+            wrap=True,
+            select=True,
         )
-        self.family_combo.setObjectName("distillFamilyCombo")
-        family_row = QHBoxLayout()
-        family_label = QLabel("Student &family:")
-        family_label.setBuddy(self.family_combo)
-        family_row.addWidget(family_label)
-        family_row.addWidget(self.family_combo, 1)
+        self.summary_label = text_label(
+            "distillSummaryLabel",
+            "Comparison summary",
+            "The student relative to its teacher",
+            wrap=True,
+        )
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.teacher_label)
+        forms = self._build_forms()
+        layout.addLayout(labelled("Student &family:", self.family_combo, stretch=1))
+        layout.addWidget(forms, 1)
+        layout.addWidget(self.message_label)
+        layout.addWidget(self._build_comparison_table())
+        layout.addWidget(self.summary_label)
+        layout.addLayout(self._build_buttons())
+        self.resize(760, 720)
 
-        self.domain_form = ParamForm("distillDomain")
-        self.training_form = ParamForm(
-            "distillTraining", basic=BASIC_TRAINING, advanced_title="More training parameters"
+    def _build_forms(self) -> QScrollArea:
+        """The student's family, model and training, and the distillation's own parameters."""
+        self.family_combo = FamilyCombo(
+            "distillFamilyCombo", "Student family", "The model family of the student"
         )
+        self.family_forms = FamilyForms(
+            self.workspace.registry,
+            self.family_combo,
+            ("distillDomain", "distillTraining"),
+            basic=BASIC_TRAINING,
+            starting_values=self._starting_values,
+            parent=self,
+        )
+        self.family_forms.familyChanged.connect(self._update_buttons)
+        self.domain_form = self.family_forms.domain_form
+        self.training_form = self.family_forms.training_form
         self.strategy_form = ParamForm("distillStrategy")
         from engine.strategies.distill import DistillStrategy
 
@@ -142,139 +178,96 @@ class DistillDialog(QDialog):
             QCheckBox("Retrain the student if it exists"),
             "Overwrite student",
             "A student with exactly these settings may exist already; retrain it from scratch",
+            object_name="distillOverwriteCheck",
         )
-        self.overwrite_check.setObjectName("distillOverwriteCheck")
-
-        domain_group = QGroupBox("Student model and data")
-        QVBoxLayout(domain_group).addWidget(self.domain_form)
-        training_group = QGroupBox("Student training")
-        QVBoxLayout(training_group).addWidget(self.training_form)
+        for form in (self.domain_form, self.training_form, self.strategy_form):
+            form.changed.connect(self._update_buttons)
         strategy_group = QGroupBox("Distillation")
         strategy_layout = QVBoxLayout(strategy_group)
         strategy_layout.addWidget(self.strategy_form)
         strategy_layout.addWidget(self.overwrite_check)
-        forms = QWidget()
-        forms_layout = QVBoxLayout(forms)
-        forms_layout.setContentsMargins(0, 0, 0, 0)
-        forms_layout.addWidget(domain_group)
-        forms_layout.addWidget(training_group)
-        forms_layout.addWidget(strategy_group)
-        forms_layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(forms)
-
-        self.message_label = described(
-            QLabel("Checking the teacher…"), "Distillation status", "What the dialog is doing"
+        return scrolling_column(
+            [
+                group("Student model and data", self.domain_form),
+                group("Student training", self.training_form),
+                strategy_group,
+            ]
         )
-        self.message_label.setObjectName("distillMessageLabel")
-        self.message_label.setWordWrap(True)
-        self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.progress = described(
-            QProgressBar(), "Distillation progress", "Epochs of the student trained"
-        )
-        self.progress.setObjectName("distillProgress")
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.progress.setVisible(False)
 
-        self.comparison_table = described(
+    def _build_comparison_table(self) -> QTableWidget:
+        """Teacher and student side by side, hidden until a student is trained."""
+        table = described(
             QTableWidget(0, len(COLUMNS)),
             "Teacher and student",
             "Parameter count, test accuracy and loss, and inference time of both models",
+            object_name="distillComparisonTable",
         )
-        self.comparison_table.setObjectName("distillComparisonTable")
-        self.comparison_table.setHorizontalHeaderLabels(list(COLUMNS))
+        table.setHorizontalHeaderLabels(list(COLUMNS))
         for column, tip in enumerate(COLUMN_TIPS):
-            header = self.comparison_table.horizontalHeaderItem(column)
+            header = table.horizontalHeaderItem(column)
             if header is not None:
                 header.setToolTip(tip)
-        self.comparison_table.verticalHeader().setVisible(False)
-        self.comparison_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.comparison_table.horizontalHeader().setSectionResizeMode(
-            QHeaderView.ResizeMode.ResizeToContents
-        )
-        self.comparison_table.horizontalHeader().setStretchLastSection(True)
-        self.comparison_table.setMaximumHeight(110)
-        self.comparison_table.setVisible(False)
-        self.summary_label = described(
-            QLabel(""), "Comparison summary", "The student relative to its teacher"
-        )
-        self.summary_label.setObjectName("distillSummaryLabel")
-        self.summary_label.setWordWrap(True)
+        table.verticalHeader().setVisible(False)
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        table.horizontalHeader().setStretchLastSection(True)
+        table.setMaximumHeight(110)
+        table.setVisible(False)
+        self.comparison_table = table
+        return table
 
-        self.start_button = described(
-            QPushButton("Start"), "Start distillation", "Train the student. " + TURNS_TIP
+    def _build_buttons(self) -> QLayout:
+        """The student's progress, Start, and Cancel (or Close)."""
+        self.progress = described(
+            QProgressBar(),
+            "Distillation progress",
+            "Epochs of the student trained",
+            object_name="distillProgress",
         )
-        self.start_button.setObjectName("distillStartButton")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setVisible(False)
+        self.start_button = button(
+            "distillStartButton",
+            "Start",
+            "Train the student. " + TURNS_TIP,
+            accessible="Start distillation",
+        )
         self.start_button.setEnabled(False)
         self.start_button.setDefault(True)
-        self.cancel_button = described(
-            QPushButton("Close"),
-            "Cancel or close",
+        self.cancel_button = button(
+            "distillCancelButton",
+            "Close",
             "Stop the distillation in progress (the student can be resumed later), or close",
+            accessible="Cancel or close",
         )
-        self.cancel_button.setObjectName("distillCancelButton")
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.progress, 1)
-        buttons.addWidget(self.start_button)
-        buttons.addWidget(self.cancel_button)
-
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.teacher_label)
-        layout.addLayout(family_row)
-        layout.addWidget(scroll, 1)
-        layout.addWidget(self.message_label)
-        layout.addWidget(self.comparison_table)
-        layout.addWidget(self.summary_label)
-        layout.addLayout(buttons)
-        self.resize(760, 720)
-
-        self.family_combo.currentIndexChanged.connect(self._on_family_changed)
-        for form in (self.domain_form, self.training_form, self.strategy_form):
-            form.changed.connect(self._update_buttons)
         self.start_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel_or_close)
+        row = QHBoxLayout()
+        row.addWidget(self.progress, 1)
+        row.addWidget(self.start_button)
+        row.addWidget(self.cancel_button)
+        return row
 
     def _load_families(self) -> None:
-        registry = self.workspace.registry
-        blocked = self.family_combo.blockSignals(True)
-        for spec in registry.specs():
-            self.family_combo.addItem(spec.display_name, spec.name)
-        index = self.family_combo.findData(self.teacher_family)
-        self.family_combo.setCurrentIndex(max(index, 0))
-        self.family_combo.blockSignals(blocked)
-        self._on_family_changed(self.family_combo.currentIndex())
+        self.family_forms.load(select=self.teacher_family)
 
-    @Slot(int)
-    def _on_family_changed(self, index: int) -> None:
-        name = self.family_combo.itemData(index)
-        if name is None:
-            return
-        spec = self.workspace.registry.spec(name)
+    def _starting_values(self, spec: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The student starts from the teacher's own settings (shrink the model from there);
+        a student of another family inherits only the training settings that carry over."""
         config = self.teacher.config
         teacher_training = config.training.model_dump()
-        if name == self.teacher_family:
-            # The teacher's own settings to start from: shrink the model from there.
-            domain, training = dict(config.domain), teacher_training
-        else:
-            domain = {}
-            training = {k: teacher_training[k] for k in INHERITED_TRAINING}
-        self.domain_form.set_specs(list(spec.domain_parameters), domain)
-        training_specs = spec.training_parameters()
-        names = {p.name for p in training_specs}
-        self.training_form.set_specs(
-            training_specs, {k: v for k, v in training.items() if k in names}
-        )
-        self._update_buttons()
+        if spec.name == self.teacher_family:
+            return dict(config.domain), teacher_training
+        return {}, {k: teacher_training[k] for k in INHERITED_TRAINING}
 
     # ---- the teacher check -------------------------------------------------------------------
     def _check_teacher(self) -> None:
-        """Validate the teacher in a worker, as the engine does before training a student."""
+        """Validate the teacher in a task, as the engine does before training a student."""
         self._check_request = next(self._ids)
         request = DistillRequest(self.teacher_name, self.teacher_family, self.teacher_family)
-        worker = DistillCheckWorker(self._check_request, self.workspace, request)
-        self.runner.start(worker, self._on_checked, self._on_check_failed)
+        task = DistillCheckTask(self._check_request, self.workspace, request)
+        self.runner.start(task, self._on_checked, self._on_check_failed)
 
     @Slot(int, object)
     def _on_checked(self, request_id: int, _: object) -> None:
@@ -309,7 +302,7 @@ class DistillDialog(QDialog):
         return DistillRequest(
             teacher=self.teacher_name,
             teacher_family=self.teacher_family,
-            student_family=self.family_combo.currentData(),
+            student_family=self.family_combo.family(),
             domain=self.domain_form.values(),
             training=self.training_form.values(),
             temperature=strategy.get("temperature"),
@@ -322,6 +315,8 @@ class DistillDialog(QDialog):
 
     @Slot()
     def _update_buttons(self) -> None:
+        """Start once the teacher passed the check and the forms are valid; nothing can be
+        edited while the student trains."""
         ready = self.teacher_ok and self.refusal is None and self._forms_valid()
         self.start_button.setEnabled(ready and not self._running and not self._closing)
         self.cancel_button.setText("Cancel" if self._running else "Close")
@@ -336,7 +331,7 @@ class DistillDialog(QDialog):
 
     @Slot()
     def start(self) -> bool:
-        """Train the student in a worker; False if Start is not available."""
+        """Train the student in a task; False if Start is not available."""
         if not self.start_button.isEnabled():
             return False
         request = self.request()
@@ -350,8 +345,8 @@ class DistillDialog(QDialog):
         self.progress.setFormat("epoch %v / %m")
         self.progress.setVisible(True)
         self._say(f"Training the student of {self.teacher_name}…")
-        worker = DistillWorker(self._run_request, self.workspace, request)
-        self.runner.start(worker, self._on_done, self._on_failed, self._on_progress)
+        task = DistillTask(self._run_request, self.workspace, request)
+        self.runner.start(task, self._on_done, self._on_failed, self._on_progress)
         self._update_buttons()
         return True
 
@@ -367,6 +362,7 @@ class DistillDialog(QDialog):
 
     @Slot(int, int, int)
     def _on_progress(self, request_id: int, done: int, total: int) -> None:
+        """The student's epochs, or the waits and the comparison around them (progress codes)."""
         if request_id != self._run_request or self._closing:
             return
         if done == COMPARING:  # training is over: the comparison runs
@@ -375,7 +371,7 @@ class DistillDialog(QDialog):
             return
         if done == WAITING:
             self.progress.setRange(0, 0)
-            self._say("Waiting for the current run to finish (runs in this app take turns)…")
+            self._say(WAITING_TEXT)
             return
         if total == 0:  # the wait is over
             self._say(f"Training the student of {self.teacher_name}…")
@@ -409,6 +405,7 @@ class DistillDialog(QDialog):
         self._update_buttons()
 
     def _show_comparison(self, outcome: DistillOutcome) -> None:
+        """Parameter counts, test accuracy and loss, and timing of both models."""
         c = outcome.comparison
         table = self.comparison_table
         table.setRowCount(0)
@@ -451,7 +448,7 @@ class DistillDialog(QDialog):
 
     # ---- closing -----------------------------------------------------------------------------
     def shutdown(self, timeout_ms: int = 60_000) -> bool:
-        """Cancel the workers and wait for their threads; True if all ended in time."""
+        """Cancel the tasks and wait for their threads; True if all ended in time."""
         self._closing = True
         self._running = False
         return self.runner.shutdown(timeout_ms)

@@ -16,7 +16,6 @@ once instead of twice. See bench/b2_gui.py.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -26,7 +25,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from desktop_app.chronicle_model import EPOCH_END_FIELD
+from engine.analysis.curves import curves_from_rows
 
 REDRAW_INTERVAL_MS = 40  # 25 Hz
 
@@ -82,18 +81,14 @@ def peak_envelope(x: np.ndarray, y: np.ndarray, bins: int) -> tuple[np.ndarray, 
     return ex.reshape(-1), ey.reshape(-1)
 
 
-def plottable(value: Any, positive: bool = False) -> float | None:
-    """The value as a float a curve can draw, or None (missing, not a number, not finite, or
-    not > 0 on a log axis)."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    if not math.isfinite(number) or (positive and number <= 0):
-        return None
-    return number
+def plottable_points(
+    x: np.ndarray, y: np.ndarray, positive: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """The points a curve can draw: y finite (missing values are NaN), and > 0 on a log axis."""
+    mask = np.isfinite(y)
+    if positive:
+        mask &= y > 0
+    return x[mask], y[mask]
 
 
 def wants_envelope(points: int, bins: int | None) -> bool:
@@ -220,18 +215,9 @@ class Series:
         self.shown: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
         self.enveloped = False
 
-    def add(self, epoch: float, value: Any) -> bool:
-        number = plottable(value, self.positive)
-        if number is None:
-            return False
-        self.x.append(epoch)
-        self.y.append(number)
-        self.dirty = True
-        return True
-
-    def extend(self, epochs: list[float], values: list[float]) -> None:
-        """Append points already checked with `plottable`."""
-        if epochs:
+    def extend(self, epochs: np.ndarray, values: np.ndarray) -> None:
+        """Append points already checked with `plottable_points`."""
+        if len(epochs):
             self.x.extend(epochs)
             self.y.extend(values)
             self.dirty = True
@@ -314,55 +300,14 @@ class TrainingPlots(QWidget):
         self.readout.setToolTip("Values at the epoch under the mouse pointer")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-
-        self.loss_plot = self._make_plot("lossPlot", "Loss", "loss (log)")
-        self.metric_plot = self._make_plot("metricPlot", "Accuracy", "acc.")
-        self.lr_plot = self._make_plot("lrPlot", "Learning rate", "lr")
-        self.loss_plot.getPlotItem().setLogMode(x=False, y=True)
-        self.lr_plot.getPlotItem().setLabel("bottom", "epoch")
-        self.lr_plot.getPlotItem().getAxis("left").enableAutoSIPrefix(False)
-        self.metric_plot.setXLink(self.loss_plot)
-        self.lr_plot.setXLink(self.loss_plot)
-        self._metric_kind = "accuracy"
-
-        train_pen = pg.mkPen(TRAIN_COLOR, width=2)
-        test_pen = pg.mkPen(TEST_COLOR, width=2)
-        self.series: dict[str, Series] = {}
-        self._add_series("train_loss", self.loss_plot, train_pen, "train", positive=True)
-        self._add_series("test_loss", self.loss_plot, test_pen, "test", positive=True)
-        self._add_series("train_accuracy", self.metric_plot, train_pen, "train")
-        self._add_series("test_accuracy", self.metric_plot, test_pen, "test")
-        self._add_series("train_r2", self.metric_plot, train_pen, "train R²")
-        self._add_series("test_r2", self.metric_plot, test_pen, "test R²")
-        self._add_series("lr", self.lr_plot, pg.mkPen(LR_COLOR, width=2), "lr")
-
-        self.plots = [self.loss_plot, self.metric_plot, self.lr_plot]
-        self._plot_of = {
-            "train_loss": self.loss_plot,
-            "test_loss": self.loss_plot,
-            "train_accuracy": self.metric_plot,
-            "test_accuracy": self.metric_plot,
-            "train_r2": self.metric_plot,
-            "test_r2": self.metric_plot,
-            "lr": self.lr_plot,
-        }
+        self._build_plots()
+        self._build_series()
+        self._build_lines()
         # The loss plot leads the x axis (the others are linked to it): while it auto-ranges,
         # curves get their envelopes; zoomed or panned, their full arrays.
         self.loss_plot.getPlotItem().vb.sigXRangeChanged.connect(self._on_x_range_changed)
         for plot in self.plots:
             plot.getPlotItem().vb.sigResized.connect(self._on_view_resized)
-        self._cursors: dict[int, pg.InfiniteLine] = {}
-        self._markers: dict[int, pg.InfiniteLine] = {}
-        cursor_pen = pg.mkPen((120, 120, 120), width=1, style=Qt.PenStyle.DashLine)
-        marker_pen = pg.mkPen(MARKER_COLOR, width=2)
-        for plot in self.plots:
-            cursor = pg.InfiniteLine(angle=90, movable=False, pen=cursor_pen)
-            marker = pg.InfiniteLine(angle=90, movable=False, pen=marker_pen)
-            for line in (cursor, marker):
-                line.setVisible(False)
-                plot.addItem(line, ignoreBounds=True)
-            self._cursors[id(plot)] = cursor
-            self._markers[id(plot)] = marker
         self._hovers = [_PlotHover(self, plot) for plot in self.plots]
         self.marked_epoch: int | None = None
 
@@ -377,6 +322,48 @@ class TrainingPlots(QWidget):
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_INTERVAL_MS)
         self._timer.timeout.connect(self.redraw)
+
+    def _build_plots(self) -> None:
+        """Loss (log y) over accuracy or R² over the learning rate, x-linked to the loss."""
+        self.loss_plot = self._make_plot("lossPlot", "Loss", "loss (log)")
+        self.metric_plot = self._make_plot("metricPlot", "Accuracy", "acc.")
+        self.lr_plot = self._make_plot("lrPlot", "Learning rate", "lr")
+        self.loss_plot.getPlotItem().setLogMode(x=False, y=True)
+        self.lr_plot.getPlotItem().setLabel("bottom", "epoch")
+        self.lr_plot.getPlotItem().getAxis("left").enableAutoSIPrefix(False)
+        self.metric_plot.setXLink(self.loss_plot)
+        self.lr_plot.setXLink(self.loss_plot)
+        self._metric_kind = "accuracy"
+        self.plots = [self.loss_plot, self.metric_plot, self.lr_plot]
+
+    def _build_series(self) -> None:
+        """A curve per field of the engine's epoch curves that the plots show."""
+        train_pen = pg.mkPen(TRAIN_COLOR, width=2)
+        test_pen = pg.mkPen(TEST_COLOR, width=2)
+        self.series: dict[str, Series] = {}
+        self._plot_of: dict[str, pg.PlotWidget] = {}
+        self._add_series("train_loss", self.loss_plot, train_pen, "train", positive=True)
+        self._add_series("test_loss", self.loss_plot, test_pen, "test", positive=True)
+        self._add_series("train_accuracy", self.metric_plot, train_pen, "train")
+        self._add_series("test_accuracy", self.metric_plot, test_pen, "test")
+        self._add_series("train_r2", self.metric_plot, train_pen, "train R²")
+        self._add_series("test_r2", self.metric_plot, test_pen, "test R²")
+        self._add_series("lr", self.lr_plot, pg.mkPen(LR_COLOR, width=2), "lr")
+
+    def _build_lines(self) -> None:
+        """Per plot, a dashed crosshair that follows the mouse and the selected epoch's marker."""
+        self._cursors: dict[int, pg.InfiniteLine] = {}
+        self._markers: dict[int, pg.InfiniteLine] = {}
+        cursor_pen = pg.mkPen((120, 120, 120), width=1, style=Qt.PenStyle.DashLine)
+        marker_pen = pg.mkPen(MARKER_COLOR, width=2)
+        for plot in self.plots:
+            cursor = pg.InfiniteLine(angle=90, movable=False, pen=cursor_pen)
+            marker = pg.InfiniteLine(angle=90, movable=False, pen=marker_pen)
+            for line in (cursor, marker):
+                line.setVisible(False)
+                plot.addItem(line, ignoreBounds=True)
+            self._cursors[id(plot)] = cursor
+            self._markers[id(plot)] = marker
 
     def _make_plot(self, name: str, title: str, y_label: str) -> pg.PlotWidget:
         axes = {side: GridAxis(side, background=BACKGROUND) for side in ("left", "bottom")}
@@ -406,31 +393,21 @@ class TrainingPlots(QWidget):
         item = plot.getPlotItem()
         curve = item.plot([], [], pen=pen, name=name)
         self.series[key] = Series(key, curve, positive=positive, plot_item=item)
+        self._plot_of[key] = plot
 
     # ---- data ------------------------------------------------------------------------------
     def add_rows(self, rows: Iterable[dict[str, Any]]) -> int:
-        """Take the epoch-end rows (those with train_loss) of a batch; returns how many."""
-        added = 0
-        # Collected in lists and appended once per curve: a batch can hold thousands of rows.
-        pending = [(key, s.positive, [], []) for key, s in self.series.items()]
-        for row in rows:
-            if EPOCH_END_FIELD not in row:
-                continue
-            epoch = float(row.get("epoch", 0))
-            for key, positive, epochs, values in pending:
-                if key in row:
-                    number = plottable(row[key], positive)
-                    if number is not None:
-                        epochs.append(epoch)
-                        values.append(number)
-            added += 1
-        for key, _, epochs, values in pending:
-            self.series[key].extend(epochs, values)
-        if added:
-            self._update_metric_kind()
-            if not self._timer.isActive():
-                self._timer.start()
-        return added
+        """Take the epoch-end rows of a batch (the engine's curves); returns how many."""
+        curves = curves_from_rows(rows)
+        epochs = curves["epoch"].astype(np.float64)
+        if not len(epochs):
+            return 0
+        for key, series in self.series.items():
+            series.extend(*plottable_points(epochs, curves[key], series.positive))
+        self._update_metric_kind()
+        if not self._timer.isActive():
+            self._timer.start()
+        return len(epochs)
 
     def set_rows(self, rows: Iterable[dict[str, Any]]) -> None:
         self.clear()

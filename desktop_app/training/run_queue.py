@@ -8,6 +8,9 @@ from typing import Any, Literal
 from PySide6.QtCore import QAbstractListModel, QItemSelectionModel, QModelIndex, QObject, Qt, Slot
 from PySide6.QtWidgets import QHBoxLayout, QListView, QPushButton, QVBoxLayout, QWidget
 
+from desktop_app.kit.widgets import button
+from engine.variants import RunConfig
+
 RunMode = Literal["train", "retrain", "resume", "replay"]
 
 MODE_LABELS: dict[str, str] = {
@@ -20,13 +23,15 @@ MODE_LABELS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class RunRequest:
-    """What to run: `train`/`retrain` carry the parameters, `resume`/`replay` just the name."""
+    """What to run: `train`/`retrain` carry the resolved config (or the parameters to resolve),
+    `resume`/`replay` just the name."""
 
     mode: RunMode
     variant: str
     family: str | None = None
     domain: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
+    config: RunConfig | None = None  # the engine's resolution, trained as it is
 
     def describe(self) -> str:
         return f"{MODE_LABELS[self.mode]} {self.variant}"
@@ -35,7 +40,10 @@ class RunRequest:
         lines = [self.describe()]
         if self.family:
             lines.append(f"family: {self.family}")
-        for key, value in {**self.domain, **self.training}.items():
+        domain, training = self.domain, self.training
+        if self.config is not None:
+            domain, training = self.config.domain, self.config.training.model_dump()
+        for key, value in {**domain, **training}.items():
             lines.append(f"{key} = {value}")
         return "\n".join(lines)
 
@@ -147,8 +155,8 @@ class RunQueuePanel(QWidget):
         self.clear_button.clicked.connect(self.model.clear)
 
         buttons = QHBoxLayout()
-        for button in (self.up_button, self.down_button, self.remove_button, self.clear_button):
-            buttons.addWidget(button)
+        for widget in (self.up_button, self.down_button, self.remove_button, self.clear_button):
+            buttons.addWidget(widget)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -200,8 +208,5 @@ class RunQueuePanel(QWidget):
 
 
 def _button(name: str, text: str, tip: str) -> QPushButton:
-    button = QPushButton(text)
-    button.setObjectName(name)
-    button.setToolTip(tip)
-    button.setAccessibleName(tip)
-    return button
+    """A queue button, announced by what it does (its text alone says too little)."""
+    return button(name, text, tip, accessible=tip)

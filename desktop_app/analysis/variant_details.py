@@ -1,4 +1,4 @@
-"""The details pane: a variant's config.json, metadata.json and checkpoint list with SHA-256s."""
+"""The details pane: a variant's config, metadata and checkpoint list with SHA-256s."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine import variants
 from engine.discovery import VariantSummary
 
 CHECKPOINT_COLUMNS = ("File", "Kind", "Epoch", "Step", "SHA-256", "Weights SHA-256")
@@ -55,7 +56,7 @@ def _add_child(parent: QTreeWidgetItem, key: str, value: Any) -> None:
 
 
 class VariantDetails(QWidget):
-    """Shows one variant: a tree of config.json and metadata.json, and a checkpoint table."""
+    """Shows one variant: a tree of its config and metadata files, and a checkpoint table."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -72,7 +73,9 @@ class VariantDetails(QWidget):
         self.tree.setColumnCount(2)
         self.tree.setHeaderLabels(["Field", "Value"])
         self.tree.setAccessibleName("Configuration and metadata")
-        self.tree.setToolTip("config.json and metadata.json of the selected variant")
+        self.tree.setToolTip(
+            f"{variants.CONFIG_FILE} and {variants.METADATA_FILE} of the selected variant"
+        )
         self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
 
         self.checkpoints = QTableWidget(0, len(CHECKPOINT_COLUMNS))
@@ -80,8 +83,8 @@ class VariantDetails(QWidget):
         self.checkpoints.setHorizontalHeaderLabels(list(CHECKPOINT_COLUMNS))
         self.checkpoints.setAccessibleName("Checkpoints")
         self.checkpoints.setToolTip(
-            "Checkpoints recorded in metadata.json; each file is verified against its SHA-256 "
-            "before it is loaded"
+            f"Checkpoints recorded in {variants.METADATA_FILE}; each file is verified against "
+            "its SHA-256 before it is loaded"
         )
         self.checkpoints.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.checkpoints.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -110,14 +113,18 @@ class VariantDetails(QWidget):
         if summary.problem:
             header += f"<br>Problem: {summary.problem}"
         self.header.setText(header + f"<br><small>{directory}</small>")
-        config, config_error = read_json(directory / "config.json")
-        metadata, metadata_error = read_json(directory / "metadata.json")
-        self._add_section("config.json", config, config_error)
+        config_path, metadata_path = (
+            variants.config_path(directory),
+            variants.metadata_path(directory),
+        )
+        config, config_error = read_json(config_path)
+        metadata, metadata_error = read_json(metadata_path)
+        self._add_section(config_path.name, config, config_error)
         checkpoints = []
         if isinstance(metadata, dict):
             checkpoints = metadata.get("checkpoints") or []
             metadata = {k: v for k, v in metadata.items() if k != "checkpoints"}
-        self._add_section("metadata.json", metadata, metadata_error)
+        self._add_section(metadata_path.name, metadata, metadata_error)
         self._fill_checkpoints(checkpoints)
 
     def _add_section(self, title: str, value: Any, error: str | None) -> None:

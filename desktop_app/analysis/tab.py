@@ -1,0 +1,675 @@
+"""The Analysis tab: browse trained variants, overlay their curves, replay, resume, analyse.
+
+Everything slow (reading chronicles, loading checkpoints, replaying) runs in a kit Task on its
+own QThread; the GUI thread only draws what comes back. Each request has an id, and answers to
+requests that have since been replaced are dropped. Resuming (in the Training tab) and
+distilling (its dialog) are asked of the main window with signals.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QPoint,
+    Qt,
+    QUrl,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLayout,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.analysis.analyses_page import NO_VARIANT_TEXT, AnalysesPage
+from desktop_app.analysis.variant_details import VariantDetails
+from desktop_app.analysis.variant_model import (
+    MODIFIED,
+    STATUSES,
+    VariantFilterProxy,
+    VariantTableModel,
+)
+from desktop_app.analysis.workers import AnalysisTask, ReplayTask
+from desktop_app.kit.curve_plots import CurveOverlay
+from desktop_app.kit.curves import CurveLoader, file_key, remember
+from desktop_app.kit.family_combo import FamilyCombo
+from desktop_app.kit.tasks import TaskRunner
+from desktop_app.kit.widgets import button, described, text_label
+from engine import variants
+from engine.analysis import available_analyses
+from engine.discovery import VariantSummary
+from engine.errors import VariantError
+from engine.run_rules import can_delete, can_replay, can_resume, delete_variant_dir
+
+ANALYSIS_CACHE_SIZE = 16
+
+
+class AnalysisTab(QWidget):
+    """Variant browser, curve overlays, replay/resume/delete, and the family's analyses."""
+
+    resumeRequested = Signal(str)  # the variant's name
+    distillRequested = Signal(str, str)  # the teacher variant's name, its family
+    statusMessage = Signal(str)
+
+    def __init__(self, workspace: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("analysisTab")
+        self.setAccessibleName("Analysis")
+        self.workspace = workspace
+        # Replaceable in tests: ask before deleting; open a folder in the file manager.
+        self.confirm: Callable[[str, str], bool] = self._ask
+        self.warn: Callable[[str, str], None] = self._warn  # (title, message): an error to see
+        self.open_url: Callable[[QUrl], Any] = QDesktopServices.openUrl
+
+        self.runner = TaskRunner(self)
+        self.curve_loader = CurveLoader(self.runner, self)
+        self._ids = itertools.count(1)
+        self._analysis_request = 0
+        self._replay_request = 0
+        self._replay_path: str | None = None
+        self._closing = False
+        self._refreshing = False
+        self._analysis_cache: dict[str, tuple[Any, Any]] = {}
+        self._analysis_keys: dict[int, Any] = {}  # request id -> the metadata's file key
+        self._analysis_path: str | None = None  # the variant the analyses page shows (or awaits)
+        self.replay_result: Any = None  # the last ReplayResult
+
+        self._build()
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+        self.refresh()
+
+    # ---- construction ----------------------------------------------------------------------
+    def _build(self) -> None:
+        """The variants (filters, table, actions) over the views of the selected ones."""
+        self.model = VariantTableModel(self)
+        self.proxy = VariantFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addLayout(self._build_filters())
+        top_layout.addWidget(self._build_table(), 1)
+        top_layout.addLayout(self._build_actions())
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(top)
+        splitter.addWidget(self._build_views())
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        QVBoxLayout(self).addWidget(splitter)
+        self._connect()
+
+    def _build_filters(self) -> QLayout:
+        """Family and status filters, and Refresh."""
+        self.family_filter = FamilyCombo(
+            "familyFilter",
+            "Family filter",
+            "Show only the variants of one family",
+            any_text="All families",
+        )
+        self.status_filter = described(
+            QComboBox(),
+            "Status filter",
+            "Show only the variants with one status",
+            object_name="statusFilter",
+        )
+        self.status_filter.addItem("All statuses", None)
+        for status in STATUSES:
+            self.status_filter.addItem(status, status)
+        self.refresh_button = button(
+            "analysisRefreshButton", "Refresh", "Look for variants on disk again"
+        )
+        row = QHBoxLayout()
+        for text, combo in (("&Family:", self.family_filter), ("&Status:", self.status_filter)):
+            label = QLabel(text)
+            label.setBuddy(combo)
+            row.addWidget(label)
+            row.addWidget(combo)
+        row.addStretch(1)
+        row.addWidget(self.refresh_button)
+        return row
+
+    def _build_table(self) -> QTableView:
+        """The variants, newest first; several can be selected to compare them."""
+        self.table = described(
+            QTableView(),
+            "Variants",
+            "Trained variants; select one or more to compare their curves (right-click for actions)",
+            object_name="variantTable",
+        )
+        self.table.setModel(self.proxy)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(MODIFIED, Qt.SortOrder.DescendingOrder)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        return self.table
+
+    def _build_actions(self) -> QLayout:
+        """The actions on the selected variants (also the context menu), as buttons."""
+        self.resume_action = self._action(
+            "&Resume", "Continue an interrupted, cancelled or failed run from its last checkpoint"
+        )
+        self.replay_action = self._action(
+            "Re&play", "Train the variant again from scratch and check it is bit-identical"
+        )
+        self.delete_action = self._action(
+            "&Delete…", "Delete the selected variants' directories (asks first)"
+        )
+        self.delete_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
+        self.delete_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.table.addAction(self.delete_action)
+        self.open_action = self._action(
+            "&Open folder", "Open the variant's directory in the file manager"
+        )
+        self.distill_action = self._action(
+            "D&istill…",
+            "Train a smaller student on this classifier's softened outputs (distillation)",
+        )
+        self.distill_action.setObjectName("distillAction")
+        self.resume_button = self._button("Resume", "analysisResumeButton", self.resume_action)
+        self.replay_button = self._button("Replay", "replayButton", self.replay_action)
+        self.cancel_replay_button = button(
+            "cancelReplayButton", "Cancel replay", "Stop the replay that is running"
+        )
+        self.cancel_replay_button.setEnabled(False)
+        self.delete_button = self._button("Delete…", "deleteButton", self.delete_action)
+        self.open_folder_button = self._button("Open folder", "openFolderButton", self.open_action)
+        self.distill_button = self._button("Distill…", "distillButton", self.distill_action)
+        self.replay_progress = described(
+            QProgressBar(), "Replay progress", "Epochs replayed", object_name="replayProgress"
+        )
+        self.replay_progress.setMaximumWidth(160)
+        self.replay_progress.setVisible(False)
+        self.replay_label = text_label(
+            "replayResultLabel", "Replay result", "The outcome of the last replay", select=True
+        )
+        row = QHBoxLayout()
+        for widget in (
+            self.resume_button,
+            self.replay_button,
+            self.cancel_replay_button,
+            self.distill_button,
+            self.delete_button,
+            self.open_folder_button,
+            self.replay_progress,
+        ):
+            row.addWidget(widget)
+        row.addWidget(self.replay_label, 1)
+        return row
+
+    def _build_views(self) -> QTabWidget:
+        """Curves, Analyses and Details of the selected variants."""
+        self.tabs = described(
+            QTabWidget(),
+            "Variant views",
+            "Curves, analyses and details",
+            object_name="analysisTabs",
+        )
+        self.curve_overlay = CurveOverlay("lossPlot", "metricPlot", "per epoch")
+        self.loss_plot = self.curve_overlay.loss_plot
+        self.metric_plot = self.curve_overlay.metric_plot
+        self.tabs.addTab(self.curve_overlay, "Curves")
+        self.analyses_page = AnalysesPage()
+        self.tabs.addTab(self.analyses_page, "Analyses")
+        self.details = VariantDetails()
+        self.details.setToolTip(
+            f"{variants.CONFIG_FILE}, {variants.METADATA_FILE} and the checkpoints of the "
+            "current variant"
+        )
+        self.tabs.addTab(self.details, "Details")
+        return self.tabs
+
+    def _connect(self) -> None:
+        """Signals from the controls, the selection and the curve loader."""
+        self.family_filter.familyChanged.connect(self._on_family_filter)
+        self.status_filter.currentIndexChanged.connect(self._on_status_filter)
+        self.refresh_button.clicked.connect(self.refresh)
+        self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        self.table.customContextMenuRequested.connect(self._show_context_menu)
+        self.resume_action.triggered.connect(self.request_resume)
+        self.replay_action.triggered.connect(self.replay)
+        self.delete_action.triggered.connect(self.delete_selected)
+        self.open_action.triggered.connect(self.open_folder)
+        self.distill_action.triggered.connect(self.request_distill)
+        self.cancel_replay_button.clicked.connect(self.cancel_replay)
+        self.tabs.currentChanged.connect(self._on_page_changed)
+        self.curve_loader.ready.connect(self._draw_curves)
+        self.curve_loader.failed.connect(self._on_curves_failed)
+
+    def _action(self, text: str, tip: str) -> QAction:
+        action = QAction(text, self)
+        action.setToolTip(tip)
+        return action
+
+    def _button(self, text: str, name: str, action: QAction) -> QPushButton:
+        widget = button(name, text, action.toolTip())
+        widget.clicked.connect(action.trigger)
+        return widget
+
+    # ---- public ----------------------------------------------------------------------------
+    @property
+    def analysis(self) -> Any:
+        """The CheckpointAnalysis the Analyses page shows (None: none)."""
+        return self.analyses_page.analysis
+
+    @property
+    def curve_items(self) -> dict[str, list[Any]]:
+        """The curves drawn, by variant directory."""
+        return self.curve_overlay.curve_items
+
+    @Slot()
+    def refresh(self) -> None:
+        """Discover the variants on disk again, keeping the filters and the selection."""
+        if self._closing:
+            return
+        try:
+            summaries = self.workspace.discover_variants()
+        except Exception as exc:  # a bad home must not take the tab down
+            self.statusMessage.emit(f"Could not list variants: {exc}")
+            summaries = []
+        selected = [s.path for s in self.selected_variants()]
+        current = self.current_variant()
+        self._refreshing = True
+        try:
+            self.model.set_variants(summaries)
+            self._update_family_filter()
+            self._select_paths(selected, current.path if current else None)
+        finally:
+            self._refreshing = False
+        self.table.resizeColumnsToContents()
+        self._on_selection_changed()
+
+    def selected_variants(self) -> list[VariantSummary]:
+        """The selected rows' summaries, in view order."""
+        rows = sorted(i.row() for i in self.table.selectionModel().selectedRows())
+        return [self.proxy.item(r) for r in rows]
+
+    def current_variant(self) -> VariantSummary | None:
+        """The variant the details and analyses show: the current row if selected, else the first."""
+        selection = self.table.selectionModel()
+        current = self.table.currentIndex()
+        if current.isValid() and selection.isRowSelected(current.row(), QModelIndex()):
+            return self.proxy.item(current.row())
+        selected = self.selected_variants()
+        return selected[0] if selected else None
+
+    def select_variants(self, names: list[str]) -> None:
+        """Select the visible rows of these variants (by name); the first becomes current."""
+        paths = [s.path for s in self.model.summaries() if s.variant in names]
+        order = {name: i for i, name in enumerate(names)}
+        paths.sort(key=lambda p: order.get(Path(p).name, 0))
+        self._select_paths(paths, paths[0] if paths else None)
+
+    def show_new_variant(self, name: str, message: str) -> None:
+        """A variant was made elsewhere (a distilled student): list it, select it, say so."""
+        if self._closing:
+            return
+        self.refresh()
+        self.select_variants([name])
+        self.statusMessage.emit(message)
+
+    def show_analyses(self) -> None:
+        """Bring the Analyses page to the front (which starts the analysis of the current variant)."""
+        self.tabs.setCurrentWidget(self.analyses_page)
+
+    @Slot()
+    def shutdown(self) -> None:
+        """Cancel every task and wait for its thread; call before the window closes."""
+        self._closing = True
+        self.curve_loader.close()
+        if not self.runner.shutdown():
+            self.statusMessage.emit("Some analysis threads did not stop in time")
+
+    # ---- selection -------------------------------------------------------------------------
+    def _select_paths(self, paths: list[str], current: str | None) -> None:
+        """Select these variants (by directory) without a selection signal per row."""
+        selection = QItemSelection()
+        current_index = QModelIndex()
+        for path in paths:
+            row = self.model.row_of(path)
+            if row < 0:
+                continue
+            index = self.proxy.mapFromSource(self.model.index(row, 0))
+            if not index.isValid():
+                continue
+            selection.select(index, index)
+            if path == current or not current_index.isValid():
+                current_index = index
+        model = self.table.selectionModel()
+        flags = QItemSelectionModel.SelectionFlag
+        if current_index.isValid():
+            model.setCurrentIndex(current_index, flags.NoUpdate)
+        model.select(selection, flags.ClearAndSelect | flags.Rows)
+
+    @Slot()
+    def _on_selection_changed(self, *_: Any) -> None:
+        if self._refreshing or self._closing:
+            return
+        selected = self.selected_variants()
+        current = self.current_variant()
+        self._update_actions(selected, current)
+        self.details.show_variant(current)
+        self.curve_loader.request([s.path for s in selected])
+        self._maybe_analyse()
+
+    def _update_actions(
+        self, selected: list[VariantSummary], current: VariantSummary | None
+    ) -> None:
+        """Each action is available only when it applies to the selection."""
+        one = current if len(selected) == 1 else None
+        replaying = self._replay_path is not None
+        self.resume_action.setEnabled(one is not None and can_resume(one.status))
+        self.replay_action.setEnabled(one is not None and can_replay(one.status) and not replaying)
+        self.delete_action.setEnabled(
+            bool(selected) and all(can_delete(s.status) for s in selected)
+        )
+        self.open_action.setEnabled(current is not None)
+        self.distill_action.setEnabled(one is not None and one.status == "completed")
+        for action, widget in (
+            (self.resume_action, self.resume_button),
+            (self.replay_action, self.replay_button),
+            (self.delete_action, self.delete_button),
+            (self.open_action, self.open_folder_button),
+            (self.distill_action, self.distill_button),
+        ):
+            widget.setEnabled(action.isEnabled())
+        self.cancel_replay_button.setEnabled(replaying)
+
+    def _update_family_filter(self) -> None:
+        """The families on disk and in the registry, keeping the one chosen."""
+        names = set(self.model.families())
+        with contextlib.suppress(Exception):
+            names |= set(self.workspace.registry.names())
+        self.family_filter.set_names(sorted(names))
+        self.proxy.set_family(self.family_filter.family())
+
+    @Slot(object)
+    def _on_family_filter(self, family: str | None) -> None:
+        self.proxy.set_family(family)
+        self._on_selection_changed()
+
+    @Slot(int)
+    def _on_status_filter(self, _: int) -> None:
+        self.proxy.set_status(self.status_filter.currentData())
+        self._on_selection_changed()
+
+    @Slot(QPoint)
+    def _show_context_menu(self, pos: QPoint) -> None:
+        if self.table.indexAt(pos).isValid():
+            self.context_menu().popup(self.table.viewport().mapToGlobal(pos))
+
+    def context_menu(self) -> QMenu:
+        """The actions on the selected variants, as a menu."""
+        menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.setAccessibleName("Variant actions")
+        menu.setToolTipsVisible(True)
+        for action in (
+            self.resume_action,
+            self.replay_action,
+            self.distill_action,
+            self.open_action,
+        ):
+            menu.addAction(action)
+        menu.addSeparator()
+        menu.addAction(self.delete_action)
+        return menu
+
+    # ---- curves ----------------------------------------------------------------------------
+    @Slot()
+    def _draw_curves(self) -> None:
+        if not self._closing:
+            self.curve_overlay.draw(self.curve_loader.wanted())
+
+    @Slot(str)
+    def _on_curves_failed(self, message: str) -> None:
+        self.statusMessage.emit(f"Could not read curves: {message}")
+
+    # ---- analyses --------------------------------------------------------------------------
+    @Slot(int)
+    def _on_page_changed(self, _: int) -> None:
+        self._maybe_analyse()
+
+    def _analyses_for(self, summary: VariantSummary) -> list[str]:
+        try:
+            spec = self.workspace.registry.spec(summary.family)
+        except Exception:
+            spec = None
+        return available_analyses(spec)
+
+    def _maybe_analyse(self) -> None:
+        """Analyse the current variant if the Analyses page is showing and it is not shown yet."""
+        if self.tabs.currentWidget() is not self.analyses_page or self._closing:
+            return
+        current = self.current_variant()
+        if current is None:
+            self.runner.cancel("analysis")
+            self._analysis_request = next(self._ids)
+            self._analysis_path = None
+            self.analyses_page.show_result(None, NO_VARIANT_TEXT)
+            return
+        key = file_key(variants.metadata_path(Path(current.path)))
+        cached = self._analysis_cache.get(current.path)
+        if cached is not None and cached[0] == key:
+            self._analysis_path = current.path
+            if self.analysis is not cached[1]:
+                self.analyses_page.show_result(cached[1])
+            return
+        if self._analysis_path == current.path and self.runner.busy("analysis", current.path):
+            return  # already on its way
+        self.runner.cancel("analysis")
+        self._analysis_request = next(self._ids)
+        self._analysis_path = current.path
+        self._analysis_keys[self._analysis_request] = key
+        message = f"Analysing the checkpoints of {current.variant}…"
+        self.analyses_page.show_result(None, message)
+        task = AnalysisTask(self._analysis_request, current.path, self._analyses_for(current))
+        self.runner.start(
+            task, self._on_analysis_ready, self._on_analysis_failed, self._on_analysis_progress
+        )
+
+    @Slot(int, int, int)
+    def _on_analysis_progress(self, request_id: int, done: int, total: int) -> None:
+        if request_id == self._analysis_request and not self._closing:
+            status = self.analyses_page.analysis_status
+            status.setText(f"Analysing checkpoints… {done} of {total}")
+
+    @Slot(int, object)
+    def _on_analysis_ready(self, request_id: int, result: Any) -> None:
+        key = self._analysis_keys.pop(request_id, None)
+        if self._closing or result.cancelled:
+            return
+        remember(self._analysis_cache, result.path, (key, result), ANALYSIS_CACHE_SIZE)
+        if request_id == self._analysis_request:
+            self.analyses_page.show_result(result)
+
+    @Slot(int, str)
+    def _on_analysis_failed(self, request_id: int, message: str) -> None:
+        self._analysis_keys.pop(request_id, None)
+        if request_id == self._analysis_request and not self._closing:
+            self.analyses_page.show_result(None, f"Analysis failed: {message}")
+            self.statusMessage.emit(f"Analysis failed: {message}")
+
+    # ---- replay ----------------------------------------------------------------------------
+    @Slot()
+    def replay(self) -> None:
+        """Train the selected completed variant again in a task and compare, step by step."""
+        current = self.current_variant()
+        if self._replay_path is not None:
+            self.statusMessage.emit("A replay is already running")
+            return
+        if current is None or not can_replay(current.status):
+            self.statusMessage.emit("Select one completed variant to replay")
+            return
+        self._replay_request = next(self._ids)
+        self._replay_path = current.path
+        self.replay_result = None
+        self.replay_label.setText(f"Replaying {current.variant}…")
+        self.replay_progress.setRange(0, max(current.total_epochs, 1))
+        self.replay_progress.setValue(0)
+        self.replay_progress.setVisible(True)
+        task = ReplayTask(self._replay_request, self.workspace, current.path)
+        self.runner.start(
+            task, self._on_replay_done, self._on_replay_failed, self._on_replay_progress
+        )
+        self._update_actions(self.selected_variants(), current)
+        self.statusMessage.emit(f"Replaying {current.variant}…")
+
+    @Slot()
+    def cancel_replay(self) -> None:
+        """Ask the running replay to stop at its next step."""
+        self.runner.cancel("replay")
+        self.replay_label.setText("Cancelling the replay…")
+
+    @Slot(int, int, int)
+    def _on_replay_progress(self, request_id: int, done: int, total: int) -> None:
+        if request_id == self._replay_request and not self._closing:
+            self.replay_progress.setRange(0, max(total, 1))
+            self.replay_progress.setValue(done)
+
+    @Slot(int, object)
+    def _on_replay_done(self, request_id: int, result: Any) -> None:
+        if request_id != self._replay_request or self._closing:
+            return
+        self.replay_result = result
+        name = Path(self._replay_path or "").name
+        text = f"{name}: {result.message}"
+        self._end_replay(text)
+        colour = (
+            "green" if result.identical else ("gray" if result.status == "cancelled" else "red")
+        )
+        self.replay_label.setText(f'<span style="color:{colour}">{text}</span>')
+
+    @Slot(int, str)
+    def _on_replay_failed(self, request_id: int, message: str) -> None:
+        if request_id != self._replay_request or self._closing:
+            return
+        self._end_replay(f"Replay failed: {message}")
+        self.replay_label.setText(f'<span style="color:red">Replay failed: {message}</span>')
+
+    def _end_replay(self, text: str) -> None:
+        self._replay_path = None
+        self.replay_progress.setVisible(False)
+        self.replay_label.setToolTip(text)
+        self.statusMessage.emit(text)
+        self._update_actions(self.selected_variants(), self.current_variant())
+
+    # ---- the other actions -----------------------------------------------------------------
+    @Slot()
+    def request_resume(self) -> None:
+        """Ask the main window to resume the selected variant (emits resumeRequested(name))."""
+        current = self.current_variant()
+        if current is None or not can_resume(current.status):
+            self.statusMessage.emit("Select one interrupted, cancelled or failed variant to resume")
+            return
+        self.resumeRequested.emit(current.variant)
+
+    @Slot()
+    def request_distill(self) -> None:
+        """Ask the main window to distill the selected completed variant (the teacher)."""
+        current = self.current_variant()
+        if current is None or current.status != "completed":
+            self.statusMessage.emit("Select one completed variant to distill")
+            return
+        self.distillRequested.emit(current.variant, current.family)
+
+    @Slot()
+    def delete_selected(self) -> None:
+        """Delete the selected variants after confirmation, through the engine (which refuses
+        a variant a run holds the lock of); what was refused is shown with the reason."""
+        selected = self.selected_variants()
+        if not selected:
+            return
+        live = [s.variant for s in selected if not can_delete(s.status)]
+        if live:
+            self.statusMessage.emit(f"Cannot delete {', '.join(live)}: it is being trained")
+            return
+        if self._replay_path in {s.path for s in selected}:
+            self.statusMessage.emit("Cannot delete a variant while it is being replayed")
+            return
+        names = "\n".join(s.variant for s in selected)
+        noun = "variant" if len(selected) == 1 else f"{len(selected)} variants"
+        their = "its" if len(selected) == 1 else "their"
+        question = f"Delete {noun} and every file in {their} directory?\n\n{names}"
+        if not self.confirm("Delete variants", question):
+            return
+        deleted, errors = [], []
+        for summary in selected:
+            self.runner.wait_for(path=summary.path)  # nothing may read it while it goes
+            problem = self._delete(summary)
+            if problem is not None:
+                errors.append(f"{summary.variant}: {problem}")
+                continue
+            deleted.append(summary.variant)
+            self.curve_loader.forget(summary.path)
+            self._analysis_cache.pop(summary.path, None)
+        self.refresh()
+        message = f"Deleted {', '.join(deleted)}" if deleted else "Nothing deleted"
+        if errors:
+            message += "; could not delete " + "; ".join(errors)
+            self.warn("Delete variants", message)
+        self.statusMessage.emit(message)
+
+    def _delete(self, summary: VariantSummary) -> str | None:
+        """Delete one variant (engine: refused while its lock is held); why not, or None."""
+        try:
+            if summary.status == "broken":  # no config to load it by: delete its folder
+                delete_variant_dir(self.workspace.home, Path(summary.path))
+            else:
+                self.workspace.delete(summary.variant, summary.family)
+        except VariantError as exc:
+            if not Path(summary.path).exists():
+                return None  # already gone
+            return str(exc)
+        except OSError as exc:
+            return str(exc)
+        return None
+
+    @Slot()
+    def open_folder(self) -> None:
+        """Open the current variant's directory in the system's file manager."""
+        current = self.current_variant()
+        if current is None:
+            return
+        if not Path(current.path).is_dir():
+            self.statusMessage.emit(f"{current.path} no longer exists")
+            return
+        self.open_url(QUrl.fromLocalFile(current.path))
+
+    def _warn(self, title: str, message: str) -> None:
+        QMessageBox.warning(self, title, message)
+
+    def _ask(self, title: str, question: str) -> bool:
+        buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
+        answer = QMessageBox.question(self, title, question, buttons, QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes

@@ -1,0 +1,62 @@
+"""The Analysis tab's background work: checkpoint analyses and replays, each a kit Task.
+
+Results carry the request id, so the tab can drop answers to requests it has since replaced;
+both stop early once their cancel event is set. (Curves are read by the kit's CurveLoader.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from desktop_app.kit.tasks import Task
+
+
+class AnalysisTask(Task):
+    """Runs the family's checkpoint analyses on one variant: result CheckpointAnalysis."""
+
+    kind = "analysis"
+
+    def __init__(self, request_id: int, path: str, analyses: Sequence[str]) -> None:
+        super().__init__(request_id, path)
+        self.analyses = list(analyses)
+
+    def compute(self) -> Any:
+        from engine.analysis import analyse_checkpoints
+
+        return analyse_checkpoints(
+            Path(self.path),
+            self.analyses,
+            cancel_event=self.cancel_event,
+            progress=self.report_progress,
+        )
+
+
+class ReplayTask(Task):
+    """Trains the variant again in a temporary home and compares: result ReplayResult;
+    progress is (epoch, epochs)."""
+
+    kind = "replay"
+
+    def __init__(self, request_id: int, workspace: Any, path: str) -> None:
+        super().__init__(request_id, path)
+        self.workspace = workspace
+
+    def compute(self) -> Any:
+        from engine.training.callbacks import Callback
+        from engine.variants import Variant
+
+        task = self
+
+        class _Progress(Callback):
+            total = 0
+
+            def on_train_start(self, info: dict[str, Any]) -> None:
+                self.total = int(info.get("total_epochs") or 0)
+
+            def on_epoch_end(self, metrics: Any) -> None:
+                task.report_progress(int(metrics.epoch), self.total)
+
+        variant = Variant.load(Path(self.path))
+        return self.workspace.replay(variant, [_Progress()], self.cancel_event)

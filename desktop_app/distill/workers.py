@@ -1,0 +1,126 @@
+"""The distillation dialog's background work, each a kit Task on its own QThread.
+
+`DistillCheckTask` validates the teacher as the engine will; `DistillTask` trains the student
+and then compares it with its teacher. Runs in this process take turns
+(engine.training.turns): the student waits for a run in progress to finish before its
+training starts, and the comparison holds the turn (it sets torch's thread count).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from desktop_app.kit.tasks import Task, Throttle
+from engine.errors import TrainwrightError
+from engine.training.callbacks import Callback
+from engine.training.turns import holding_turn, wait_for_turn
+
+COMPARING, WAITING = -1, -2  # DistillTask progress codes: timing both models; waiting
+
+
+@dataclass
+class DistillRequest:
+    """What the dialog asks the engine to distill: the teacher, the student's settings."""
+
+    teacher: str
+    teacher_family: str
+    student_family: str
+    domain: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    temperature: float | None = None
+    alpha: float | None = None
+    overwrite: bool = False
+
+
+@dataclass
+class DistillOutcome:
+    """A trained student and how it compares with its teacher."""
+
+    result: dict[str, Any]  # the engine's {status: 'ok', metrics, modelId, ...}
+    comparison: Any  # DistillComparison
+
+
+class DistillCheckTask(Task):
+    """Validates a distillation request as the engine will (teacher trained, a classifier,
+    same data, matching outputs) without training: result None, or `failed` with the
+    engine's message."""
+
+    kind = "distill-check"
+
+    def __init__(self, request_id: int, workspace: Any, request: DistillRequest) -> None:
+        super().__init__(request_id)
+        self.workspace = workspace
+        self.request = request
+
+    def compute(self) -> None:
+        from engine.distill import distill_config
+        from engine.strategies import StrategyOrchestrator
+
+        r = self.request
+        config = distill_config(
+            self.workspace, r.teacher, r.student_family, r.domain, r.training,
+            temperature=r.temperature, alpha=r.alpha, overwrite=r.overwrite,
+        )  # fmt: skip
+        StrategyOrchestrator(self.workspace).select(config)
+
+
+class _DistillProgress(Callback):
+    """Engine hooks on the student's thread: its epochs as progress, throttled."""
+
+    def __init__(self, task: DistillTask) -> None:
+        self.task = task
+        self.total = 0
+        self.throttle = Throttle()
+
+    def on_train_start(self, info: dict[str, Any]) -> None:
+        self.total = int(info.get("total_epochs") or 0)
+        self.task.report_progress(int(info.get("start_epoch") or 0), self.total)
+
+    def on_epoch_end(self, metrics: Any) -> None:
+        epoch = int(metrics.epoch)
+        if self.throttle.ready(final=epoch >= self.total):
+            self.task.report_progress(epoch, self.total)
+
+
+class DistillTask(Task):
+    """Trains the student, then compares it with its teacher: result DistillOutcome.
+
+    An engine failure (`{status: 'error'}`) is raised as a TrainwrightError, so it arrives
+    through `failed` with the engine's message. Progress is (epoch, epochs), <= 20 Hz.
+    """
+
+    kind = "distill"
+
+    def __init__(self, request_id: int, workspace: Any, request: DistillRequest) -> None:
+        super().__init__(request_id)
+        self.workspace = workspace
+        self.request = request
+
+    def compute(self) -> DistillOutcome:
+        from engine.distill import compare_distillation, distill
+
+        r, ws = self.request, self.workspace
+        wait_for_turn(self.cancel_event, self._report_waiting, self._report_running)
+        if self.cancel_event.is_set():
+            raise TrainwrightError("stopped before the student's training started")
+        result = distill(
+            ws, r.teacher, r.student_family, r.domain, r.training,
+            temperature=r.temperature, alpha=r.alpha, overwrite=r.overwrite,
+            callbacks=[_DistillProgress(self)], cancel_event=self.cancel_event,
+        )  # fmt: skip
+        if result["status"] != "ok":
+            raise TrainwrightError(result.get("error") or "distillation failed")
+        self.report_progress(COMPARING, COMPARING)  # the dialog shows a busy bar
+        # compare_distillation sets torch's process-wide thread count: not during a run.
+        with holding_turn(self.cancel_event):
+            comparison = compare_distillation(
+                ws, result["modelId"], ws.variant(r.teacher, r.teacher_family), threads=1
+            )
+        return DistillOutcome(dict(result), comparison)
+
+    def _report_waiting(self) -> None:
+        self.report_progress(WAITING, WAITING)
+
+    def _report_running(self) -> None:
+        self.report_progress(0, 0)

@@ -1,0 +1,113 @@
+"""Small helpers every view uses to build accessible, named controls."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TypeVar
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.kit.style import ERROR_STYLE
+
+W = TypeVar("W", bound=QWidget)
+
+
+def described(widget: W, name: str, tip: str, *, object_name: str | None = None) -> W:
+    """Give `widget` the accessible name screen readers announce and the tooltip users see
+    (and the object name tests and style sheets find it by)."""
+    widget.setAccessibleName(name)
+    widget.setToolTip(tip)
+    if object_name is not None:
+        widget.setObjectName(object_name)
+    return widget
+
+
+def button(object_name: str, text: str, tip: str, *, accessible: str | None = None) -> QPushButton:
+    """A push button named for tests, announced as its text (without a trailing "…") and
+    described by its tooltip."""
+    widget = described(
+        QPushButton(text), accessible or text.rstrip("…"), tip, object_name=object_name
+    )
+    widget.setAccessibleDescription(tip)
+    return widget
+
+
+def selectable(label: QLabel, *, wrap: bool = True) -> QLabel:
+    """A label whose text the user can select and copy (messages, names, results)."""
+    label.setWordWrap(wrap)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+def text_label(
+    object_name: str,
+    accessible: str,
+    tip: str,
+    text: str = "",
+    *,
+    wrap: bool = False,
+    select: bool = False,
+) -> QLabel:
+    """A named, described label: wrapping for messages, selectable for what users copy."""
+    label = described(QLabel(text), accessible, tip, object_name=object_name)
+    if select:
+        return selectable(label, wrap=wrap)
+    label.setWordWrap(wrap)
+    return label
+
+
+def error_label(object_name: str, accessible: str, parent: QWidget | None = None) -> QLabel:
+    """A hidden, wrapping label in the error colour, for a message beside what it is about."""
+    label = QLabel(parent)
+    label.setObjectName(object_name)
+    label.setAccessibleName(accessible)
+    label.setStyleSheet(ERROR_STYLE)
+    label.setWordWrap(True)
+    label.setVisible(False)
+    return label
+
+
+def group(title: str, content: QWidget, object_name: str | None = None) -> QGroupBox:
+    """A titled box around one widget."""
+    box = QGroupBox(title)
+    if object_name is not None:
+        box.setObjectName(object_name)
+    QVBoxLayout(box).addWidget(content)
+    return box
+
+
+def scrolling_column(
+    widgets: Iterable[QWidget], object_name: str | None = None, *, right_margin: int = 0
+) -> QScrollArea:
+    """`widgets` one under the other, top-aligned, in a vertical scroll area (the forms)."""
+    column = QWidget()
+    layout = QVBoxLayout(column)
+    layout.setContentsMargins(0, 0, right_margin, 0)
+    for widget in widgets:
+        layout.addWidget(widget)
+    layout.addStretch(1)
+    scroll = QScrollArea()
+    if object_name is not None:
+        scroll.setObjectName(object_name)
+    scroll.setWidgetResizable(True)
+    scroll.setWidget(column)
+    return scroll
+
+
+def labelled(text: str, widget: QWidget, *, stretch: int = 0) -> QHBoxLayout:
+    """A row: a label whose mnemonic (&) focuses `widget`, then the widget."""
+    label = QLabel(text)
+    label.setBuddy(widget)
+    row = QHBoxLayout()
+    row.addWidget(label)
+    row.addWidget(widget, stretch)
+    return row

@@ -1,0 +1,341 @@
+"""The left side of the Sweeps tab: what to sweep, how many runs that makes, and how long.
+
+A family, the domain and training forms in list mode (each sweepable field has a list toggle;
+the engine's validator's message shows under it), the live combination count and estimated
+duration. Whenever the family or the domain values change, the engine resolves them at once
+(`Workspace.resolve`, synchronous and torch-free): its errors show under the fields, and the
+training defaults they imply (a dataset's own learning rate, say) fill the fields the user has
+not typed in. Earlier runs are timed for the estimate in a task, once the editor first shows.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from typing import Any
+
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import QLabel, QLayout, QVBoxLayout, QWidget
+
+from desktop_app.kit.family_combo import FamilyCombo
+from desktop_app.kit.family_forms import BASIC_TRAINING, FamilyForms
+from desktop_app.kit.param_form import LIST_TEXT
+from desktop_app.kit.preferences import Preferences
+from desktop_app.kit.style import ERROR_STYLE
+from desktop_app.kit.tasks import TaskRunner
+from desktop_app.kit.widgets import group, labelled, scrolling_column, text_label
+from desktop_app.sweeps.workers import EpochTimeTask, SweepRequest
+from engine.sweeps import MAX_COMBINATIONS, count_combinations
+from engine.sweeps.estimate import EpochTime, estimate_seconds, format_duration
+from engine.sweeps.plan import combinations, ignored_parameters
+from engine.training.config import EXECUTION_PARAMETERS
+
+log = logging.getLogger("trainwright.desktop")
+
+BASIC_SWEEP = BASIC_TRAINING - {"warmup_steps"}
+
+
+class SweepEditor(QWidget):
+    """The family, its forms in list mode, the count and the estimate; `changed` whenever
+    what Start would do (or whether it can) may have changed."""
+
+    changed = Signal()
+
+    def __init__(
+        self,
+        workspace: Any,
+        runner: TaskRunner,
+        preferences: Preferences,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("sweepEditor")
+        self.workspace = workspace
+        self.runner = runner
+        self._ids = itertools.count(1)
+        self._family_spec: Any = None
+        self._epoch_times: dict[str, EpochTime | None] = {}
+        self._epoch_request = 0
+        self._resolve_error: str | None = None  # an engine error no field shows
+        self._closing = False
+        self._shown = False  # earlier runs are timed once the editor is first shown
+        self.family_combo = FamilyCombo(
+            "sweepFamilyCombo",
+            "Sweep family",
+            "The model family to sweep; its parameters appear below",
+        )
+        self.family_forms = FamilyForms(
+            workspace.registry,
+            self.family_combo,
+            ("sweepDomain", "sweepTraining"),
+            basic=BASIC_SWEEP,
+            lists=True,
+            preferences=preferences,
+            parent=self,
+        )
+        self.family_forms.familyChanged.connect(self._on_family_changed)
+        self.domain_form = self.family_forms.domain_form
+        self.training_form = self.family_forms.training_form
+        self._layout = QVBoxLayout(self)
+        self._layout.addLayout(labelled("&Family:", self.family_combo, stretch=1))
+        self._layout.addWidget(self._build_forms(), 1)
+        self._build_labels()
+
+    def _build_labels(self) -> None:
+        """The live count of combinations and the estimate of how long they take."""
+        self.count_label = text_label(
+            "sweepCountLabel",
+            "Combinations",
+            "How many runs the lists make (every combination)",
+            wrap=True,
+        )
+        self.estimate_label = text_label(
+            "sweepEstimateLabel",
+            "Estimated duration",
+            "Estimated from the time per epoch of earlier runs of this family; a rough guide",
+            wrap=True,
+        )
+        self._layout.addWidget(self.count_label)
+        self._layout.addWidget(self.estimate_label)
+
+    def add_footer(self, item: QWidget | QLayout) -> None:
+        """Put the panel's controls (Start, Stop, progress, status) under the editor."""
+        if isinstance(item, QLayout):
+            self._layout.addLayout(item)
+        else:
+            self._layout.addWidget(item)
+
+    def _build_forms(self) -> QWidget:
+        """The hint and the two list-mode forms, scrolling."""
+        self.domain_form.changed.connect(self._on_domain_changed)
+        self.training_form.changed.connect(self.update_count)
+        hint = QLabel(
+            f"Press {LIST_TEXT} beside a parameter to give it a list of values, e.g. 10, 50, 100."
+        )
+        hint.setWordWrap(True)
+        hint.setObjectName("sweepHint")
+        return scrolling_column(
+            [
+                hint,
+                group("Model and data", self.domain_form),
+                group("Training", self.training_form),
+            ],
+            "sweepFormsScroll",
+        )
+
+    # ---- families and forms ------------------------------------------------------------------
+    def load_families(self) -> None:
+        self.family_forms.load()
+        if not self.family_combo.count():
+            self.update_count()
+
+    @property
+    def family(self) -> str | None:
+        return self.family_forms.family()
+
+    @Slot(object)
+    def _on_family_changed(self, spec: Any) -> None:
+        """New forms: time the family's earlier runs, and resolve its values."""
+        self._family_spec = spec
+        if self._shown:
+            self._request_epoch_time(spec.name)
+        self._on_domain_changed()
+
+    # ---- defaults and errors that depend on the domain values --------------------------------
+    @Slot()
+    def _on_domain_changed(self) -> None:
+        self._resolve()
+        self.update_count()
+
+    def _resolve(self) -> None:
+        """Ask the engine about the domain values: an error per field, and the training
+        defaults they imply (with where each comes from) for the fields left alone."""
+        family = self.family
+        if family is None or self._closing:
+            return
+        self._resolve_error = None
+        self.domain_form.clear_external_errors()
+        preferences = self.family_forms.preferences
+        try:
+            resolution = self.workspace.resolve(
+                family,
+                self.domain_form.values(),
+                preferences=preferences.training_defaults() if preferences is not None else None,
+            )
+        except Exception as exc:
+            # Not a verdict on the values (the family failed to load, say): creating the
+            # sweep reports the problem, if there is one.
+            log.warning("could not resolve the sweep's parameters: %s", exc)
+            return
+        hints = {name: default.hint() for name, default in resolution.defaults.items()}
+        self.training_form.update_defaults(resolution.training_specs, hints)
+        for field, message in resolution.errors.items():
+            if not self.domain_form.has_field(field):
+                self._resolve_error = self._resolve_error or f"{field}: {message}"
+            elif field not in self.domain_form.errors():  # its own parse error says it first
+                self.domain_form.set_external_error(field, message)
+
+    def showEvent(self, event: Any) -> None:
+        """The first time the editor shows, time earlier runs (in a task), which a window
+        should not do before its first paint."""
+        super().showEvent(event)
+        if self._shown or self._closing:
+            return
+        self._shown = True
+        family = self.family
+        if family is not None:
+            self._request_epoch_time(family)
+
+    # ---- the live count and estimate ---------------------------------------------------------
+    def sweep_grid(self) -> dict[str, str]:
+        """The lists as typed, by parameter name (domain, then training)."""
+        return {**self.domain_form.grid_texts(), **self.training_form.grid_texts()}
+
+    def _parsed(self) -> tuple[dict[str, list[Any]], dict[str, Any], dict[str, Any]] | None:
+        """(parsed grid, domain values, training values) when the forms are valid."""
+        if not (self.domain_form.is_valid() and self.training_form.is_valid()):
+            return None
+        grid = {**self.domain_form.grid(), **self.training_form.grid()}
+        return grid, self.domain_form.values(), self.training_form.values()
+
+    def combination_count(self) -> int | None:
+        """How many runs the lists make (None while a list or value is invalid)."""
+        parsed = self._parsed()
+        if parsed is None or self._family_spec is None:
+            return None
+        grid, domain, _ = parsed
+        if not grid:
+            return 0
+        return count_combinations(self._family_spec, grid, domain)
+
+    def startable(self) -> bool:
+        """True when the forms make a valid sweep the engine has no objection to."""
+        if self._closing or self._resolve_error:
+            return False
+        count = self.combination_count()
+        return count is not None and 0 < count <= MAX_COMBINATIONS
+
+    @Slot()
+    def update_count(self) -> None:
+        """The count label (or what stops counting) and the estimate, for the forms now."""
+        count = self._show_count()
+        too_many = count is not None and count > MAX_COMBINATIONS
+        self.count_label.setStyleSheet(
+            ERROR_STYLE if too_many or self._resolve_error is not None else ""
+        )
+        self.changed.emit()
+
+    def _show_count(self) -> int | None:
+        """The count (and estimate) the forms make, or what stops counting; returns the count."""
+        spec, parsed = self._family_spec, self._parsed()
+        problem = self._count_problem(parsed)
+        if problem is not None:
+            self.count_label.setText(problem)
+            self.estimate_label.setText("")
+            return None
+        assert parsed is not None
+        grid, domain, training = parsed
+        count = count_combinations(spec, grid, domain)
+        text = f"{count} combination{'s' if count != 1 else ''}"
+        if count > MAX_COMBINATIONS:
+            text += f" — at most {MAX_COMBINATIONS} are allowed; shorten some lists"
+        ignored = ignored_parameters(spec, grid, domain)
+        if ignored:
+            text += f" ({', '.join(ignored)} not swept: no hidden layers in linear baseline)"
+        self.count_label.setText(text)
+        self._update_estimate(grid, domain, training, count)
+        return count
+
+    def _count_problem(self, parsed: Any) -> str | None:
+        """Why there is no count to show, or None."""
+        if self._family_spec is None:
+            return "No family to sweep."
+        if self._resolve_error is not None:
+            return self._resolve_error
+        if parsed is None:
+            problems = {**self.domain_form.errors(), **self.training_form.errors()}
+            noun = "value" if len(problems) == 1 else "values"
+            return f"Fix the {noun} marked in red to count the combinations."
+        if not parsed[0]:
+            return f"No lists yet: press {LIST_TEXT} beside a parameter to sweep it."
+        return None
+
+    def _update_estimate(
+        self, grid: dict[str, list[Any]], domain: dict[str, Any], training: dict[str, Any], n: int
+    ) -> None:
+        """How long the sweep may take, from the time per epoch of earlier runs."""
+        spec = self._family_spec
+        if n > MAX_COMBINATIONS:
+            self.estimate_label.setText("")
+            return
+        if spec.name not in self._epoch_times:
+            self.estimate_label.setText("Estimated duration: timing earlier runs…")
+            return
+        timing = self._epoch_times[spec.name]
+        if timing is None:
+            self.estimate_label.setText(
+                f"Estimated duration: unknown (no completed run of {spec.name} to time yet)"
+            )
+            return
+        epochs = training.get("epochs")
+        if epochs is None:
+            epochs = next((p.default for p in spec.training_parameters() if p.name == "epochs"), 1)
+        seconds = estimate_seconds(combinations(spec, grid, domain), int(epochs), timing.seconds)
+        runs = f"{timing.runs} earlier run{'s' if timing.runs != 1 else ''}"
+        self.estimate_label.setText(
+            f"Estimated duration: {format_duration(seconds)} "
+            f"({timing.seconds:.3g} s per epoch, from {runs})"
+        )
+
+    def retime(self, family: str) -> None:
+        """A sweep of `family` has run: time its runs again for the estimate."""
+        self._epoch_times.pop(family, None)
+        if family == self.family:
+            self._request_epoch_time(family)
+        self.update_count()
+
+    def _request_epoch_time(self, family: str) -> None:
+        if self._closing:
+            return
+        self.runner.cancel("epoch-time")
+        self._epoch_request = next(self._ids)
+        task = EpochTimeTask(self._epoch_request, self.workspace.home, family)
+        self.runner.start(task, self._on_epoch_time, self._on_epoch_time_failed)
+
+    @Slot(int, object)
+    def _on_epoch_time(self, request_id: int, timing: EpochTime | None) -> None:
+        if request_id != self._epoch_request or self._closing:
+            return
+        family = self.family
+        if family is not None:
+            self._epoch_times[family] = timing
+        self.update_count()
+
+    @Slot(int, str)
+    def _on_epoch_time_failed(self, request_id: int, message: str) -> None:
+        if request_id != self._epoch_request or self._closing:
+            return
+        log.warning("could not time earlier runs: %s", message)
+        family = self.family
+        if family is not None:
+            self._epoch_times[family] = None
+        self.update_count()
+
+    # ---- the request -------------------------------------------------------------------------
+    def sweep_request(self) -> SweepRequest:
+        """The sweep the forms describe (check `startable()` first)."""
+        assert self.family is not None
+        training = self.training_form.fixed_values()
+        values = self.training_form.values()
+        # Execution settings go as shown (their defaults may come from the preferences).
+        training.update({k: v for k, v in values.items() if k in EXECUTION_PARAMETERS})
+        return SweepRequest(
+            family=self.family,
+            grid=self.sweep_grid(),
+            domain=self.domain_form.fixed_values(),
+            training=training,
+        )
+
+    def close_editor(self) -> None:
+        """The panel is closing: ask the engine nothing more."""
+        self._closing = True

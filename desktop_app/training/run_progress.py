@@ -1,0 +1,71 @@
+"""The run's progress bar: epochs done, time elapsed, and an estimate of the time left."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QTimer, Slot
+from PySide6.QtWidgets import QProgressBar, QWidget
+
+from desktop_app.kit.formatting import format_duration
+from desktop_app.kit.widgets import described
+
+
+class RunProgress(QProgressBar):
+    """Follows one run from `start` to `stop`, and ticks every second meanwhile so the time
+    elapsed moves even between epochs. The estimate counts this run's epochs only (a resumed
+    run starts part-way)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        described(
+            self,
+            "Training progress",
+            "Epochs done, time elapsed and an estimate of the time left",
+            object_name="progressBar",
+        )
+        self.setRange(0, 1)
+        self.setValue(0)
+        self.setFormat("no run")
+        self._timer = QTimer(self)
+        self._timer.setInterval(1000)
+        self._timer.timeout.connect(self.refresh)
+        self._running = False
+        self._started_at = 0.0
+        self._start_epoch = 0
+        self.total = 0
+        self.epochs_done = 0
+
+    def start(self, start_epoch: int, total: int) -> None:
+        """A run starts at `start_epoch` of `total` epochs."""
+        self._running = True
+        self._started_at = time.monotonic()
+        self._start_epoch = self.epochs_done = start_epoch
+        self.total = total
+        self.refresh()
+        self._timer.start()
+
+    def advance(self, epoch: int) -> None:
+        """The run has finished `epoch`."""
+        self.epochs_done = epoch
+        self.refresh()
+
+    def stop(self) -> None:
+        """The run has ended: the bar keeps its last figures."""
+        self._timer.stop()
+        self.refresh()
+        self._running = False
+
+    @Slot()
+    def refresh(self) -> None:
+        total = max(1, self.total)
+        done = min(self.epochs_done, total)
+        self.setRange(0, total)
+        self.setValue(done)
+        elapsed = time.monotonic() - self._started_at if self._started_at else 0.0
+        text = f"{done} / {self.total} epochs · {format_duration(elapsed, clock=True)} elapsed"
+        this_run = done - self._start_epoch
+        if self._running and this_run > 0 and done < total:
+            remaining = elapsed / this_run * (total - done)
+            text += f" · ~{format_duration(remaining, clock=True)} left"
+        self.setFormat(text)
