@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.families.modulo_addition import modular_addition_split
 from engine.models.transformer import OneLayerTransformer
 
 MODULO = "modulo_addition_1layer"
@@ -179,23 +180,15 @@ class EngineRunner:
 
 
 # ---- the plain side: hand-written loops ---------------------------------------------------
-def modulo_data(p: int, fraction: float, data_seed: int):
-    a = torch.arange(p).repeat_interleave(p)
-    b = torch.arange(p).repeat(p)
-    x = torch.stack([a, b, torch.full_like(a, p)], dim=1)
-    y = (a + b) % p
-    order = torch.randperm(p * p, generator=torch.Generator().manual_seed(data_seed))
-    cut = int(fraction * p * p)
-    return x[order[:cut]], y[order[:cut]], x[order[cut:]], y[order[cut:]]
-
-
 def plain_modulo(w: Workload, n_threads: int) -> tuple[nn.Module, dict[str, float]]:
     """The grokking loop as one writes it: full-batch AdamW, float64 loss, test eval per epoch."""
     t, d = w.config.training, w.config.domain
     with threads(n_threads):
         torch.manual_seed(d["seed"])
         model = OneLayerTransformer(d["prime"], d["d_model"], d["n_heads"], d["d_mlp"])
-        train_x, train_y, test_x, test_y = modulo_data(d["prime"], t.training_fraction, t.data_seed)
+        train_x, train_y, test_x, test_y = modular_addition_split(
+            d["prime"], t.training_fraction, t.data_seed
+        )
         opt = torch.optim.AdamW(
             model.parameters(), lr=t.lr, betas=(t.beta1, t.beta2), weight_decay=t.weight_decay
         )

@@ -68,7 +68,7 @@ def reference_run(
     with C.threads(n_threads):
         torch.manual_seed(d["seed"])
         model = OneLayerTransformer(d["prime"], d["d_model"], d["n_heads"], d["d_mlp"])
-        train_x, train_y, test_x, test_y = C.modulo_data(
+        train_x, train_y, test_x, test_y = C.modular_addition_split(
             d["prime"], t.training_fraction, t.data_seed
         )
         opt = torch.optim.AdamW(
@@ -111,7 +111,7 @@ def step_flops_and_time(
     with C.threads(n_threads):
         torch.manual_seed(d["seed"])
         m = OneLayerTransformer(d["prime"], d["d_model"], d["n_heads"], d["d_mlp"])
-        x, y, _, _ = C.modulo_data(d["prime"], t.training_fraction, t.data_seed)
+        x, y, _, _ = C.modular_addition_split(d["prime"], t.training_fraction, t.data_seed)
         opt = torch.optim.AdamW(
             m.parameters(), lr=t.lr, betas=(t.beta1, t.beta2), weight_decay=t.weight_decay
         )

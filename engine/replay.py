@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ from pydantic import BaseModel
 from engine.errors import VariantError
 from engine.metadata import VariantMetadata
 from engine.strategies import WorkspaceLike, trainer_for
-from engine.training.callbacks import Callback
+from engine.training.callbacks import Callbacks, CancelEvent
 from engine.training.chronicle import read_chronicle, stable_fields
 from engine.variants import Variant
 
@@ -31,8 +30,8 @@ class ReplayResult(BaseModel):
 def replay(
     workspace: WorkspaceLike,
     variant: Variant,
-    callbacks: list[Callback] | None = None,
-    cancel_event: threading.Event | None = None,
+    callbacks: Callbacks = None,
+    cancel_event: CancelEvent = None,
 ) -> ReplayResult:
     """Train a copy of the completed `variant` in a temporary home, by the strategy its config
     names (what it refers to, a teacher, is looked up in `workspace`), and compare the two."""

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from engine.families.spec import FamilySpec
 
 DefaultOrigin = Literal["parameter", "family", "dataset", "preferences"]
+# Parameter values by name as a caller gives them (typed, not yet validated); None: defaults.
+Values = dict[str, Any] | None
 
 # Where a default came from, as a user reads it after the value: "20 — default of dataset …".
 _ORIGIN_WORDS = {
@@ -80,8 +82,8 @@ class Resolution(BaseModel):
 def resolve_parameters(
     spec: FamilySpec,
     family: ModelFamily,
-    domain: dict[str, Any] | None = None,
-    training: dict[str, Any] | None = None,
+    domain: Values = None,
+    training: Values = None,
     *,
     preferences: dict[str, Any] | None = None,
     strategy: str = "native",

@@ -52,6 +52,16 @@ class RunConfig(BaseModel):
         return self.model_copy(update={"training": training}).with_hash()
 
 
+class _InDirectory:
+    """A file of a variant's directory as a read-only attribute (`variant.config_path`)."""
+
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+
+    def __get__(self, variant: Variant | None, owner: type | None = None) -> Any:
+        return self if variant is None else variant.dir / self.filename
+
+
 @dataclass(frozen=True)
 class Variant:
     home: Path
@@ -69,25 +79,11 @@ class Variant:
     def dir(self) -> Path:
         return variant_dir(self.home, self.family, self.name)
 
-    @property
-    def config_path(self) -> Path:
-        return self.dir / CONFIG_FILE
-
-    @property
-    def metadata_path(self) -> Path:
-        return self.dir / METADATA_FILE
-
-    @property
-    def chronicle_path(self) -> Path:
-        return self.dir / CHRONICLE_FILE
-
-    @property
-    def checkpoints_dir(self) -> Path:
-        return self.dir / CHECKPOINTS_DIR
-
-    @property
-    def lock_path(self) -> Path:
-        return self.dir / LOCK_FILE
+    config_path = _InDirectory(CONFIG_FILE)
+    metadata_path = _InDirectory(METADATA_FILE)
+    chronicle_path = _InDirectory(CHRONICLE_FILE)
+    checkpoints_dir = _InDirectory(CHECKPOINTS_DIR)
+    lock_path = _InDirectory(LOCK_FILE)
 
     def exists(self) -> bool:
         return self.config_path.exists()

@@ -3,7 +3,6 @@ home, its family registry, resolving parameters, train/resume/replay, and deleti
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +10,10 @@ from engine.discovery import VariantSummary, summarise
 from engine.families.registry import FamilyRegistry
 from engine.home import resolve_home
 from engine.replay import ReplayResult, replay
-from engine.resolution import Resolution
+from engine.resolution import Resolution, Values
 from engine.run_rules import delete_variant_dir
 from engine.strategies import trainer_for
-from engine.training.callbacks import Callback
+from engine.training.callbacks import Callbacks, CancelEvent
 from engine.training.session import TrainingSession
 from engine.variants import Variant
 
@@ -26,20 +25,12 @@ class Workspace:
         self.registry = FamilyRegistry(self.home)
 
     def create_variant(
-        self,
-        family: str,
-        params: dict[str, Any] | None = None,
-        training: dict[str, Any] | None = None,
-        **kwargs: Any,
+        self, family: str, params: Values = None, training: Values = None, **kwargs: Any
     ) -> Variant:
         return self.registry.create_variant(family, params, training, **kwargs)
 
     def resolve(
-        self,
-        family: str,
-        domain: dict[str, Any] | None = None,
-        training: dict[str, Any] | None = None,
-        **kwargs: Any,
+        self, family: str, domain: Values = None, training: Values = None, **kwargs: Any
     ) -> Resolution:
         """Effective defaults with their origin, per-field errors and the config if valid:
         synchronous and torch-free, so a form can call it on every edit."""
@@ -67,25 +58,19 @@ class Workspace:
     def train(
         self,
         variant: Variant,
-        callbacks: list[Callback] | None = None,
-        cancel_event: threading.Event | None = None,
+        callbacks: Callbacks = None,
+        cancel_event: CancelEvent = None,
         *,
         overwrite: bool = False,
     ) -> TrainingSession:
         return self.trainer(variant, callbacks, cancel_event).train(overwrite=overwrite)
 
     def resume(
-        self,
-        variant: Variant,
-        callbacks: list[Callback] | None = None,
-        cancel_event: threading.Event | None = None,
+        self, variant: Variant, callbacks: Callbacks = None, cancel_event: CancelEvent = None
     ) -> TrainingSession:
         return self.trainer(variant, callbacks, cancel_event).resume()
 
     def replay(
-        self,
-        variant: Variant,
-        callbacks: list[Callback] | None = None,
-        cancel_event: threading.Event | None = None,
+        self, variant: Variant, callbacks: Callbacks = None, cancel_event: CancelEvent = None
     ) -> ReplayResult:
         return replay(self, variant, callbacks, cancel_event)

@@ -7,19 +7,15 @@ quick mode's samples are too small to mean anything; this only keeps the script 
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from helpers.bench import run_quick
 
 pytest.importorskip("PySide6")
 pytest.importorskip("pyqtgraph")
 pytest.importorskip("psutil")
 
-REPO = Path(__file__).resolve().parent.parent
 
 SUMMARY = [
     r"B2 first paint \(python -m desktop_app\) median \d+\.\d+ s",
@@ -31,22 +27,10 @@ SUMMARY = [
 
 
 def test_b2_quick_mode_runs_and_prints_its_summary(tmp_path) -> None:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "TMPDIR": str(tmp_path),
-        "QT_QPA_PLATFORM": "offscreen",
-        "TRAINWRIGHT_HOME": str(tmp_path / "home"),
-    }
-    done = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "b2_gui.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=REPO,
-        env=env,
+    home = str(tmp_path / "home")
+    stdout = run_quick(
+        "b2_gui.py", tmp_path, timeout=300, QT_QPA_PLATFORM="offscreen", TRAINWRIGHT_HOME=home
     )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     for pattern in SUMMARY:
-        line = re.search(rf"^{pattern}.*\((?:.*)\) (PASS|MISS)", done.stdout, re.M)
-        assert line, f"no line matching {pattern!r} in:\n{done.stdout[-3000:]}"
+        line = re.search(rf"^{pattern}.*\((?:.*)\) (PASS|MISS)", stdout, re.M)
+        assert line, f"no line matching {pattern!r} in:\n{stdout[-3000:]}"

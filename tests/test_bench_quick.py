@@ -6,15 +6,10 @@ working as the engine changes.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parent.parent
+from helpers.bench import run_quick
 
 CASES = [
     ("b1_overhead.py", ["B1a engine/plain", "B1b engine/plain"]),
@@ -25,15 +20,6 @@ CASES = [
 
 @pytest.mark.parametrize(("script", "ratios"), CASES, ids=[c[0] for c in CASES])
 def test_quick_mode_runs_and_prints_its_ratio(script: str, ratios: list[str], tmp_path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(tmp_path)}
-    done = subprocess.run(
-        [sys.executable, str(REPO / "bench" / script), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=REPO,
-        env=env,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    stdout = run_quick(script, tmp_path, timeout=240)
     for ratio in ratios:
-        assert re.search(rf"^RATIO {re.escape(ratio)} = \d+\.\d+", done.stdout, re.M), done.stdout
+        assert re.search(rf"^RATIO {re.escape(ratio)} = \d+\.\d+", stdout, re.M), stdout

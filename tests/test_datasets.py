@@ -236,24 +236,20 @@ def test_csv_missing_file_is_dataset_error(tmp_path: Path) -> None:
         load_csv(tmp_path / "nope.csv")
 
 
-def test_csv_empty_file_is_dataset_error(tmp_path: Path) -> None:
-    with pytest.raises(DatasetError, match="empty"):
-        load_csv(write_csv(tmp_path, "\n\n"))
-
-
-def test_csv_header_without_rows_is_dataset_error(tmp_path: Path) -> None:
-    with pytest.raises(DatasetError, match="no data rows"):
-        load_csv(write_csv(tmp_path, "a,b,y\n"))
-
-
-def test_csv_ragged_row_is_dataset_error(tmp_path: Path) -> None:
-    with pytest.raises(DatasetError, match="row 2: expected 3 values"):
-        load_csv(write_csv(tmp_path, "a,b,y\n1,2,0\n3,1\n"))
-
-
-def test_csv_single_class_target_is_dataset_error(tmp_path: Path) -> None:
-    with pytest.raises(DatasetError, match="only one class"):
-        load_csv(write_csv(tmp_path, "a,y\n1,x\n2,x\n"))
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("\n\n", "empty"),
+        ("a,b,y\n", "no data rows"),
+        ("a,b,y\n1,2,0\n3,1\n", "row 2: expected 3 values"),
+        ("a,y\n1,x\n2,x\n", "only one class"),
+    ],
+)
+def test_malformed_csv_is_a_dataset_error_naming_the_problem(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    with pytest.raises(DatasetError, match=message):
+        load_csv(write_csv(tmp_path, text))
 
 
 def test_get_dataset_csv_id(tmp_path: Path) -> None:

@@ -308,14 +308,7 @@ def test_self_test_failure_is_one_line_on_stderr(tmp_path):
         "import sys, desktop_app.self_test as t; t.FAMILY = 'no_such_family'; "
         "sys.exit(t.run_self_test())"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=_subprocess_env(tmp_path / "home"),
-        timeout=120,
-    )
+    result = _python(["-c", code], tmp_path, cwd=tmp_path, timeout=120)
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if "self-test" in line]
     assert lines == ["trainwright self-test: FAILED: built-in families missing: no_such_family"]
@@ -323,16 +316,21 @@ def test_self_test_failure_is_one_line_on_stderr(tmp_path):
 
 
 def test_launcher_prints_the_version(tmp_path):
-    result = subprocess.run(
-        [sys.executable, str(PACKAGING / "launcher.py"), "--version"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=_subprocess_env(tmp_path / "home"),
-        timeout=60,
-    )
+    result = _python([str(PACKAGING / "launcher.py"), "--version"], tmp_path, cwd=ROOT, timeout=60)
     assert result.returncode == 0
     assert result.stdout.strip() == f"trainwright {_version()}"
+
+
+def _python(args: list[str], tmp_path, *, cwd, timeout: int) -> subprocess.CompletedProcess:
+    """This Python with `args`, its own data home under `tmp_path`, output captured."""
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=_subprocess_env(tmp_path / "home"),
+        timeout=timeout,
+    )
 
 
 # ---- the real build (slow) --------------------------------------------------------------------

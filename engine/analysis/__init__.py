@@ -8,7 +8,6 @@ over the weights files (each loaded once, verified, and dropped before the next)
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from engine import variants
 from engine.analysis.checkpoints import iter_weights, variant_directory, weights_checkpoints
 from engine.analysis.norms import parameter_norm
+from engine.training.callbacks import CancelEvent
 
 if TYPE_CHECKING:
     import numpy as np
@@ -70,7 +70,7 @@ def analyse_checkpoints(
     analyses: Sequence[str],
     *,
     key_fraction: float = 0.25,
-    cancel_event: threading.Event | None = None,
+    cancel_event: CancelEvent = None,
     progress: ProgressCallback | None = None,
 ) -> CheckpointAnalysis:
     """Run `analyses` on a variant (Variant, VariantSummary or directory) in one checkpoint pass.

@@ -7,7 +7,6 @@ used instead, checked against their `.sha256` sidecars only.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from engine import variants
 from engine.errors import CheckpointError
 from engine.hashing import weights_sha256
 from engine.metadata import VariantMetadata
+from engine.training.callbacks import CancelEvent
 from engine.training.checkpoints import load_checkpoint, sidecar_path, weights_files
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ def iter_weights(
     *,
     strict: bool = True,
     problems: list[str] | None = None,
-    cancel_event: threading.Event | None = None,
+    cancel_event: CancelEvent = None,
 ) -> Iterator[tuple[WeightsCheckpoint, dict[str, torch.Tensor]]]:
     """Each verified checkpoint with its state dict, in epoch order, one at a time.
 

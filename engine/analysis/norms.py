@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from engine.analysis.checkpoints import VariantRef, iter_weights
+from engine.training.callbacks import CancelEvent
 
 if TYPE_CHECKING:
     import torch
@@ -36,7 +36,7 @@ def parameter_norms(
     *,
     strict: bool = True,
     problems: list[str] | None = None,
-    cancel_event: threading.Event | None = None,
+    cancel_event: CancelEvent = None,
 ) -> list[tuple[int, float]]:
     """(epoch, sum of squared weights) for every weights checkpoint, in epoch order.
 

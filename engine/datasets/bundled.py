@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib.resources import files
+from typing import Any
 
-from engine.datasets.types import DatasetDefaults, DatasetInfo, LoadedDataset
+from engine.datasets.types import DatasetDefaults, DatasetInfo, LoadedDataset, read_catalog
 
 
 @dataclass(frozen=True)
@@ -36,42 +37,16 @@ class BundledCsvDataset:
         )
 
 
-BUNDLED_DATASETS: tuple[BundledCsvDataset, ...] = (
-    BundledCsvDataset(
-        DatasetInfo(
-            "iris",
-            "Iris",
-            "Fisher's iris flowers: 4 measurements, 3 species, 150 rows (UCI, CC BY 4.0).",
-            "classification",
-            "bundled",
-        ),
-        "iris.csv",
-        "species",
-        DatasetDefaults(epochs=30, lr=1e-2, batch_size=16),
-    ),
-    BundledCsvDataset(
-        DatasetInfo(
-            "wine",
-            "Wine",
-            "Chemical analysis of wines from 3 cultivars: 13 features, 178 rows (UCI, CC BY 4.0).",
-            "classification",
-            "bundled",
-        ),
-        "wine.csv",
-        "cultivar",
-        DatasetDefaults(epochs=40, lr=1e-2, batch_size=16),
-    ),
-    BundledCsvDataset(
-        DatasetInfo(
-            "diabetes",
-            "Diabetes",
-            "Disease progression of 442 diabetes patients from 10 baseline measurements "
-            "(Efron et al. 2004, via scikit-learn, BSD-3-Clause).",
-            "regression",
-            "bundled",
-        ),
-        "diabetes.csv",
-        "progression",
-        DatasetDefaults(epochs=100, lr=3e-3, batch_size=32),
-    ),
+def _from_catalog(entry: dict[str, Any]) -> BundledCsvDataset:
+    info = DatasetInfo(
+        entry["id"], entry["name"], entry["description"], entry["task_type"], "bundled"
+    )
+    return BundledCsvDataset(
+        info, entry["file"], entry["target"], DatasetDefaults(**entry["defaults"])
+    )
+
+
+# The table is data: resources/datasets/catalog.json.
+BUNDLED_DATASETS: tuple[BundledCsvDataset, ...] = tuple(
+    _from_catalog(entry) for entry in read_catalog()["bundled"]
 )

@@ -7,12 +7,9 @@ imported when a dataset is loaded.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
-from engine.datasets.types import DatasetDefaults, DatasetInfo, LoadedDataset
-
-if TYPE_CHECKING:
-    pass
+from engine.datasets.types import DatasetDefaults, DatasetInfo, LoadedDataset, read_catalog
 
 NUM_SAMPLES = 1000
 
@@ -48,44 +45,21 @@ class SyntheticDataset:
         )
 
 
-def _info(id_: str, name: str, description: str, task_type: str = "classification") -> DatasetInfo:
-    return DatasetInfo(id_, name, description, task_type, "synthetic")  # type: ignore[arg-type]
+def _from_catalog(entry: dict[str, Any]) -> SyntheticDataset:
+    info = DatasetInfo(
+        entry["id"], entry["name"], entry["description"], entry["task_type"], "synthetic"
+    )
+    classes = tuple(entry["classes"]) if entry["classes"] is not None else None
+    return SyntheticDataset(
+        info,
+        entry["generator"],
+        tuple(entry["features"]),
+        classes,
+        DatasetDefaults(**entry["defaults"]),
+    )
 
 
-SYNTHETIC_DATASETS: tuple[SyntheticDataset, ...] = (
-    SyntheticDataset(
-        _info("two_moons", "Two moons", "Two interleaving noisy half circles; 2 classes."),
-        "make_two_moons",
-        ("x1", "x2"),
-        ("moon_a", "moon_b"),
-        DatasetDefaults(epochs=20, lr=1e-2, batch_size=32),
-    ),
-    SyntheticDataset(
-        _info("circles", "Circles", "A noisy ring around a smaller ring; 2 classes."),
-        "make_circles",
-        ("x1", "x2"),
-        ("outer", "inner"),
-        DatasetDefaults(epochs=20, lr=1e-2, batch_size=32),
-    ),
-    SyntheticDataset(
-        _info("spirals", "Spirals", "Three interleaved noisy spiral arms; 3 classes."),
-        "make_spirals",
-        ("x1", "x2"),
-        ("arm_1", "arm_2", "arm_3"),
-        DatasetDefaults(epochs=60, lr=1e-2, batch_size=32),
-    ),
-    SyntheticDataset(
-        _info("xor", "XOR", "Four Gaussian blobs; the class is 1 where x1 and x2 differ in sign."),
-        "make_xor",
-        ("x1", "x2"),
-        ("same_sign", "opposite_sign"),
-        DatasetDefaults(epochs=20, lr=1e-2, batch_size=32),
-    ),
-    SyntheticDataset(
-        _info("sine", "Sine", "y = sin(x) + noise for x in [-3, 3]; regression.", "regression"),
-        "make_sine",
-        ("x",),
-        None,
-        DatasetDefaults(epochs=20, lr=1e-2, batch_size=32),
-    ),
+# The table is data (resources/datasets/catalog.json), with the bundled tables beside it.
+SYNTHETIC_DATASETS: tuple[SyntheticDataset, ...] = tuple(
+    _from_catalog(entry) for entry in read_catalog()["synthetic"]
 )

@@ -6,8 +6,10 @@ read by the parameter forms before torch has loaded; only `LoadedDataset` holds 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol
+from importlib.resources import files
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     import torch
@@ -66,3 +68,9 @@ class Dataset(Protocol):
 
 # A user's CSV brings no tuned hyperparameters: these are the defaults its forms show.
 CSV_DEFAULTS = DatasetDefaults(epochs=100, lr=1e-3, batch_size=32)
+
+
+def read_catalog() -> dict[str, list[dict[str, Any]]]:
+    """The built-in datasets as data: resources/datasets/catalog.json."""
+    text = (files("resources") / "datasets" / "catalog.json").read_text(encoding="utf-8")
+    return json.loads(text)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import statistics
-import threading
 import time
 from typing import Any, TypedDict, Unpack
 
@@ -14,7 +13,7 @@ from engine.strategies import StrategyConfig, StrategyOrchestrator, StrategyResu
 from engine.strategies.distill import DistillError
 from engine.strategies.distill.teacher import TrainedModel, find_variant, load_trained_model
 from engine.strategies.registry import failure
-from engine.training.callbacks import Callback
+from engine.training.callbacks import Callbacks, CancelEvent
 from engine.variants import Variant
 from engine.workspace import Workspace
 
@@ -79,8 +78,8 @@ def distill(
     domain: dict[str, Any] | None = None,
     training: dict[str, Any] | None = None,
     *,
-    callbacks: list[Callback] | None = None,
-    cancel_event: threading.Event | None = None,
+    callbacks: Callbacks = None,
+    cancel_event: CancelEvent = None,
     **options: Unpack[DistillOptions],
 ) -> StrategyResult:
     """Train a distilled student (`options`: temperature, alpha, overwrite). Returns

@@ -21,6 +21,21 @@ def is_prime(n: int) -> bool:
     return n >= 2 and all(n % d for d in range(2, math.isqrt(n) + 1))
 
 
+def modular_addition_split(p: int, training_fraction: float, data_seed: int) -> Split:
+    """Every pair (a, b) as tokens [a, b, =] with label (a + b) mod p, split at random by
+    `data_seed`: (train_x, train_y, test_x, test_y)."""
+    import torch
+
+    a = torch.arange(p).repeat_interleave(p)
+    b = torch.arange(p).repeat(p)
+    x = torch.stack([a, b, torch.full_like(a, p)], dim=1)
+    y = (a + b) % p
+    order = torch.randperm(p * p, generator=torch.Generator().manual_seed(data_seed))
+    cut = int(training_fraction * p * p)
+    train, test = order[:cut], order[cut:]
+    return x[train], y[train], x[test], y[test]
+
+
 class ModuloAdditionFamily(FamilyBase):
     def validate_domain(self, params: dict[str, Any]) -> dict[str, Any]:
         if not is_prime(params["prime"]):
@@ -43,17 +58,7 @@ class ModuloAdditionFamily(FamilyBase):
     def generate_training_dataset(
         self, params: dict[str, Any], training_fraction: float, data_seed: int
     ) -> Split:
-        import torch
-
-        p = params["prime"]
-        a = torch.arange(p).repeat_interleave(p)
-        b = torch.arange(p).repeat(p)
-        x = torch.stack([a, b, torch.full_like(a, p)], dim=1)
-        y = (a + b) % p
-        order = torch.randperm(p * p, generator=torch.Generator().manual_seed(data_seed))
-        cut = int(training_fraction * p * p)
-        train, test = order[:cut], order[cut:]
-        return x[train], y[train], x[test], y[test]
+        return modular_addition_split(params["prime"], training_fraction, data_seed)
 
     def compute_loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         import torch

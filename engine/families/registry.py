@@ -15,7 +15,7 @@ from engine.errors import FamilyError, ParameterError, VariantError
 from engine.families.base import ModelFamily
 from engine.families.spec import FamilySpec, load_family_spec
 from engine.params import ParameterSpec
-from engine.resolution import Resolution, resolve_parameters
+from engine.resolution import Resolution, Values, resolve_parameters
 from engine.training.config import training_specs
 from engine.variants import RunConfig, Variant, variant_dir
 
@@ -112,11 +112,7 @@ class FamilyRegistry:
 
     # ---- variants --------------------------------------------------------------------------
     def resolve(
-        self,
-        family: str,
-        domain: dict[str, Any] | None = None,
-        training: dict[str, Any] | None = None,
-        **kwargs: Any,
+        self, family: str, domain: Values = None, training: Values = None, **kwargs: Any
     ) -> Resolution:
         """Effective defaults (with their origin), per-field errors and, when valid, the
         config: one synchronous call (see engine.resolution)."""
@@ -125,11 +121,7 @@ class FamilyRegistry:
         )
 
     def resolve_config(
-        self,
-        family: str,
-        domain: dict[str, Any] | None = None,
-        training: dict[str, Any] | None = None,
-        **kwargs: Any,
+        self, family: str, domain: Values = None, training: Values = None, **kwargs: Any
     ) -> RunConfig:
         """Validate every parameter and build the config, name included. Raises ParameterError."""
         resolution = self.resolve(family, domain, training, **kwargs)
@@ -144,11 +136,7 @@ class FamilyRegistry:
         return training_specs(overrides)
 
     def create_variant(
-        self,
-        family: str,
-        params: dict[str, Any] | None = None,
-        training: dict[str, Any] | None = None,
-        **kwargs: Any,
+        self, family: str, params: Values = None, training: Values = None, **kwargs: Any
     ) -> Variant:
         return Variant(self.home, self.resolve_config(family, params, training, **kwargs))
 

@@ -10,7 +10,6 @@ of any variant go through `engine.strategies.trainer_for`.
 
 from __future__ import annotations
 
-import threading
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -20,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from engine.errors import TrainwrightError, VariantError
 from engine.families.registry import FamilyRegistry
 from engine.params import ParameterSpec, validate_values
-from engine.training.callbacks import Callback
+from engine.training.callbacks import Callbacks, CancelEvent
 from engine.training.session import TrainingSession
 from engine.variants import RunConfig, Variant
 
@@ -86,10 +85,7 @@ class TrainingStrategy(ABC):
         """Accept the config or raise StrategyRejected (or ParameterError) saying why."""
 
     def train(
-        self,
-        config: StrategyConfig,
-        callbacks: list[Callback] | None = None,
-        cancel_event: threading.Event | None = None,
+        self, config: StrategyConfig, callbacks: Callbacks = None, cancel_event: CancelEvent = None
     ) -> TrainingSession:
         """Validate, resolve the variant and train it; training failures end in the session."""
         self.validate(config)
@@ -135,8 +131,8 @@ class TrainingStrategy(ABC):
     def trainer(
         self,
         variant: Variant,
-        callbacks: list[Callback] | None = None,
-        cancel_event: threading.Event | None = None,
+        callbacks: Callbacks = None,
+        cancel_event: CancelEvent = None,
         **kwargs: Any,
     ) -> Trainer:
         """A Trainer for `variant` (new, resumed or replayed at another home) with this loss;

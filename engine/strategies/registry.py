@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import traceback
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
@@ -14,7 +13,7 @@ from engine.strategies.base import (
     TrainingStrategy,
     WorkspaceLike,
 )
-from engine.training.callbacks import Callback
+from engine.training.callbacks import Callbacks, CancelEvent
 from engine.training.session import TrainingSession
 from engine.variants import Variant, metadata_path, variant_dir
 
@@ -100,20 +99,14 @@ class StrategyOrchestrator:
         )
 
     def execute(
-        self,
-        config: StrategyConfig,
-        callbacks: list[Callback] | None = None,
-        cancel_event: threading.Event | None = None,
+        self, config: StrategyConfig, callbacks: Callbacks = None, cancel_event: CancelEvent = None
     ) -> tuple[TrainingStrategy, TrainingSession]:
         """Select and train. Bad requests raise TrainwrightError; training failures do not."""
         strategy = self.select(config)
         return strategy, strategy.train(config, callbacks, cancel_event)
 
     def run(
-        self,
-        config: StrategyConfig,
-        callbacks: list[Callback] | None = None,
-        cancel_event: threading.Event | None = None,
+        self, config: StrategyConfig, callbacks: Callbacks = None, cancel_event: CancelEvent = None
     ) -> StrategyResult:
         """Never raises for anything downstream: a failure is `{status: 'error', error}` only."""
         try:
@@ -165,8 +158,8 @@ def result_from_session(
 def run_strategy(
     workspace: WorkspaceLike,
     config: StrategyConfig,
-    callbacks: list[Callback] | None = None,
-    cancel_event: threading.Event | None = None,
+    callbacks: Callbacks = None,
+    cancel_event: CancelEvent = None,
 ) -> StrategyResult:
     return StrategyOrchestrator(workspace).run(config, callbacks, cancel_event)
 
@@ -174,8 +167,8 @@ def run_strategy(
 def trainer_for(
     workspace: WorkspaceLike,
     variant: Variant,
-    callbacks: list[Callback] | None = None,
-    cancel_event: threading.Event | None = None,
+    callbacks: Callbacks = None,
+    cancel_event: CancelEvent = None,
     **kwargs: Any,
 ) -> Trainer:
     """The Trainer for any variant, built by the strategy its config names (for train, resume

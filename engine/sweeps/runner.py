@@ -27,7 +27,7 @@ from engine.sweeps.errors import SweepError
 from engine.sweeps.plan import SweepSpec, combination_config, plan_sweep
 from engine.sweeps.schema import sweep_schema
 from engine.sweeps.store import NA, SweepRecord, SweepRow
-from engine.training.callbacks import Callback
+from engine.training.callbacks import Callback, Callbacks, CancelEvent
 from engine.training.checkpoints import latest_valid_full
 from engine.training.lock import VariantLock, is_locked
 from engine.variants import Variant
@@ -64,8 +64,8 @@ def run_sweep(
     *,
     on_progress: ProgressFn | None = None,
     on_row: Callable[[SweepRow], None] | None = None,
-    callbacks: list[Callback] | None = None,
-    cancel_event: threading.Event | None = None,
+    callbacks: Callbacks = None,
+    cancel_event: CancelEvent = None,
     parallel: int | None = None,
 ) -> SweepRecord:
     """Run (or resume) a stored sweep until every combination has a row or it is stopped.
@@ -258,7 +258,7 @@ def run_combination(
     index: int,
     combo: Mapping[str, Any],
     *,
-    callbacks: list[Callback] | None = None,
+    callbacks: Callbacks = None,
     cancel_event: Any = None,
     interrupted: bool = False,
     threads: int | None = None,

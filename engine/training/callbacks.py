@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,12 @@ class Callback:
     def on_exception(self, error: BaseException) -> None: ...
 
     def on_train_end(self, session: TrainingSession) -> None: ...
+
+
+# The two things every run API takes after what to run: who hears its events, and how to stop
+# it (a Stop button, Ctrl+C). Named once so the signatures say it in one line.
+Callbacks = list[Callback] | None
+CancelEvent = threading.Event | None
 
 
 class CallbackList(Callback):

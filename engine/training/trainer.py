@@ -22,7 +22,7 @@ from engine.hashing import weights_sha256
 from engine.metadata import CheckpointEntry, VariantMetadata, environment, now
 from engine.training import checkpoints as ckpt
 from engine.training import rng
-from engine.training.callbacks import Callback, CallbackList
+from engine.training.callbacks import CallbackList, Callbacks, CancelEvent
 from engine.training.chronicle import ChronicleWriter, is_epoch_end, read_chronicle
 from engine.training.grokfast import GrokfastFilter
 from engine.training.lock import VariantLock
@@ -113,8 +113,8 @@ class Trainer:
         self,
         family: ModelFamily,
         variant: Variant,
-        callbacks: list[Callback] | None = None,
-        cancel_event: threading.Event | None = None,
+        callbacks: Callbacks = None,
+        cancel_event: CancelEvent = None,
         *,
         threads: int | None = None,
         objective: Objective | None = None,
