@@ -156,3 +156,17 @@ def test_the_cli_honours_the_data_home_the_window_recorded(tmp_path, monkeypatch
     )
     assert result.returncode == 0, result.stderr
     assert list((chosen / "variants" / "mlp").iterdir())
+
+
+# ---- devices -------------------------------------------------------------------------------
+def test_a_device_this_machine_lacks_is_refused_naming_those_it_has(workspace):
+    from engine.devices import DEVICES, available_devices
+
+    assert DEVICES == ("cpu", "cuda", "mps")  # the `device` parameter's choices
+    missing = [d for d in DEVICES if d not in available_devices()]
+    if not missing:
+        pytest.skip("every device is present here")
+    result = _cli(workspace.home, "train", "mlp", "-t", "epochs=1", "-t", f"device={missing[0]}")
+    assert result.returncode == 2
+    assert f"device: {missing[0]} is not available on this machine; allowed: cpu" in result.stderr
+    assert workspace.discover_variants() == []

@@ -17,7 +17,7 @@ from engine.families.spec import FamilySpec, load_family_spec
 from engine.params import ParameterSpec
 from engine.resolution import Resolution, Values, resolve_parameters
 from engine.training.config import training_specs
-from engine.variants import RunConfig, Variant, variant_dir
+from engine.variants import RunConfig, Variant, config_path, variant_dir
 
 # What a variant name may hold: the characters `variant_name` produces, so no name is a path.
 VARIANT_NAME = re.compile(r"[A-Za-z0-9_.-]+")
@@ -150,7 +150,7 @@ class FamilyRegistry:
         families = [family] if family else sorted(p.name for p in root.glob("*") if p.is_dir())
         for fam in families:
             directory = variant_dir(self.home, fam, name)
-            if (directory / "config.json").is_file():
+            if config_path(directory).is_file():
                 return Variant.load(directory)
         raise VariantError(f"no trained variant named {name!r} under {root}")
 

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import torch
 
 from engine.atomic import atomic_write_json
+from engine.devices import check_device
 from engine.errors import CheckpointError, ParameterError, VariantError
 from engine.families.base import ModelFamily
 from engine.hashing import weights_sha256
@@ -94,10 +95,7 @@ def _use_deterministic_algorithms(mode: bool) -> None:
 
 
 def resolve_device(name: str) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ParameterError("device", "cuda is not available on this machine; allowed: cpu")
-    if name == "mps" and not (torch.backends.mps.is_available()):
-        raise ParameterError("device", "mps is not available on this machine; allowed: cpu")
+    check_device(name)  # a clear message naming the devices this machine has
     return torch.device(name)
 
 
