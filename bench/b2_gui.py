@@ -622,7 +622,7 @@ def chronicle_feed(window, home: Path, lines: int, profile: bool) -> list[str]:
     gui = GuiProfile(profile)
 
     def taken() -> int:  # rows the GUI has, plus those waiting in the worker's buffer
-        worker = controller._worker
+        worker = controller.active.task
         return tab.chronicle_model.rowCount() + (len(worker.buffer) if worker else 0)
 
     try:

@@ -43,3 +43,46 @@ def teacher(workspace, teacher_home):
     home, name = teacher_home
     copy_variant(home, workspace.home, name)
     return name
+
+
+class DesktopViews(list):
+    """The desktop views a test builds, sized and registered with qtbot (`add`)."""
+
+    def __init__(self, qtbot) -> None:
+        super().__init__()
+        self.qtbot = qtbot
+
+    def add(self, view, width: int, height: int):
+        self.qtbot.addWidget(view)
+        view.resize(width, height)
+        self.append(view)
+        return view
+
+
+@pytest.fixture
+def desktop_views(qtbot):
+    """Views (Analysis tab, Sweeps panel, ...) a test adds with `desktop_views.add(view, w, h)`:
+    after the test each is shut down, and must say all its threads ended, leave no job and no
+    thread of its runner behind, and no longer be busy."""
+    views = DesktopViews(qtbot)
+    yield views
+    for view in views:
+        assert view.shutdown()
+        assert view.runner.running() == 0
+        assert view.runner.jobs() == []
+        assert not getattr(view, "busy", False)
+
+
+def _assert_described(view, controls: dict) -> None:
+    for name, kind in controls.items():
+        widget = view.findChild(kind, name)
+        assert widget is not None, name
+        assert widget.accessibleName(), name
+        assert widget.toolTip(), name
+
+
+@pytest.fixture
+def assert_described():
+    """`assert_described(view, {object name: widget type})`: each is a child of the view, with
+    an accessible name (for screen readers) and a tooltip."""
+    return _assert_described

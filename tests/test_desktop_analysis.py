@@ -53,21 +53,9 @@ def install(trained_home: Path, home: Path, family: str | None = None) -> dict[s
 
 
 @pytest.fixture
-def make_tab(qtbot, workspace):
-    tabs: list[AnalysisTab] = []
-
-    def make() -> AnalysisTab:
-        tab = AnalysisTab(workspace)
-        qtbot.addWidget(tab)
-        tab.resize(1200, 800)
-        tabs.append(tab)
-        return tab
-
-    yield make
-    for tab in tabs:
-        tab.shutdown()
-        assert tab.runner.running() == 0
-        assert tab.runner.jobs() == []
+def make_tab(desktop_views, workspace):
+    """A new Analysis tab of the workspace (shut down after the test)."""
+    return lambda: desktop_views.add(AnalysisTab(workspace), 1200, 800)
 
 
 def rows(tab: AnalysisTab) -> list[tuple[str, str]]:
@@ -78,24 +66,22 @@ def rows(tab: AnalysisTab) -> list[tuple[str, str]]:
     ]
 
 
-def test_controls_have_stable_names_and_descriptions(make_tab):
-    tab = make_tab()
-    expected = {
-        "variantTable": QTableView,
-        "familyFilter": QComboBox,
-        "statusFilter": QComboBox,
-        "replayButton": QPushButton,
-        "analysisResumeButton": QPushButton,
-        "deleteButton": QPushButton,
-        "openFolderButton": QPushButton,
-        "checkpointSlider": QSlider,
-        "fourierPlot": pg.PlotWidget,
-        "normPlot": pg.PlotWidget,
-    }
-    for name, kind in expected.items():
-        widget = tab.findChild(kind, name)
-        assert widget is not None, name
-        assert widget.accessibleName() and widget.toolTip(), name
+def test_controls_have_stable_names_and_descriptions(make_tab, assert_described):
+    assert_described(
+        make_tab(),
+        {
+            "variantTable": QTableView,
+            "familyFilter": QComboBox,
+            "statusFilter": QComboBox,
+            "replayButton": QPushButton,
+            "analysisResumeButton": QPushButton,
+            "deleteButton": QPushButton,
+            "openFolderButton": QPushButton,
+            "checkpointSlider": QSlider,
+            "fourierPlot": pg.PlotWidget,
+            "normPlot": pg.PlotWidget,
+        },
+    )
 
 
 def test_trained_variant_appears_after_refresh(make_tab, trained_home, workspace):
@@ -211,12 +197,18 @@ def test_delete_is_refused_while_a_run_holds_the_lock_and_says_why(
     assert not target.exists() and len(warnings) == 1
 
 
-def test_fourier_analysis_fills_plot_and_slider(make_tab, trained_home, workspace, qtbot):
-    install(trained_home, workspace.home, "modulo_addition_1layer")
+def analysed(make_tab, trained_home, workspace, qtbot, family: str) -> AnalysisTab:
+    """A tab showing the analyses of the trained variant of `family`, once they are in."""
+    install(trained_home, workspace.home, family)
     tab = make_tab()
     tab.show_analyses()
-    tab.select_variants([names(trained_home)["modulo_addition_1layer"]])
+    tab.select_variants([names(trained_home)[family]])
     qtbot.waitUntil(lambda: tab.analysis is not None, timeout=30000)
+    return tab
+
+
+def test_fourier_analysis_fills_plot_and_slider(make_tab, trained_home, workspace, qtbot):
+    tab = analysed(make_tab, trained_home, workspace, qtbot, "modulo_addition_1layer")
     assert tab.analysis.epochs == [0, 10, 20, 30]
     slider = tab.findChild(QSlider, "checkpointSlider")
     assert (slider.minimum(), slider.maximum(), slider.value()) == (0, 3, 3)
@@ -235,11 +227,7 @@ def test_fourier_analysis_fills_plot_and_slider(make_tab, trained_home, workspac
 
 
 def test_mlp_has_no_fourier_analysis(make_tab, trained_home, workspace, qtbot):
-    install(trained_home, workspace.home, "mlp")
-    tab = make_tab()
-    tab.show_analyses()
-    tab.select_variants([names(trained_home)["mlp"]])
-    qtbot.waitUntil(lambda: tab.analysis is not None, timeout=30000)
+    tab = analysed(make_tab, trained_home, workspace, qtbot, "mlp")
     assert tab.analysis.analyses == ["parameter_norm"]
     assert tab.analyses_page.fourier_group.isHidden()
     assert len(tab.analyses_page.norm_plot.getPlotItem().listDataItems()) == 1

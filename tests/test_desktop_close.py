@@ -38,7 +38,7 @@ def test_closing_mid_run_asks_then_stops_and_waits_for_the_thread(qtbot, workspa
     qtbot.addWidget(window)
     window.show()
     name = _start_long_run(qtbot, window)
-    thread = window.controller.thread
+    thread = window.controller.active.thread
     assert thread is not None and thread.isRunning()
 
     asked: list[bool] = []
@@ -63,7 +63,7 @@ def test_closing_mid_run_asks_then_stops_and_waits_for_the_thread(qtbot, workspa
 
     assert asked == [False, True]
     assert not shiboken6.isValid(thread) or thread.isFinished()
-    assert window.controller.thread is None and not window.controller.busy
+    assert window.controller.active.thread is None and not window.controller.busy
     assert window.controller.last_outcome.status == "cancelled"
     meta = VariantMetadata.load(workspace.variant(name).metadata_path)
     assert meta.status == "cancelled"
@@ -112,7 +112,7 @@ CLOSE_SCRIPT = textwrap.dedent(
     print(json.dumps({
         "code": code,
         "step": state["step"],
-        "thread": window.controller.thread is None,
+        "thread": window.controller.active.thread is None,
         "status": meta.status,
         "epochs": meta.epochs_completed,
     }))

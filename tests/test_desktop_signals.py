@@ -72,10 +72,8 @@ STRESS_SCRIPT = textwrap.dedent(
     emitter.moveToThread(thread)
     receiver = Receiver()
     thread.started.connect(emitter.run)
-    emitter.flag.connect(receiver.on_flag)
-    emitter.payload.connect(receiver.on_payload)
-    emitter.pair.connect(receiver.on_pair)
-    emitter.done.connect(receiver.on_done)
+    for name in ("flag", "payload", "pair", "done"):
+        getattr(emitter, name).connect(getattr(receiver, "on_" + name))
     emitter.done.connect(thread.quit)
     timer = QTimer()
     timer.timeout.connect(receiver.check)
@@ -152,7 +150,7 @@ def _run(qtbot, workspace):
     started = time.monotonic()
     controller.start(RunRequest(mode="train", variant="v", family="f"))
     qtbot.waitUntil(lambda: bool(ended), timeout=30_000)
-    assert controller.thread is None and not controller.busy
+    assert controller.active.thread is None and not controller.busy
     return batches, ended[0], time.monotonic() - started
 
 

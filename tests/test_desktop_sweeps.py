@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QListWidget, QProgressBar, QPushButton, QTableView
 
+from desktop_app.kit.family_combo import FamilyCombo
 from desktop_app.kit.turns import WAITING_TEXT
 from desktop_app.sweeps.panel import SweepPanel
 from desktop_app.sweeps.runs_model import BEST_ROLE, RunsTableModel
@@ -21,30 +22,23 @@ RUN_TIMEOUT_MS = 120_000
 
 
 @pytest.fixture
-def make_panel(qtbot, workspace):
-    panels: list[SweepPanel] = []
+def make_panel(desktop_views, workspace):
+    """A new Sweeps panel of the workspace, shown (shut down after the test)."""
 
     def make() -> SweepPanel:
-        panel = SweepPanel(workspace)
-        qtbot.addWidget(panel)
-        panel.resize(1400, 900)
+        panel = desktop_views.add(SweepPanel(workspace), 1400, 900)
         panel.show()  # the engine is asked to check values once the panel shows
-        panels.append(panel)
         return panel
 
-    yield make
-    for panel in panels:
-        assert panel.shutdown()
-        assert panel.thread is None and not panel.busy
-        assert panel.runner.running() == 0
+    return make
 
 
 def small_mlp(qtbot, panel: SweepPanel) -> None:
     """A tiny MLP (8 units, 1 hidden layer) on two_moons, trained with one thread."""
     assert panel.select_family("mlp")
-    panel.domain_form.set_value("hidden_dim", 8)
-    panel.domain_form.set_value("num_hidden_layers", 1)
-    panel.training_form.set_value("threads", 1)
+    panel.editor.domain_form.set_value("hidden_dim", 8)
+    panel.editor.domain_form.set_value("num_hidden_layers", 1)
+    panel.editor.training_form.set_value("threads", 1)
 
 
 def rows(panel: SweepPanel) -> list[dict[str, str]]:
@@ -56,25 +50,27 @@ def rows(panel: SweepPanel) -> list[dict[str, str]]:
     ]
 
 
+def completed_row(index: int, metric: str, score: float, loss: float, **more: float) -> SweepRow:
+    """Combination `index` of a sweep over epochs (index + 1), completed: its `metric` scored
+    `score`, its train and test loss `loss`."""
+    return SweepRow(
+        index=index,
+        variant=f"variant_{index}",
+        parameters={"epochs": index + 1},
+        result="completed",
+        metric_name=metric,
+        metric_score=score,
+        train_loss=loss,
+        test_loss=loss,
+        **more,
+    )
+
+
 def fabricated_sweep(workspace, *, status: str = "completed") -> str:
     """A stored mlp sweep over three epoch values: two completed rows and a failed one."""
     record = create_sweep(workspace, "mlp", {"epochs": "1, 2, 3"}, {"hidden_dim": 8})
-
-    def completed(index: int, accuracy: float, loss: float) -> SweepRow:
-        return SweepRow(
-            index=index,
-            variant=f"variant_{index}",
-            parameters={"epochs": index + 1},
-            result="completed",
-            metric_name="accuracy",
-            metric_score=accuracy,
-            train_loss=loss,
-            test_loss=loss,
-            duration_s=1.5,
-        )
-
-    record.put(completed(0, 0.80, 0.4))
-    record.put(completed(1, 0.95, 0.2))
+    record.put(completed_row(0, "accuracy", 0.80, 0.4, duration_s=1.5))
+    record.put(completed_row(1, "accuracy", 0.95, 0.2, duration_s=1.5))
     record.put(
         SweepRow(
             index=2,
@@ -94,10 +90,10 @@ def fabricated_sweep(workspace, *, status: str = "completed") -> str:
 
 
 # ---- the editor ------------------------------------------------------------------------------
-def test_controls_have_stable_names_and_accessible_descriptions(make_panel):
+def test_controls_have_stable_names_and_accessible_descriptions(make_panel, assert_described):
     panel = make_panel()
     expected = {
-        "sweepFamilyCombo": object,
+        "sweepFamilyCombo": FamilyCombo,
         "sweepCountLabel": QLabel,
         "sweepEstimateLabel": QLabel,
         "startSweepButton": QPushButton,
@@ -108,11 +104,7 @@ def test_controls_have_stable_names_and_accessible_descriptions(make_panel):
         "resumeSweepButton": QPushButton,
         "exportRunsButton": QPushButton,
     }
-    for name, kind in expected.items():
-        widget = panel.findChild(kind if kind is not object else type(panel.family_combo), name)
-        assert widget is not None, name
-        assert widget.accessibleName(), name
-        assert widget.toolTip(), name
+    assert_described(panel, expected)
     assert not panel.start_button.isEnabled() and not panel.stop_button.isEnabled()
     assert "take turns" in panel.start_button.toolTip()
 
@@ -121,7 +113,7 @@ def test_a_bad_list_shows_the_validator_message_inline_and_disables_start(make_p
     panel = make_panel()
     panel.show()
     assert panel.select_family("mlp")
-    form = panel.training_form
+    form = panel.editor.training_form
     qtbot.mouseClick(form.toggle("epochs"), Qt.MouseButton.LeftButton)
     assert form.is_swept("epochs")
     edit = form.list_edit("epochs")
@@ -137,55 +129,55 @@ def test_a_bad_list_shows_the_validator_message_inline_and_disables_start(make_p
     edit.clear()
     qtbot.keyClicks(edit, "1,10")
     assert label.text() == "" and not label.isVisible()
-    assert panel.count_label.text() == "2 combinations"
+    assert panel.editor.count_label.text() == "2 combinations"
     assert panel.start_button.isEnabled()
 
 
 def test_the_count_updates_as_you_type(make_panel, qtbot):
     panel = make_panel()
     assert panel.select_family("mlp")
-    assert panel.count_label.text().startswith("No lists yet")
+    assert panel.editor.count_label.text().startswith("No lists yet")
     assert not panel.start_button.isEnabled()
-    epochs = panel.training_form
+    epochs = panel.editor.training_form
     epochs.set_swept("epochs", True)
     edit = epochs.list_edit("epochs")
     edit.clear()
     seen = []
     for char in "1,2,3":
         qtbot.keyClicks(edit, char)
-        seen.append(panel.count_label.text())
+        seen.append(panel.editor.count_label.text())
     assert seen[0] == "1 combination" and seen[-1] == "3 combinations"
-    panel.training_form.set_list("lr", "0.01,0.02")
-    assert panel.count_label.text() == "6 combinations"
+    panel.editor.training_form.set_list("lr", "0.01,0.02")
+    assert panel.editor.count_label.text() == "6 combinations"
     assert panel.combination_count() == 6
     assert panel.start_button.isEnabled()
     # Switching a list back to one value takes it out of the grid.
-    panel.training_form.set_swept("lr", False)
-    assert panel.count_label.text() == "3 combinations"
+    panel.editor.training_form.set_swept("lr", False)
+    assert panel.editor.count_label.text() == "3 combinations"
     # Lists in linear baseline mode that do not apply do not multiply the grid.
-    panel.domain_form.set_value("linear_baseline", True)
-    panel.domain_form.set_list("hidden_dim", "8, 16")
-    assert panel.count_label.text().startswith("3 combinations (hidden_dim not swept")
+    panel.editor.domain_form.set_value("linear_baseline", True)
+    panel.editor.domain_form.set_list("hidden_dim", "8, 16")
+    assert panel.editor.count_label.text().startswith("3 combinations (hidden_dim not swept")
 
 
 def test_the_estimate_is_unknown_without_earlier_runs(make_panel, qtbot):
     panel = make_panel()
     assert panel.select_family("mlp")
-    panel.training_form.set_list("epochs", "1, 2")
-    qtbot.waitUntil(lambda: "unknown" in panel.estimate_label.text(), timeout=10_000)
-    assert "no completed run of mlp" in panel.estimate_label.text()
+    panel.editor.training_form.set_list("epochs", "1, 2")
+    qtbot.waitUntil(lambda: "unknown" in panel.editor.estimate_label.text(), timeout=10_000)
+    assert "no completed run of mlp" in panel.editor.estimate_label.text()
 
 
 # ---- running ---------------------------------------------------------------------------------
 def test_a_small_sweep_runs_to_completion(make_panel, qtbot, workspace, tmp_path):
     panel = make_panel()
     small_mlp(qtbot, panel)
-    panel.training_form.set_list("epochs", "1,2")
-    assert panel.count_label.text() == "2 combinations"
+    panel.editor.training_form.set_list("epochs", "1,2")
+    assert panel.editor.count_label.text() == "2 combinations"
     with qtbot.waitSignal(panel.runFinished, timeout=RUN_TIMEOUT_MS):
         qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
         assert panel.busy and not panel.start_button.isEnabled()
-    assert panel.thread is None and not panel.busy
+    assert panel.active.thread is None and not panel.busy
     assert panel.last_error is None, panel.last_error
     record = panel.last_record
     assert record is not None and record.status == "completed"
@@ -235,15 +227,15 @@ def test_a_small_sweep_runs_to_completion(make_panel, qtbot, workspace, tmp_path
     assert all(items for items in panel.curve_items.values())
 
     # The family now has runs to time: the estimate follows.
-    panel.training_form.set_list("epochs", "1, 2, 3")
-    qtbot.waitUntil(lambda: "s per epoch" in panel.estimate_label.text(), timeout=10_000)
-    assert "from 2 earlier runs" in panel.estimate_label.text()
+    panel.editor.training_form.set_list("epochs", "1, 2, 3")
+    qtbot.waitUntil(lambda: "s per epoch" in panel.editor.estimate_label.text(), timeout=10_000)
+    assert "from 2 earlier runs" in panel.editor.estimate_label.text()
 
 
 def test_stopping_a_sweep_leaves_it_resumable(make_panel, qtbot, workspace):
     panel = make_panel()
     small_mlp(qtbot, panel)
-    panel.training_form.set_list("epochs", "400, 500")
+    panel.editor.training_form.set_list("epochs", "400, 500")
     assert panel.start_sweep()
     training = re.compile(r"^Training mlp_\S+: epoch [1-9]\d* of 400$")
     qtbot.waitUntil(lambda: bool(training.match(panel.status_label.text())), timeout=RUN_TIMEOUT_MS)
@@ -286,7 +278,7 @@ def test_a_sweep_waits_its_turn_behind_another_run(make_panel, qtbot):
 
     panel = make_panel()
     small_mlp(qtbot, panel)
-    panel.training_form.set_list("epochs", "1, 2")
+    panel.editor.training_form.set_list("epochs", "1, 2")
     assert take_turn(threading.Event())  # as a run of the Training tab would
     try:
         assert panel.start_sweep()
@@ -302,31 +294,31 @@ def test_a_sweep_waits_its_turn_behind_another_run(make_panel, qtbot):
 def test_shutdown_stops_a_running_sweep_and_waits_for_its_thread(make_panel, qtbot, workspace):
     panel = make_panel()
     small_mlp(qtbot, panel)
-    panel.training_form.set_list("epochs", "400, 500")
+    panel.editor.training_form.set_list("epochs", "400, 500")
     assert panel.start_sweep()
     qtbot.waitUntil(lambda: panel.running_sweep is not None, timeout=RUN_TIMEOUT_MS)
     sweep_id = panel.running_sweep
     assert panel.shutdown()
-    assert panel.thread is None and panel.runner.running() == 0
+    assert panel.active.thread is None and panel.runner.running() == 0
     assert load_sweep(workspace, sweep_id).status in ("cancelled", "completed")
 
 
 def test_the_engine_checks_fixed_values_and_sets_dataset_defaults(make_panel, qtbot, workspace):
     panel = make_panel()
     small_mlp(qtbot, panel)
-    form = panel.training_form
+    form = panel.editor.training_form
     # A dataset has its own training defaults; fields left at their default follow them.
     expected = workspace.registry.resolve_config("mlp", {"dataset": "two_moons"}).training
     assert form.value("lr") == expected.lr
     assert form.value("batch_size") == expected.batch_size
     form.set_value("epochs", 7)
-    panel.training_form.set_list("batch_size", "16, 32")
-    panel.domain_form.set_value("dataset", "no_such_dataset")
+    panel.editor.training_form.set_list("batch_size", "16, 32")
+    panel.editor.domain_form.set_value("dataset", "no_such_dataset")
     # Resolved at once (synchronous, no task): the error shows and Start waits for a fix.
-    error = panel.domain_form.error_label("dataset")
+    error = panel.editor.domain_form.error_label("dataset")
     assert "no_such_dataset" in error.text() and not error.isHidden()
     assert not panel.start_button.isEnabled()
-    panel.domain_form.set_value("dataset", "circles")
+    panel.editor.domain_form.set_value("dataset", "circles")
     assert error.text() == ""
     assert panel.start_button.isEnabled()
     assert form.value("epochs") == 7  # edited: kept
@@ -341,7 +333,7 @@ def test_a_sweep_that_cannot_be_created_says_why(make_panel, qtbot, monkeypatch)
     monkeypatch.setattr("engine.sweeps.create_sweep", refuse)
     panel = make_panel()
     small_mlp(qtbot, panel)
-    panel.training_form.set_list("epochs", "1, 2")
+    panel.editor.training_form.set_list("epochs", "1, 2")
     with qtbot.waitSignal(panel.runFinished, timeout=RUN_TIMEOUT_MS):
         assert panel.start_sweep()
     assert panel.last_error == "Epoch and Test size set the same value; sweep only one of them"
@@ -440,18 +432,7 @@ def test_an_interrupted_sweep_can_be_resumed_and_shows_pending_rows(make_panel, 
 def test_lowest_test_loss_is_best_when_the_metric_is_test_loss(workspace):
     record = create_sweep(workspace, "mlp", {"epochs": "1, 2"}, {"hidden_dim": 8})
     for index, loss in ((0, 0.3), (1, 0.1)):
-        record.put(
-            SweepRow(
-                index=index,
-                variant=f"v{index}",
-                parameters={"epochs": index + 1},
-                result="completed",
-                metric_name="test_loss",
-                metric_score=loss,
-                train_loss=loss,
-                test_loss=loss,
-            )
-        )
+        record.put(completed_row(index, "test_loss", loss, loss))
     model = RunsTableModel()
     model.set_record(record)
     assert model.best_row() == 1
@@ -464,5 +445,5 @@ def test_a_hidden_panel_starts_no_thread_and_shuts_down_cleanly(qtbot, workspace
     assert panel.runner.jobs() == []  # nothing runs before the panel is first shown
     assert not panel.start_button.isEnabled()
     assert panel.shutdown()
-    assert panel.runner.running() == 0 and panel.thread is None
+    assert panel.runner.running() == 0 and panel.active.thread is None
     assert threading.active_count() <= before

@@ -32,7 +32,7 @@ def window(qtbot, workspace):
     qtbot.waitExposed(win)
     yield win
     win.controller.shutdown()  # no test leaves a thread running
-    assert win.controller.thread is None
+    assert win.controller.active.thread is None
 
 
 @pytest.fixture

@@ -26,11 +26,8 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QApplication,
-    QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLayout,
     QMenu,
@@ -57,7 +54,7 @@ from desktop_app.kit.curve_plots import CurveOverlay
 from desktop_app.kit.curves import CurveLoader, file_key, remember
 from desktop_app.kit.family_combo import FamilyCombo
 from desktop_app.kit.tasks import TaskRunner
-from desktop_app.kit.widgets import button, described, text_label
+from desktop_app.kit.widgets import button, choice_filter, described, sortable_table, text_label
 from engine import variants
 from engine.analysis import available_analyses
 from engine.discovery import VariantSummary
@@ -85,7 +82,9 @@ class AnalysisTab(QWidget):
         self.open_url: Callable[[QUrl], Any] = QDesktopServices.openUrl
 
         self.runner = TaskRunner(self)
-        self.curve_loader = CurveLoader(self.runner, self)
+        self.curve_loader = CurveLoader(
+            self.runner, self._draw_curves, self._on_curves_failed, self
+        )
         self._ids = itertools.count(1)
         self._analysis_request = 0
         self._replay_request = 0
@@ -98,6 +97,7 @@ class AnalysisTab(QWidget):
         self.replay_result: Any = None  # the last ReplayResult
 
         self._build()
+        self._connect()
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
@@ -121,7 +121,6 @@ class AnalysisTab(QWidget):
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 3)
         QVBoxLayout(self).addWidget(splitter)
-        self._connect()
 
     def _build_filters(self) -> QLayout:
         """Family and status filters, and Refresh."""
@@ -131,15 +130,13 @@ class AnalysisTab(QWidget):
             "Show only the variants of one family",
             any_text="All families",
         )
-        self.status_filter = described(
-            QComboBox(),
+        self.status_filter = choice_filter(
+            "statusFilter",
             "Status filter",
             "Show only the variants with one status",
-            object_name="statusFilter",
+            "All statuses",
+            STATUSES,
         )
-        self.status_filter.addItem("All statuses", None)
-        for status in STATUSES:
-            self.status_filter.addItem(status, status)
         self.refresh_button = button(
             "analysisRefreshButton", "Refresh", "Look for variants on disk again"
         )
@@ -155,53 +152,51 @@ class AnalysisTab(QWidget):
 
     def _build_table(self) -> QTableView:
         """The variants, newest first; several can be selected to compare them."""
-        self.table = described(
-            QTableView(),
+        self.table = sortable_table(
+            "variantTable",
             "Variants",
             "Trained variants; select one or more to compare their curves (right-click for actions)",
-            object_name="variantTable",
+            self.proxy,
+            MODIFIED,
+            Qt.SortOrder.DescendingOrder,
         )
-        self.table.setModel(self.proxy)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(MODIFIED, Qt.SortOrder.DescendingOrder)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         return self.table
 
     def _build_actions(self) -> QLayout:
         """The actions on the selected variants (also the context menu), as buttons."""
         self.resume_action = self._action(
-            "&Resume", "Continue an interrupted, cancelled or failed run from its last checkpoint"
+            "&Resume",
+            "Continue an interrupted, cancelled or failed run from its last checkpoint",
+            self.request_resume,
         )
         self.replay_action = self._action(
-            "Re&play", "Train the variant again from scratch and check it is bit-identical"
+            "Re&play",
+            "Train the variant again from scratch and check it is bit-identical",
+            self.replay,
         )
         self.delete_action = self._action(
-            "&Delete…", "Delete the selected variants' directories (asks first)"
+            "&Delete…",
+            "Delete the selected variants' directories (asks first)",
+            self.delete_selected,
         )
         self.delete_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
         self.delete_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         self.table.addAction(self.delete_action)
         self.open_action = self._action(
-            "&Open folder", "Open the variant's directory in the file manager"
+            "&Open folder", "Open the variant's directory in the file manager", self.open_folder
         )
         self.distill_action = self._action(
             "D&istill…",
             "Train a smaller student on this classifier's softened outputs (distillation)",
+            self.request_distill,
         )
         self.distill_action.setObjectName("distillAction")
         self.resume_button = self._button("Resume", "analysisResumeButton", self.resume_action)
         self.replay_button = self._button("Replay", "replayButton", self.replay_action)
         self.cancel_replay_button = button(
-            "cancelReplayButton", "Cancel replay", "Stop the replay that is running"
+            "cancelReplayButton", "Cancel replay", "Stop the replay that is running", enabled=False
         )
-        self.cancel_replay_button.setEnabled(False)
         self.delete_button = self._button("Delete…", "deleteButton", self.delete_action)
         self.open_folder_button = self._button("Open folder", "openFolderButton", self.open_action)
         self.distill_button = self._button("Distill…", "distillButton", self.distill_action)
@@ -229,24 +224,27 @@ class AnalysisTab(QWidget):
 
     def _build_views(self) -> QTabWidget:
         """Curves, Analyses and Details of the selected variants."""
+        self.curve_overlay = CurveOverlay("lossPlot", "metricPlot", "per epoch")
+        self.loss_plot = self.curve_overlay.loss_plot
+        self.metric_plot = self.curve_overlay.metric_plot
+        self.analyses_page = AnalysesPage()
+        self.details = VariantDetails()
+        self.details.setToolTip(
+            f"{variants.CONFIG_FILE}, {variants.METADATA_FILE} and the checkpoints of the "
+            "current variant"
+        )
         self.tabs = described(
             QTabWidget(),
             "Variant views",
             "Curves, analyses and details",
             object_name="analysisTabs",
         )
-        self.curve_overlay = CurveOverlay("lossPlot", "metricPlot", "per epoch")
-        self.loss_plot = self.curve_overlay.loss_plot
-        self.metric_plot = self.curve_overlay.metric_plot
-        self.tabs.addTab(self.curve_overlay, "Curves")
-        self.analyses_page = AnalysesPage()
-        self.tabs.addTab(self.analyses_page, "Analyses")
-        self.details = VariantDetails()
-        self.details.setToolTip(
-            f"{variants.CONFIG_FILE}, {variants.METADATA_FILE} and the checkpoints of the "
-            "current variant"
-        )
-        self.tabs.addTab(self.details, "Details")
+        for page, title in (
+            (self.curve_overlay, "Curves"),
+            (self.analyses_page, "Analyses"),
+            (self.details, "Details"),
+        ):
+            self.tabs.addTab(page, title)
         return self.tabs
 
     def _connect(self) -> None:
@@ -256,19 +254,14 @@ class AnalysisTab(QWidget):
         self.refresh_button.clicked.connect(self.refresh)
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self.table.customContextMenuRequested.connect(self._show_context_menu)
-        self.resume_action.triggered.connect(self.request_resume)
-        self.replay_action.triggered.connect(self.replay)
-        self.delete_action.triggered.connect(self.delete_selected)
-        self.open_action.triggered.connect(self.open_folder)
-        self.distill_action.triggered.connect(self.request_distill)
         self.cancel_replay_button.clicked.connect(self.cancel_replay)
         self.tabs.currentChanged.connect(self._on_page_changed)
-        self.curve_loader.ready.connect(self._draw_curves)
-        self.curve_loader.failed.connect(self._on_curves_failed)
 
-    def _action(self, text: str, tip: str) -> QAction:
+    def _action(self, text: str, tip: str, slot: Callable[[], object]) -> QAction:
+        """An action on the selected variants: `slot` runs when it is triggered."""
         action = QAction(text, self)
         action.setToolTip(tip)
+        action.triggered.connect(slot)
         return action
 
     def _button(self, text: str, name: str, action: QAction) -> QPushButton:
@@ -343,12 +336,15 @@ class AnalysisTab(QWidget):
         self.tabs.setCurrentWidget(self.analyses_page)
 
     @Slot()
-    def shutdown(self) -> None:
-        """Cancel every task and wait for its thread; call before the window closes."""
+    def shutdown(self) -> bool:
+        """Cancel every task and wait for its thread; call before the window closes. True if
+        all ended in time."""
         self._closing = True
         self.curve_loader.close()
-        if not self.runner.shutdown():
+        ended = self.runner.shutdown()
+        if not ended:
             self.statusMessage.emit("Some analysis threads did not stop in time")
+        return ended
 
     # ---- selection -------------------------------------------------------------------------
     def _select_paths(self, paths: list[str], current: str | None) -> None:

@@ -12,7 +12,7 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QApplication, QStyle
 
 from desktop_app.kit.filter_proxy import AttributeFilterProxy
-from desktop_app.kit.table_model import ALIGN_NUMBER, ITEM_ROLE, SORT_ROLE, Index, RowTableModel
+from desktop_app.kit.table_model import ALIGN_NUMBER, Index, RowTableModel
 from engine.discovery import VariantSummary
 
 COLUMNS = ("Family", "Variant", "Status", "Epochs", "Accuracy / R²", "Test loss", "Last modified")
@@ -108,18 +108,9 @@ class VariantTableModel(RowTableModel):
     def column_tip(self, column: int) -> str:
         return COLUMN_TIPS[column]
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        """What a cell shows, sorts by, says to a screen reader, its tint and icon."""
-        s = self.item_at(index)
-        if s is None:
-            return None
+    def role_data(self, s: VariantSummary, index: Index, role: int) -> Any:
+        """What a cell says to a screen reader, its tooltip, tint and icon."""
         column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(s, column)
-        if role == ITEM_ROLE:
-            return s
-        if role == SORT_ROLE:
-            return self._sort_key(s, column)
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(s)
         if role == Qt.ItemDataRole.BackgroundRole and s.status in _TINTS:
@@ -127,12 +118,12 @@ class VariantTableModel(RowTableModel):
         if role == Qt.ItemDataRole.DecorationRole and column == STATUS:
             return self._icon(s.status)
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return self.accessible_text(column, self._display(s, column))
+            return self.accessible_text(column, self.cell_text(s, column))
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (EPOCHS, METRIC, TEST_LOSS):
             return ALIGN_NUMBER
         return None
 
-    def _display(self, s: VariantSummary, column: int) -> str:
+    def cell_text(self, s: VariantSummary, column: int) -> str:
         """A cell's text."""
         if column == FAMILY:
             return s.family
@@ -157,7 +148,7 @@ class VariantTableModel(RowTableModel):
             return local_time(s.last_modified)
         return ""
 
-    def _sort_key(self, s: VariantSummary, column: int) -> Any:
+    def sort_key(self, s: VariantSummary, column: int) -> Any:
         if column == EPOCHS:
             return s.epochs_completed
         if column == METRIC:
@@ -168,7 +159,7 @@ class VariantTableModel(RowTableModel):
             return math.inf if loss is None else loss
         if column == MODIFIED:
             return s.last_modified
-        return self._display(s, column).lower()
+        return super().sort_key(s, column)
 
     def _tooltip(self, s: VariantSummary) -> str:
         """The variant's status, its problem if any, and its final metrics."""

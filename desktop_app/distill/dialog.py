@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLayout,
-    QProgressBar,
     QScrollArea,
     QTableWidget,
     QTableWidgetItem,
@@ -50,6 +49,7 @@ from desktop_app.kit.widgets import (
     described,
     group,
     labelled,
+    progress_bar,
     scrolling_column,
     text_label,
 )
@@ -218,22 +218,17 @@ class DistillDialog(QDialog):
 
     def _build_buttons(self) -> QLayout:
         """The student's progress, Start, and Cancel (or Close)."""
-        self.progress = described(
-            QProgressBar(),
-            "Distillation progress",
-            "Epochs of the student trained",
-            object_name="distillProgress",
+        self.progress = progress_bar(
+            "distillProgress", "Distillation progress", "Epochs of the student trained"
         )
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
         self.progress.setVisible(False)
         self.start_button = button(
             "distillStartButton",
             "Start",
             "Train the student. " + TURNS_TIP,
             accessible="Start distillation",
+            enabled=False,
         )
-        self.start_button.setEnabled(False)
         self.start_button.setDefault(True)
         self.cancel_button = button(
             "distillCancelButton",
@@ -266,7 +261,7 @@ class DistillDialog(QDialog):
         """Validate the teacher in a task, as the engine does before training a student."""
         self._check_request = next(self._ids)
         request = DistillRequest(self.teacher_name, self.teacher_family, self.teacher_family)
-        task = DistillCheckTask(self._check_request, self.workspace, request)
+        task = DistillCheckTask(self.workspace, request, self._check_request)
         self.runner.start(task, self._on_checked, self._on_check_failed)
 
     @Slot(int, object)
@@ -345,7 +340,7 @@ class DistillDialog(QDialog):
         self.progress.setFormat("epoch %v / %m")
         self.progress.setVisible(True)
         self._say(f"Training the student of {self.teacher_name}…")
-        task = DistillTask(self._run_request, self.workspace, request)
+        task = DistillTask(self.workspace, request, self._run_request)
         self.runner.start(task, self._on_done, self._on_failed, self._on_progress)
         self._update_buttons()
         return True
@@ -381,28 +376,29 @@ class DistillDialog(QDialog):
 
     @Slot(int, object)
     def _on_done(self, request_id: int, outcome: DistillOutcome) -> None:
-        if request_id != self._run_request or self._closing:
-            return
-        self._finish()
-        self.outcome = outcome
-        self._show_comparison(outcome)
-        student = outcome.result["modelId"]
-        self._say(f"Student {student} trained.", ok=True)
-        self.distilled.emit(student)
+        if self._finished(request_id):
+            self.outcome = outcome
+            self._show_comparison(outcome)
+            student = outcome.result["modelId"]
+            self._say(f"Student {student} trained.", ok=True)
+            self.distilled.emit(student)
 
     @Slot(int, str)
     def _on_failed(self, request_id: int, message: str) -> None:
-        if request_id != self._run_request or self._closing:
-            return
-        self._finish()
-        self.error = message
-        self._say(f"Distillation failed: {message}", error=True)
+        if self._finished(request_id):
+            self.error = message
+            self._say(f"Distillation failed: {message}", error=True)
 
-    def _finish(self) -> None:
+    def _finished(self, request_id: int) -> bool:
+        """The student's task has answered: idle again. False (nothing done) for an answer
+        to an earlier run, or once the dialog is closing."""
+        if request_id != self._run_request or self._closing:
+            return False
         self._running = False
         self.progress.setVisible(False)
         self.cancel_button.setEnabled(True)
         self._update_buttons()
+        return True
 
     def _show_comparison(self, outcome: DistillOutcome) -> None:
         """Parameter counts, test accuracy and loss, and timing of both models."""

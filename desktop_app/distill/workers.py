@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from desktop_app.kit.tasks import Task, Throttle
+from desktop_app.kit.tasks import EpochReporter, RequestTask
 from engine.errors import TrainwrightError
-from engine.training.callbacks import Callback
 from engine.training.turns import holding_turn, wait_for_turn
 
 COMPARING, WAITING = -1, -2  # DistillTask progress codes: timing both models; waiting
@@ -41,17 +40,13 @@ class DistillOutcome:
     comparison: Any  # DistillComparison
 
 
-class DistillCheckTask(Task):
+class DistillCheckTask(RequestTask):
     """Validates a distillation request as the engine will (teacher trained, a classifier,
     same data, matching outputs) without training: result None, or `failed` with the
     engine's message."""
 
     kind = "distill-check"
-
-    def __init__(self, request_id: int, workspace: Any, request: DistillRequest) -> None:
-        super().__init__(request_id)
-        self.workspace = workspace
-        self.request = request
+    request: DistillRequest
 
     def compute(self) -> None:
         from engine.distill import distill_config
@@ -65,25 +60,7 @@ class DistillCheckTask(Task):
         StrategyOrchestrator(self.workspace).select(config)
 
 
-class _DistillProgress(Callback):
-    """Engine hooks on the student's thread: its epochs as progress, throttled."""
-
-    def __init__(self, task: DistillTask) -> None:
-        self.task = task
-        self.total = 0
-        self.throttle = Throttle()
-
-    def on_train_start(self, info: dict[str, Any]) -> None:
-        self.total = int(info.get("total_epochs") or 0)
-        self.task.report_progress(int(info.get("start_epoch") or 0), self.total)
-
-    def on_epoch_end(self, metrics: Any) -> None:
-        epoch = int(metrics.epoch)
-        if self.throttle.ready(final=epoch >= self.total):
-            self.task.report_progress(epoch, self.total)
-
-
-class DistillTask(Task):
+class DistillTask(RequestTask):
     """Trains the student, then compares it with its teacher: result DistillOutcome.
 
     An engine failure (`{status: 'error'}`) is raised as a TrainwrightError, so it arrives
@@ -91,11 +68,7 @@ class DistillTask(Task):
     """
 
     kind = "distill"
-
-    def __init__(self, request_id: int, workspace: Any, request: DistillRequest) -> None:
-        super().__init__(request_id)
-        self.workspace = workspace
-        self.request = request
+    request: DistillRequest
 
     def compute(self) -> DistillOutcome:
         from engine.distill import compare_distillation, distill
@@ -107,7 +80,7 @@ class DistillTask(Task):
         result = distill(
             ws, r.teacher, r.student_family, r.domain, r.training,
             temperature=r.temperature, alpha=r.alpha, overwrite=r.overwrite,
-            callbacks=[_DistillProgress(self)], cancel_event=self.cancel_event,
+            callbacks=[EpochReporter(self.report_progress)], cancel_event=self.cancel_event,
         )  # fmt: skip
         if result["status"] != "ok":
             raise TrainwrightError(result.get("error") or "distillation failed")

@@ -5,7 +5,8 @@ they share lives here, and `main_window` wires the features together with signal
 imported here: each module is imported where it is used, so a feature pays only for its own
 (pyqtgraph, for one, is slow to import and waits for the window's first paint).
 
-- `tasks`: the one way to run background work (Task on a QThread, TaskRunner)
+- `tasks`: the one way to run background work (Task on a QThread, TaskRunner; RequestTask,
+  EpochReporter, and ActiveTask for the one run or sweep an owner has in progress)
 - `turns`: the words shown while a task waits for its turn (engine.training.turns)
 - `warmup`, `gui_gc`: loading torch after the first paint; garbage collection on the GUI thread
 - `preferences`: the user's preferences and their dialog

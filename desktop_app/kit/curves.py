@@ -8,7 +8,7 @@ since) in a CurvesTask and says `ready` when the curves of the paths last asked 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +65,17 @@ class CurveLoader(QObject):
     ready = Signal()  # `wanted()` holds every curve of the last request that could be read
     failed = Signal(str)  # the last request could not be read: why
 
-    def __init__(self, runner: TaskRunner, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        runner: TaskRunner,
+        on_ready: Callable[[], None],
+        on_failed: Callable[[str], None],
+        parent: QObject | None = None,
+    ) -> None:
+        """`on_ready` and `on_failed` (slots of the view) receive `ready` and `failed`."""
         super().__init__(parent)
+        self.ready.connect(on_ready)
+        self.failed.connect(on_failed)
         self.runner = runner
         self._ids = itertools.count(1)
         self._request = 0

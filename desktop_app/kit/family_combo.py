@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import QComboBox, QWidget
+from PySide6.QtWidgets import QComboBox
 
 from desktop_app.kit.widgets import described
 
@@ -25,15 +25,9 @@ class FamilyCombo(QComboBox):
     familyChanged = Signal(object)  # the family's name (None: the "any" entry)
 
     def __init__(
-        self,
-        object_name: str,
-        accessible: str,
-        tip: str,
-        *,
-        any_text: str | None = None,
-        parent: QWidget | None = None,
+        self, object_name: str, accessible: str, tip: str, *, any_text: str | None = None
     ) -> None:
-        super().__init__(parent)
+        super().__init__()
         described(self, accessible, tip, object_name=object_name)
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self._any_text = any_text

@@ -27,7 +27,9 @@ ALIGN_TEXT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
 
 class RowTableModel(QAbstractTableModel):
     """Rows in `self._rows`; subclasses give `column_count`, `column_title`, `column_tip`
-    (and `row_title` for a numbered vertical header) and their own `data`."""
+    (and `row_title` for a numbered vertical header), and what a cell holds: its text
+    (`cell_text`), its sort key (`sort_key`) and its other roles (`role_data`), or their own
+    `data`."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -47,6 +49,17 @@ class RowTableModel(QAbstractTableModel):
         """The vertical header's text for a row (None: no vertical header text)."""
         return None
 
+    def cell_text(self, item: Any, column: int) -> str:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def sort_key(self, item: Any, column: int) -> Any:
+        """What a column sorts by (SORT_ROLE): its text, case-folded, unless overridden."""
+        return self.cell_text(item, column).lower()
+
+    def role_data(self, item: Any, index: Index, role: int) -> Any:
+        """A cell's tooltip, tint, alignment, ...: every role but display, item and sort."""
+        return None
+
     # ---- QAbstractTableModel -----------------------------------------------------------------
     def rowCount(self, parent: Index | None = None) -> int:
         return 0 if parent is not None and parent.isValid() else len(self._rows)
@@ -64,6 +77,19 @@ class RowTableModel(QAbstractTableModel):
         if not 0 <= section < self.column_count():
             return None
         return self.column_title(section) if role == _DISPLAY else self.column_tip(section)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        """A cell's text, the row's item (ITEM_ROLE), its sort key (SORT_ROLE), or the rest."""
+        item = self.item_at(index)
+        if item is None:
+            return None
+        if role == _DISPLAY:
+            return self.cell_text(item, index.column())
+        if role == ITEM_ROLE:
+            return item
+        if role == SORT_ROLE:
+            return self.sort_key(item, index.column())
+        return self.role_data(item, index, role)
 
     # ---- helpers -----------------------------------------------------------------------------
     def item_at(self, index: Index) -> Any:

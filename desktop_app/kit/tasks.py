@@ -26,6 +26,7 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from shiboken6 import isValid
 
 from engine.errors import TrainwrightError
+from engine.training.callbacks import Callback
 
 PROGRESS_INTERVAL_S = 0.05  # progress and rows go to the GUI at most ~20 times a second
 
@@ -96,6 +97,35 @@ class Task(QObject):
         """The message `failed` carries; subclasses log or tidy up here (on the task's
         thread) before the failure is reported."""
         return error_message(exc)
+
+
+class RequestTask(Task):
+    """A task that carries out one request of its owner against the workspace."""
+
+    def __init__(self, workspace: Any, request: Any, request_id: int = 0) -> None:
+        super().__init__(request_id)
+        self.workspace = workspace
+        self.request = request
+
+
+class EpochReporter(Callback):
+    """Engine hooks on a task's thread: `report(epoch, epochs)` at the start of a run and at
+    its epochs' ends, throttled (the last epoch always)."""
+
+    def __init__(self, report: Callable[[int, int], None]) -> None:
+        self.report = report
+        self.total = 0
+        self.throttle = Throttle()
+
+    def on_train_start(self, info: dict[str, Any]) -> None:
+        self.total = int(info.get("total_epochs") or 0)
+        self.throttle = Throttle()
+        self.report(int(info.get("start_epoch") or 0), self.total)
+
+    def on_epoch_end(self, metrics: Any) -> None:
+        epoch = int(metrics.epoch)
+        if self.throttle.ready(final=epoch >= self.total):
+            self.report(epoch, self.total)
 
 
 class Job(QObject):
@@ -243,3 +273,47 @@ class TaskRunner(QObject):
     def running(self) -> int:
         """Threads still running (0 once everything has ended)."""
         return sum(1 for j in self._jobs if j.running())
+
+
+class ActiveTask:
+    """The one long task an owner runs at a time (a run, a sweep) and what it was asked:
+    `busy` from `start` until its thread has ended and the owner calls `ended()`."""
+
+    def __init__(self, runner: TaskRunner) -> None:
+        self.runner = runner
+        self.request: Any = None
+        self.task: Task | None = None
+        self.thread: QThread | None = None
+        self.cancel_event: threading.Event | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self.thread is not None
+
+    @property
+    def stopping(self) -> bool:
+        """True once asked to stop, until the thread has ended."""
+        return self.cancel_event is not None and self.cancel_event.is_set()
+
+    def start(
+        self,
+        task: Task,
+        request: Any,
+        on_result: Callable[[int, Any], None],
+        on_failed: Callable[[int, str], None],
+        on_ended: Callable[[], None],
+    ) -> None:
+        """Run `task` for `request` (see TaskRunner.start for the callbacks)."""
+        self.request, self.task, self.cancel_event = request, task, task.cancel_event
+        self.thread = self.runner.start(task, on_result, on_failed, on_ended=on_ended)
+
+    def stop(self) -> bool:
+        """Ask the task to stop; False if none runs or it was asked already."""
+        if self.cancel_event is None or self.cancel_event.is_set():
+            return False
+        self.cancel_event.set()
+        return True
+
+    def ended(self) -> None:
+        """The thread has ended: idle again."""
+        self.request = self.task = self.thread = self.cancel_event = None

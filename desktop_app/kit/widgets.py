@@ -5,13 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TypeVar
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QAbstractItemModel, Qt
 from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
+    QProgressBar,
     QPushButton,
     QScrollArea,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -31,13 +36,16 @@ def described(widget: W, name: str, tip: str, *, object_name: str | None = None)
     return widget
 
 
-def button(object_name: str, text: str, tip: str, *, accessible: str | None = None) -> QPushButton:
+def button(
+    object_name: str, text: str, tip: str, *, accessible: str | None = None, enabled: bool = True
+) -> QPushButton:
     """A push button named for tests, announced as its text (without a trailing "…") and
-    described by its tooltip."""
+    described by its tooltip; `enabled=False` for one that waits for something to act on."""
     widget = described(
         QPushButton(text), accessible or text.rstrip("…"), tip, object_name=object_name
     )
     widget.setAccessibleDescription(tip)
+    widget.setEnabled(enabled)
     return widget
 
 
@@ -74,6 +82,49 @@ def error_label(object_name: str, accessible: str, parent: QWidget | None = None
     label.setWordWrap(True)
     label.setVisible(False)
     return label
+
+
+def progress_bar(object_name: str, accessible: str, tip: str) -> QProgressBar:
+    """A named, described progress bar at 0 of 1 until its work reports a total."""
+    bar = described(QProgressBar(), accessible, tip, object_name=object_name)
+    bar.setRange(0, 1)
+    bar.setValue(0)
+    return bar
+
+
+def choice_filter(
+    object_name: str, accessible: str, tip: str, any_text: str, choices: Iterable[str]
+) -> QComboBox:
+    """A combo that filters by one value: `any_text` first (data None), then each choice."""
+    combo = described(QComboBox(), accessible, tip, object_name=object_name)
+    combo.addItem(any_text, None)
+    for choice in choices:
+        combo.addItem(choice, choice)
+    return combo
+
+
+def sortable_table(
+    object_name: str,
+    accessible: str,
+    tip: str,
+    model: QAbstractItemModel,
+    sort_column: int,
+    order: Qt.SortOrder = Qt.SortOrder.AscendingOrder,
+) -> QTableView:
+    """A read-only table of whole rows (several selectable), sorted by clicking a header,
+    alternating row colours, one line per row, interactive columns, the last one stretched."""
+    table = described(QTableView(), accessible, tip, object_name=object_name)
+    table.setModel(model)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+    table.setSortingEnabled(True)
+    table.sortByColumn(sort_column, order)
+    table.setAlternatingRowColors(True)
+    table.setWordWrap(False)
+    table.verticalHeader().setVisible(False)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    table.horizontalHeader().setStretchLastSection(True)
+    return table
 
 
 def group(title: str, content: QWidget, object_name: str | None = None) -> QGroupBox:

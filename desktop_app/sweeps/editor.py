@@ -41,14 +41,8 @@ class SweepEditor(QWidget):
 
     changed = Signal()
 
-    def __init__(
-        self,
-        workspace: Any,
-        runner: TaskRunner,
-        preferences: Preferences,
-        parent: QWidget | None = None,
-    ) -> None:
-        super().__init__(parent)
+    def __init__(self, workspace: Any, runner: TaskRunner, preferences: Preferences) -> None:
+        super().__init__()
         self.setObjectName("sweepEditor")
         self.workspace = workspace
         self.runner = runner
@@ -79,10 +73,7 @@ class SweepEditor(QWidget):
         self._layout = QVBoxLayout(self)
         self._layout.addLayout(labelled("&Family:", self.family_combo, stretch=1))
         self._layout.addWidget(self._build_forms(), 1)
-        self._build_labels()
-
-    def _build_labels(self) -> None:
-        """The live count of combinations and the estimate of how long they take."""
+        # The live count of combinations and the estimate of how long they take.
         self.count_label = text_label(
             "sweepCountLabel",
             "Combinations",

@@ -13,25 +13,19 @@ started while the Training tab trains waits for that run to finish, and says so.
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QItemSelection, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QItemSelection, Qt, Signal, Slot
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QApplication,
-    QComboBox,
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLayout,
     QLineEdit,
-    QProgressBar,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -39,9 +33,16 @@ from PySide6.QtWidgets import (
 from desktop_app.kit.curves import CurveLoader
 from desktop_app.kit.preferences import Preferences
 from desktop_app.kit.style import ERROR_STYLE
-from desktop_app.kit.tasks import TaskRunner
+from desktop_app.kit.tasks import ActiveTask, TaskRunner
 from desktop_app.kit.turns import WAITING_TEXT
-from desktop_app.kit.widgets import button, described, text_label
+from desktop_app.kit.widgets import (
+    button,
+    choice_filter,
+    described,
+    progress_bar,
+    sortable_table,
+    text_label,
+)
 from desktop_app.sweeps.editor import SweepEditor
 from desktop_app.sweeps.past_sweeps import TURNS_TIP, PastSweeps
 from desktop_app.sweeps.runs_model import RESULTS, RunsFilterProxy, RunsTableModel
@@ -60,27 +61,21 @@ class SweepPanel(QWidget):
     runFinished = Signal()  # a sweep run has ended (completed, stopped or failed)
     statusMessage = Signal(str)
 
-    def __init__(
-        self,
-        workspace: Any,
-        parent: QWidget | None = None,
-        *,
-        preferences: Preferences | None = None,
-    ) -> None:
-        super().__init__(parent)
+    def __init__(self, workspace: Any, *, preferences: Preferences | None = None) -> None:
+        super().__init__()
         self.setObjectName("sweepPanel")
         self.setAccessibleName("Sweeps")
         self.workspace = workspace
         self.runner = TaskRunner(self)  # the sweep, the estimate's timing, the curves
-        self.curve_loader = CurveLoader(self.runner, self)
+        self.curve_loader = CurveLoader(
+            self.runner, self._draw_curves, self._on_curves_failed, self
+        )
         self.curve_overlay: Any = None  # the plots, made when runs are first selected
         self._ignored: list[str] = []
         # The sweep in progress.
-        self._thread: QThread | None = None
-        self._cancel: threading.Event | None = None
-        self._request: SweepRequest | None = None
-        self._running_id: str | None = None
-        self._waiting = False
+        self.active = ActiveTask(self.runner)  # its request, thread and cancel event
+        self.running_sweep: str | None = None  # its id, once created or loaded
+        self.waiting = False  # for another run in this process to finish
         self._running_text = ""
         self._outcome: SweepRecord | None = None
         self._error: str | None = None
@@ -133,22 +128,17 @@ class SweepPanel(QWidget):
             "startSweepButton",
             "Start sweep",
             "Train every combination, one after another. " + TURNS_TIP,
+            enabled=False,
         )
-        self.start_button.setEnabled(False)
         self.stop_button = button(
             "stopSweepButton",
             "Stop sweep",
             "Stop after the current step; the sweep can be resumed later",
+            enabled=False,
         )
-        self.stop_button.setEnabled(False)
-        self.progress = described(
-            QProgressBar(),
-            "Sweep progress",
-            "Combinations finished of the sweep's total",
-            object_name="sweepProgress",
+        self.progress = progress_bar(
+            "sweepProgress", "Sweep progress", "Combinations finished of the sweep's total"
         )
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
         self.progress.setFormat("0 / 0")
         self.status_label = text_label(
             "sweepStatusLabel",
@@ -169,6 +159,15 @@ class SweepPanel(QWidget):
         self.model = RunsTableModel(self)
         self.proxy = RunsFilterProxy(self)
         self.proxy.setSourceModel(self.model)
+        # The runs in the sweep's order until sorted; the model marks the best.
+        self.table = sortable_table(
+            "runsTable",
+            "Runs",
+            "One row per combination; the best is highlighted. Select rows to compare their "
+            "curves; hover a failed row for its error",
+            self.proxy,
+            -1,
+        )
         self.filter_edit = described(
             QLineEdit(),
             "Filter runs",
@@ -177,22 +176,20 @@ class SweepPanel(QWidget):
         )
         self.filter_edit.setPlaceholderText("Filter runs…")
         self.filter_edit.setClearButtonEnabled(True)
-        self.result_filter = described(
-            QComboBox(),
+        self.result_filter = choice_filter(
+            "runsResultFilter",
             "Result filter",
             "Show only the runs with one result",
-            object_name="runsResultFilter",
+            "All results",
+            RESULTS,
         )
-        self.result_filter.addItem("All results", None)
-        for result in RESULTS:
-            self.result_filter.addItem(result, result)
         self.export_button = button(
             "exportRunsButton",
             "Export CSV…",
             "Save the runs shown as a CSV file",
             accessible="Export runs as CSV",
+            enabled=False,
         )
-        self.export_button.setEnabled(False)
         filters = QHBoxLayout()
         filters.addWidget(self.filter_edit, 1)
         filters.addWidget(self.result_filter)
@@ -204,29 +201,8 @@ class SweepPanel(QWidget):
         layout = QVBoxLayout(runs_group)
         layout.addWidget(self.runs_label)
         layout.addLayout(filters)
-        layout.addWidget(self._build_table(), 1)
+        layout.addWidget(self.table, 1)
         return runs_group
-
-    def _build_table(self) -> QTableView:
-        """The runs in the sweep's order, sortable; the best highlighted by the model."""
-        self.table = described(
-            QTableView(),
-            "Runs",
-            "One row per combination; the best is highlighted. Select rows to compare their "
-            "curves; hover a failed row for its error",
-            object_name="runsTable",
-        )
-        self.table.setModel(self.proxy)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # the sweep's order
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        return self.table
 
     def _build_curves_page(self) -> QWidget:
         """Where the selected runs' curves go; a hint until runs are first selected."""
@@ -252,34 +228,8 @@ class SweepPanel(QWidget):
         self.result_filter.currentIndexChanged.connect(self._on_result_filter)
         self.export_button.clicked.connect(self.export_clicked)
         self.table.selectionModel().selectionChanged.connect(self._on_runs_selection)
-        self.curve_loader.ready.connect(self._draw_curves)
-        self.curve_loader.failed.connect(self._on_curves_failed)
 
     # ---- the editor, as tests and the window know it -----------------------------------------
-    @property
-    def family_combo(self) -> Any:
-        return self.editor.family_combo
-
-    @property
-    def domain_form(self) -> Any:
-        return self.editor.domain_form
-
-    @property
-    def training_form(self) -> Any:
-        return self.editor.training_form
-
-    @property
-    def count_label(self) -> QLabel:
-        return self.editor.count_label
-
-    @property
-    def estimate_label(self) -> QLabel:
-        return self.editor.estimate_label
-
-    @property
-    def family(self) -> str | None:
-        return self.editor.family
-
     def select_family(self, name: str) -> bool:
         """Choose the family to sweep (rebuilds the forms); False if it is not listed."""
         return self.editor.family_forms.select_family(name)
@@ -295,9 +245,7 @@ class SweepPanel(QWidget):
     @Slot()
     def _update_buttons(self) -> None:
         self.start_button.setEnabled(self.can_start())
-        self.stop_button.setEnabled(
-            self.busy and self._cancel is not None and not self._cancel.is_set()
-        )
+        self.stop_button.setEnabled(self.busy and not self.active.stopping)
         resumable = self.past.selected_resumable()
         self.resume_button.setEnabled(not self.busy and resumable is not None)
         self.export_button.setEnabled(self.model.rowCount() > 0)
@@ -311,25 +259,12 @@ class SweepPanel(QWidget):
     @property
     def busy(self) -> bool:
         """True while a sweep runs (until its thread has ended)."""
-        return self._thread is not None
-
-    @property
-    def thread(self) -> QThread | None:
-        return self._thread
-
-    @property
-    def running_sweep(self) -> str | None:
-        return self._running_id
-
-    @property
-    def waiting(self) -> bool:
-        """True while the sweep waits for another run in this process to finish."""
-        return self._waiting
+        return self.active.busy
 
     @Slot()
     def start_sweep(self) -> bool:
         """Create a sweep from the forms and run it in a task; False if it cannot start."""
-        if not self.can_start() or self.family is None:
+        if not self.can_start() or self.editor.family is None:
             return False
         count = self.combination_count()
         self._start(self.editor.sweep_request(), f"Creating the sweep of {count} combinations…")
@@ -347,9 +282,8 @@ class SweepPanel(QWidget):
     @Slot()
     def stop_sweep(self) -> None:
         """Stop the sweep after the current step; it can be resumed later."""
-        if self._cancel is None or self._cancel.is_set():
+        if not self.active.stop():
             return
-        self._cancel.set()
         self._set_status("Stopping the sweep after the current step…")
         self._update_buttons()
 
@@ -363,14 +297,11 @@ class SweepPanel(QWidget):
         worker.epochProgress.connect(self._on_epoch_progress)
         worker.rowReady.connect(self._on_row)
         worker.sweepProgress.connect(self._on_progress)
-        self._cancel, self._request = worker.cancel_event, request
         self._outcome = self._error = None
-        self._running_id = request.sweep_id
-        self._waiting = False
+        self.running_sweep = request.sweep_id
+        self.waiting = False
         log.info("starting %s", request.describe())
-        self._thread = self.runner.start(
-            worker, self._on_succeeded, self._on_failed, on_ended=self._on_ended
-        )
+        self.active.start(worker, request, self._on_succeeded, self._on_failed, self._on_ended)
         self._set_status(text)
         self._update_buttons()
 
@@ -380,7 +311,7 @@ class SweepPanel(QWidget):
         """The sweep exists (or was loaded): show its runs and its progress so far."""
         if self._closing:
             return
-        self._running_id = record.id
+        self.running_sweep = record.id
         done = len(record.finished())
         self.progress.setRange(0, max(record.total, 1))
         self.progress.setValue(done)
@@ -395,7 +326,7 @@ class SweepPanel(QWidget):
     def _on_combination_started(self, variant: str) -> None:
         if self._closing:
             return
-        self._waiting = False
+        self.waiting = False
         self._running_text = f"Training {variant}"
         self._set_status(self._running_text + "…")
 
@@ -411,9 +342,9 @@ class SweepPanel(QWidget):
         if self._closing:
             return
         self._running_text = ""
-        if self.model.sweep_id == self._running_id:
+        if self.model.sweep_id == self.running_sweep:
             self.model.update_row(row)
-            if self._cancel is not None and not self._cancel.is_set():
+            if not self.active.stopping:
                 self.model.mark_next_running()
             self._update_runs_label()
             self.table.resizeColumnsToContents()
@@ -428,9 +359,9 @@ class SweepPanel(QWidget):
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
         self.progress.setFormat(f"%v / {total}")
-        if self._running_id is not None:
-            family = self.model.family if self.model.sweep_id == self._running_id else ""
-            self.past.show_progress(self._running_id, family or "", done, total)
+        if self.running_sweep is not None:
+            family = self.model.family if self.model.sweep_id == self.running_sweep else ""
+            self.past.show_progress(self.running_sweep, family or "", done, total)
 
     @Slot(int, object)
     def _on_succeeded(self, request_id: int, record: SweepRecord) -> None:
@@ -442,11 +373,11 @@ class SweepPanel(QWidget):
 
     def _on_ended(self) -> None:
         """The sweep's thread has ended: say how it went, list it, time its runs."""
-        record, error, request = self._outcome, self._error, self._request
-        self._thread = self._cancel = self._request = None
-        self._waiting = False
+        record, error, request = self._outcome, self._error, self.active.request
+        self.active.ended()
+        self.waiting = False
         self._running_text = ""
-        running_id, self._running_id = self._running_id, None
+        running_id, self.running_sweep = self.running_sweep, None
         self.last_record, self.last_error = record, error
         if self._closing:
             return
@@ -458,7 +389,7 @@ class SweepPanel(QWidget):
         if request is not None:
             log.info("ended %s: %s", request.describe(), text)
         self.refresh_sweeps(select=running_id)
-        family = record.spec.family if record is not None else self.family
+        family = record.spec.family if record is not None else self.editor.family
         if family is not None:
             self.editor.retime(family)
         self._update_buttons()
@@ -469,14 +400,14 @@ class SweepPanel(QWidget):
         """Another run in this process trains (the Training tab's): the sweep waits its turn."""
         if self._closing:
             return
-        self._waiting = True
+        self.waiting = True
         self._set_status(WAITING_TEXT)
 
     @Slot()
     def _on_waiting_ended(self) -> None:
         if self._closing:
             return
-        self._waiting = False
+        self.waiting = False
         if self.status_label.text() == WAITING_TEXT:
             self._set_status("Starting the next combination…")
 
@@ -489,7 +420,7 @@ class SweepPanel(QWidget):
         """List the stored sweeps again (newest first), keeping (or making) the selection."""
         if self._closing:
             return
-        problem = self.past.refresh(self._running_id, select)
+        problem = self.past.refresh(self.running_sweep, select)
         if problem is not None:
             self.statusMessage.emit(problem)
         self._update_buttons()
@@ -523,7 +454,7 @@ class SweepPanel(QWidget):
             self.statusMessage.emit(f"Cannot open sweep {sweep_id}: {exc}")
             return False
         self._show_record(record)
-        if sweep_id == self._running_id:
+        if sweep_id == self.running_sweep:
             self.model.mark_next_running()
         return True
 
@@ -662,13 +593,12 @@ class SweepPanel(QWidget):
     @Slot()
     def shutdown(self, timeout_ms: int = 60_000) -> bool:
         """Stop the sweep (it stays resumable) and wait for every thread; True if all ended."""
-        if self._closing and self._thread is None:
+        if self._closing and not self.busy:
             return self.runner.running() == 0
         self._closing = True
         self.editor.close_editor()
         self.curve_loader.close()
-        if self._cancel is not None:
-            self._cancel.set()
+        self.active.stop()
         ended = self.runner.shutdown(timeout_ms)
         if not ended:
             log.warning("some sweep threads did not stop in time")

@@ -47,8 +47,8 @@ class PastSweeps(QGroupBox):
             "Resume",
             "Run the combinations of the selected sweep that have not finished. " + TURNS_TIP,
             accessible="Resume sweep",
+            enabled=False,
         )
-        self.resume_button.setEnabled(False)
         self.refresh_button = button(
             "refreshSweepsButton",
             "Refresh",

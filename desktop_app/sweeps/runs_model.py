@@ -21,7 +21,7 @@ from PySide6.QtGui import QBrush, QColor, QFont
 
 from desktop_app.kit.filter_proxy import AttributeFilterProxy
 from desktop_app.kit.formatting import format_duration, format_value
-from desktop_app.kit.table_model import ALIGN_NUMBER, ITEM_ROLE, SORT_ROLE, Index, RowTableModel
+from desktop_app.kit.table_model import ALIGN_NUMBER, SORT_ROLE, Index, RowTableModel
 from engine.sweeps import NA, SweepRecord, SweepRow, sweep_label
 
 BEST_ROLE = Qt.ItemDataRole.UserRole + 3  # True on the best row
@@ -225,20 +225,11 @@ class RunsTableModel(RowTableModel):
     def column_tip(self, column: int) -> str:
         return self._columns[column][2]
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        """What a cell shows, sorts by, says to a screen reader, and its tint."""
-        entry = self.item_at(index)
-        if entry is None:
-            return None
+    def role_data(self, entry: RunEntry, index: Index, role: int) -> Any:
+        """Whether a cell is the best run's, what it says to a screen reader, and its tint."""
         column = index.column()
         key = self._columns[column][0]
         best = index.row() == self._best
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(entry, key)
-        if role == ITEM_ROLE:
-            return entry
-        if role == SORT_ROLE:
-            return self._sort_key(entry, key)
         if role == BEST_ROLE:
             return best
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -251,7 +242,7 @@ class RunsTableModel(RowTableModel):
             font.setBold(True)
             return font
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            text = self.accessible_text(column, self._display(entry, key))
+            text = self.accessible_text(column, self.cell_text(entry, column))
             return text + (" (best)" if best and column == 0 else "")
         if role == Qt.ItemDataRole.TextAlignmentRole and (key in NUMERIC or key in self._numeric()):
             return ALIGN_NUMBER
@@ -264,7 +255,8 @@ class RunsTableModel(RowTableModel):
             if any(_number(e.parameters.get(name)) is not None for e in self._rows[:1])
         }
 
-    def _display(self, entry: RunEntry, key: str) -> str:
+    def cell_text(self, entry: RunEntry, column: int) -> str:
+        key = self._columns[column][0]
         if key == "duration_s":
             row = entry.row
             if row is None or (row.result == "failed" and not row.duration_s):
@@ -274,7 +266,8 @@ class RunsTableModel(RowTableModel):
             return ""
         return format_cell(entry.value(key))
 
-    def _sort_key(self, entry: RunEntry, key: str) -> Any:
+    def sort_key(self, entry: RunEntry, column: int) -> Any:
+        key = self._columns[column][0]
         value = entry.value(key)
         if key in NUMERIC or key in self._parameters:
             number = _number(value)

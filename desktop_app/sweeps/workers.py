@@ -17,9 +17,8 @@ from typing import Any
 
 from PySide6.QtCore import Signal
 
-from desktop_app.kit.tasks import Task, Throttle, error_message
+from desktop_app.kit.tasks import EpochReporter, RequestTask, Task, error_message
 from engine.errors import TrainwrightError
-from engine.training.callbacks import Callback
 from engine.training.turns import wait_for_turn
 
 log = logging.getLogger("trainwright.desktop")
@@ -42,27 +41,19 @@ class SweepRequest:
         return f"{self.family} sweep ({lists})"
 
 
-class _SweepCallback(Callback):
+class _SweepCallback(EpochReporter):
     """Engine hooks on the sweep's thread: report the combination and its epochs, throttled."""
 
     def __init__(self, worker: SweepWorker) -> None:
+        super().__init__(worker.epochProgress.emit)
         self.worker = worker
-        self.total = 0
-        self.throttle = Throttle()
 
     def on_train_start(self, info: dict[str, Any]) -> None:
-        self.total = int(info.get("total_epochs") or 0)
-        self.throttle = Throttle()
         self.worker.combinationStarted.emit(str(info.get("variant", "")))
-        self.worker.epochProgress.emit(int(info.get("start_epoch") or 0), self.total)
-
-    def on_epoch_end(self, metrics: Any) -> None:
-        epoch = int(metrics.epoch)
-        if self.throttle.ready(final=epoch >= self.total):
-            self.worker.epochProgress.emit(epoch, self.total)
+        super().on_train_start(info)
 
 
-class SweepWorker(Task):
+class SweepWorker(RequestTask):
     """Creates the sweep (or loads it) and runs it: result the SweepRecord at the end
     (completed or cancelled); `failed` if it could not be created or run."""
 
@@ -75,11 +66,7 @@ class SweepWorker(Task):
     sweepProgress = Signal(int, int)  # combinations finished, total
 
     kind = "sweep"
-
-    def __init__(self, workspace: Any, request: SweepRequest) -> None:
-        super().__init__()
-        self.workspace = workspace
-        self.request = request
+    request: SweepRequest
 
     def compute(self) -> Any:
         from engine.sweeps import create_sweep, load_sweep, run_sweep

@@ -33,9 +33,8 @@ class ChronicleView(QWidget):
         self.model = ChronicleModel(self)
         self.table = self._build_table()
         self.export_button = button(
-            "exportCsvButton", "Export CSV…", "Save the chronicle as a CSV file"
+            "exportCsvButton", "Export CSV…", "Save the chronicle as a CSV file", enabled=False
         )
-        self.export_button.setEnabled(False)
         self.rows_label = QLabel("0 rows")
         self.rows_label.setObjectName("chronicleRowsLabel")
         # A fixed size: the count changes with every batch of rows, and a label whose width

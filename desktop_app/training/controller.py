@@ -17,9 +17,15 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
-from desktop_app.kit.tasks import PROGRESS_INTERVAL_S, Task, TaskRunner, error_message
+from desktop_app.kit.tasks import (
+    PROGRESS_INTERVAL_S,
+    ActiveTask,
+    RequestTask,
+    TaskRunner,
+    error_message,
+)
 from desktop_app.training.run_queue import RunQueueModel, RunRequest
 from engine.errors import TrainwrightError
 from engine.training.callbacks import Callback
@@ -83,7 +89,7 @@ class _WorkerCallback(Callback):
         self.worker.warningRaised.emit(message)
 
 
-class TrainingWorker(Task):
+class TrainingWorker(RequestTask):
     """Runs one request on its thread: result RunOutcome (completed, cancelled, a replay's);
     `failed` when the run failed or could not start."""
 
@@ -93,10 +99,10 @@ class TrainingWorker(Task):
 
     kind = "run"
 
+    request: RunRequest
+
     def __init__(self, workspace: Any, request: RunRequest) -> None:
-        super().__init__()
-        self.workspace = workspace
-        self.request = request
+        super().__init__(workspace, request)
         self.buffer = RowBuffer()
         self._last_flush = 0.0
         self._variant: Any = None
@@ -191,10 +197,7 @@ class RunController(QObject):
         self.workspace = workspace
         self.queue = RunQueueModel(self)
         self.runner = TaskRunner(self)
-        self._thread: QThread | None = None
-        self._worker: TrainingWorker | None = None
-        self._cancel: threading.Event | None = None
-        self._current: RunRequest | None = None
+        self.active = ActiveTask(self.runner)  # the run in progress: its request, thread, cancel
         self._outcome: RunOutcome | None = None
         self._shutting_down = False
         self.last_outcome: RunOutcome | None = None
@@ -202,19 +205,12 @@ class RunController(QObject):
     # ---- state -----------------------------------------------------------------------------
     @property
     def busy(self) -> bool:
-        return self._thread is not None
+        return self.active.busy
 
     @property
     def current(self) -> RunRequest | None:
-        return self._current
-
-    @property
-    def thread(self) -> QThread | None:
-        return self._thread
-
-    @property
-    def stopping(self) -> bool:
-        return self._cancel is not None and self._cancel.is_set()
+        """The request running now (None when idle)."""
+        return self.active.request
 
     # ---- requests --------------------------------------------------------------------------
     def start(self, request: RunRequest) -> None:
@@ -226,19 +222,17 @@ class RunController(QObject):
         worker.runStarted.connect(self._on_worker_started)
         worker.rowsReady.connect(self._on_worker_rows)
         worker.warningRaised.connect(self._on_worker_warning)
-        self._worker, self._cancel = worker, worker.cancel_event
-        self._current, self._outcome = request, None
+        self._outcome = None
         log.info("starting: %s", request.describe())
-        self._thread = self.runner.start(
-            worker, self._on_worker_result, self._on_worker_failed, on_ended=self._on_ended
+        self.active.start(
+            worker, request, self._on_worker_result, self._on_worker_failed, self._on_ended
         )
         self.busyChanged.emit(True)  # its signals are queued: none arrives before this
 
     @Slot()
     def stop(self) -> None:
         """Cancel the run in progress; the engine writes a resumable checkpoint."""
-        if self._cancel is not None:
-            self._cancel.set()
+        self.active.stop()
 
     @Slot()
     def shutdown(self, timeout_ms: int = 60_000) -> bool:
@@ -251,8 +245,8 @@ class RunController(QObject):
     # ---- worker signals (queued onto the GUI thread) ---------------------------------------
     @Slot(object)
     def _on_worker_started(self, info: dict[str, Any]) -> None:
-        if self._current is not None:
-            self.runStarted.emit(self._current, info)
+        if self.current is not None:
+            self.runStarted.emit(self.current, info)
 
     @Slot(object)
     def _on_worker_rows(self, rows: list[dict[str, Any]]) -> None:
@@ -268,16 +262,16 @@ class RunController(QObject):
 
     @Slot(int, str)
     def _on_worker_failed(self, request_id: int, message: str) -> None:
-        if self._current is not None:
-            self._outcome = RunOutcome(self._current, "failed", message)
+        if self.current is not None:
+            self._outcome = RunOutcome(self.current, "failed", message)
 
     def _on_ended(self) -> None:
         """The run's thread has ended: report the outcome, then start the next queued run."""
-        request, outcome = self._current, self._outcome
+        request, outcome = self.active.request, self._outcome
         if outcome is None and request is not None:
             outcome = RunOutcome(request, "failed", "the run ended without reporting a result")
-        self._thread = self._worker = self._cancel = None
-        self._current = self._outcome = None
+        self.active.ended()
+        self._outcome = None
         self.last_outcome = outcome
         if outcome is not None:
             log.info(

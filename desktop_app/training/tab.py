@@ -50,8 +50,15 @@ if TYPE_CHECKING:
 HISTORY_PREVIEW_BYTES = 40 * 2**20  # larger chronicles are not loaded on the GUI thread
 
 
-STATE_TEXT = {
+# The state label's text and tooltip for the variant the forms make: first the states this
+# tab gives it (the forms, the run in progress, the queue), then those read from its folder.
+TAB_STATE_TEXT = {
     "invalid": ("invalid parameters", "Fix the parameters marked in red."),
+    "training": ("training", "Training now."),
+    "replaying": ("replaying", "Being replayed now."),
+    "queued": ("queued", "Waiting in the queue."),
+}
+DISK_STATE_TEXT = {
     "new": ("new", "Not trained yet: Start trains it."),
     "completed": ("already trained", "Completed: Replay it, or Start to retrain it from scratch."),
     "failed": ("failed", "Resume it from its last checkpoint, or Start to retrain it."),
@@ -59,11 +66,9 @@ STATE_TEXT = {
     "interrupted": ("interrupted", "Ended without a clean stop: Resume it, or retrain it."),
     "created": ("created, never trained", "Start trains it."),
     "broken": ("broken", "Its files are damaged: Start retrains it."),
-    "training": ("training", "Training now."),
-    "replaying": ("replaying", "Being replayed now."),
-    "queued": ("queued", "Waiting in the queue."),
     "busy_elsewhere": ("training elsewhere", "Another process is training this variant."),
 }
+STATE_TEXT = TAB_STATE_TEXT | DISK_STATE_TEXT
 
 
 class TrainingTab(QWidget):
@@ -73,30 +78,26 @@ class TrainingTab(QWidget):
     statusMessage = Signal(str, int)  # a transient message for the status bar, timeout in ms
 
     def __init__(
-        self,
-        workspace: Any,
-        controller: RunController,
-        preferences: Preferences | None = None,
-        parent: QWidget | None = None,
+        self, workspace: Any, controller: RunController, preferences: Preferences | None = None
     ) -> None:
-        super().__init__(parent)
+        super().__init__()
         self.setObjectName("trainingTab")
         self.workspace = workspace
         self.controller = controller
         # Asks a yes/no question; tests replace it.
         self.confirm: Callable[[str, str], bool] = self._ask
-        self._config: RunConfig | None = None
+        self.config: RunConfig | None = None  # what the forms resolve to (None: invalid)
         self._resolve_error: str | None = None
         self._run_error: str | None = None
         self._notice_error: str | None = None
-        self._state = "invalid"
+        self.state = "invalid"  # the variant's: a key of STATE_TEXT
         self._summary_problem: str | None = None
         self._displayed: tuple[str, str] | None = None  # (family, variant) in plots/table
         self._run: RunRequest | None = None
         self._suspend_invalidate = False
         warmup = EngineWarmup.instance()
         self._devices: list[str] | None = warmup.devices
-        self._engine_ready = warmup.devices is not None
+        self.engine_ready = warmup.devices is not None  # torch loaded, the devices known
 
         self.preferences = preferences or Preferences()
         self._build(self.preferences)
@@ -113,7 +114,7 @@ class TrainingTab(QWidget):
         warmup.failed.connect(self._on_engine_failed)
         if warmup.error:
             self._show_error(f"The engine failed to load: {warmup.error}")
-        elif self._engine_ready:
+        elif self.engine_ready:
             self.status_label.setText("Ready.")
 
         self._populate_families()
@@ -327,8 +328,8 @@ class TrainingTab(QWidget):
     @Slot(object)
     def _on_engine_ready(self, devices: list[str]) -> None:
         self._devices = list(devices)
-        if not self._engine_ready:
-            self._engine_ready = True
+        if not self.engine_ready:
+            self.engine_ready = True
             if not self.controller.busy:
                 self.status_label.setText("Ready.")
             self._invalidate()
@@ -336,18 +337,6 @@ class TrainingTab(QWidget):
     @Slot(str)
     def _on_engine_failed(self, message: str) -> None:
         self._show_error(f"The engine failed to load: {message}")
-
-    @property
-    def engine_ready(self) -> bool:
-        return self._engine_ready
-
-    @property
-    def config(self) -> RunConfig | None:
-        return self._config
-
-    @property
-    def state(self) -> str:
-        return self._state
 
     @Slot()
     def _resolve(self) -> None:
@@ -359,7 +348,7 @@ class TrainingTab(QWidget):
         self.domain_form.clear_external_errors()
         self.training_form.clear_external_errors()
         self._resolve_error = None
-        self._config = None
+        self.config = None
         try:
             resolution = self.workspace.resolve(
                 family,
@@ -371,7 +360,7 @@ class TrainingTab(QWidget):
             self._show_field_errors(resolution.errors)
             if resolution.config is not None and self._forms_valid():
                 self._check_device(resolution.config)
-                self._config = resolution.config
+                self.config = resolution.config
         except ParameterError as exc:
             self._show_field_errors({exc.field: exc.message})
         except Exception as exc:
@@ -411,7 +400,7 @@ class TrainingTab(QWidget):
 
     def _refresh_variant_state(self) -> None:
         """The state of the variant the forms make: running, queued, or as stored."""
-        config = self._config
+        config = self.config
         if config is None:
             self._set_state("invalid")
             self._update_actions()
@@ -446,7 +435,7 @@ class TrainingTab(QWidget):
         return summary.status
 
     def _set_state(self, state: str) -> None:
-        self._state = state
+        self.state = state
         text, tip = STATE_TEXT.get(state, (state, ""))
         if state == "invalid":
             self.variant_label.setText("—")
@@ -458,7 +447,7 @@ class TrainingTab(QWidget):
     def _update_actions(self) -> None:
         """Start, Stop, Resume and Replay as the variant's state and the run allow."""
         busy = self.controller.busy
-        config = self._config
+        config = self.config
         same = (
             busy
             and config is not None
@@ -466,14 +455,14 @@ class TrainingTab(QWidget):
             and self.controller.current.variant == config.variant
         )
         usable = config is not None and not same
-        state = self._state
+        state = self.state
         self.start_button.setEnabled(
             usable and state not in ("training", "replaying", "busy_elsewhere", "queued")
         )
         existing = ("completed", "failed", "cancelled", "interrupted", "created", "broken")
         self.start_button.setText("Retrain…" if state in existing else "Start")
         self.start_button.setAccessibleName(self.start_button.text().rstrip("…"))
-        self.stop_button.setEnabled(busy and not self.controller.stopping)
+        self.stop_button.setEnabled(busy and not self.controller.active.stopping)
         self.resume_button.setEnabled(usable and state in ("cancelled", "failed", "interrupted"))
         self.replay_button.setEnabled(usable and state == "completed")
 
@@ -481,13 +470,13 @@ class TrainingTab(QWidget):
     @Slot()
     def start(self) -> None:
         """Train the variant (retraining an existing one asks first)."""
-        config = self._config
+        config = self.config
         if config is None or not self.start_button.isEnabled():
             return
-        mode = "train" if self._state == "new" else "retrain"
+        mode = "train" if self.state == "new" else "retrain"
         if mode == "retrain" and not self.confirm(
             "Retrain variant",
-            f"{config.variant} already exists ({STATE_TEXT.get(self._state, (self._state,))[0]}).\n\n"
+            f"{config.variant} already exists ({STATE_TEXT.get(self.state, (self.state,))[0]}).\n\n"
             "Retrain it from scratch? Its checkpoints and chronicle are replaced.",
         ):
             return
@@ -502,13 +491,13 @@ class TrainingTab(QWidget):
 
     @Slot()
     def resume(self) -> None:
-        config = self._config
+        config = self.config
         if config is not None and self.resume_button.isEnabled():
             self.submit(RunRequest(mode="resume", variant=config.variant, family=config.family))
 
     @Slot()
     def replay(self) -> None:
-        config = self._config
+        config = self.config
         if config is not None and self.replay_button.isEnabled():
             self.submit(RunRequest(mode="replay", variant=config.variant, family=config.family))
 
@@ -582,7 +571,7 @@ class TrainingTab(QWidget):
             progress.advance(int(last.get("epoch", progress.epochs_done)))
         else:
             progress.refresh()
-        if not self.controller.stopping:
+        if not self.controller.active.stopping:
             verb = "Replaying" if self._run.mode == "replay" else "Training"
             self.status_label.setText(
                 f"{verb} {self._run.variant} — epoch {progress.epochs_done} of {progress.total}"
@@ -620,7 +609,7 @@ class TrainingTab(QWidget):
 
     @Slot()
     def _on_queue_changed(self, *args: object) -> None:
-        if self._config is not None:
+        if self.config is not None:
             self._refresh_variant_state()
 
     # ---- history, table and plot links -----------------------------------------------------
