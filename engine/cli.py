@@ -56,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("variant")
         p.add_argument("--json", action="store_true", help="print one JSON object at the end")
 
+    p = sub.add_parser(
+        "verify", help="check every checkpoint's hashes and the chronicle against the records"
+    )
+    p.add_argument("variant")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
     p = sub.add_parser("delete", help="delete a variant (refused while a run is training it)")
     p.add_argument("variant")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -195,6 +201,21 @@ def cmd_replay(ws: Any, args: argparse.Namespace) -> int:
     return 0 if result.identical else 1
 
 
+def cmd_verify(ws: Any, args: argparse.Namespace) -> int:
+    variant = ws.variant(args.variant)
+    report = ws.verify(variant)
+    if args.json:
+        _print_json(report.model_dump(mode="json"))
+    elif report.verified:
+        print(f"{report.message} ({variant.name})")
+        for note in report.notes:
+            print(f"note: {note}", file=sys.stderr)
+    else:
+        for mismatch in report.mismatches:
+            print(mismatch.line())
+    return 0 if report.verified else 1
+
+
 def cmd_delete(ws: Any, args: argparse.Namespace) -> int:
     from engine.run_rules import can_delete
 
@@ -224,6 +245,7 @@ COMMANDS: dict[str, Callable[[Any, argparse.Namespace], int]] = {
     "train": cmd_train,
     "resume": cmd_resume,
     "replay": cmd_replay,
+    "verify": cmd_verify,
     "delete": cmd_delete,
 }
 

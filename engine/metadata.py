@@ -18,12 +18,22 @@ VariantStatus = Literal["created", "training", "completed", "failed", "cancelled
 
 
 class CheckpointEntry(BaseModel):
+    """One checkpoint file. `sha256` is the file's own hash; `weights_sha256` that of its model's
+    tensors; a full checkpoint also has `state_sha256` (model, optimizer, RNG and config, see
+    engine.training.checkpoints.state_sha256) and the chronicle it covers: its first
+    `chronicle_bytes` bytes, `chronicle_lines` lines hashing to `chronicle_sha256`. Entries
+    written before those existed have None (`trainwright verify` then skips those checks)."""
+
     file: str
     kind: Literal["weights", "full"]
     epoch: int
     step: int
     sha256: str
     weights_sha256: str | None = None
+    state_sha256: str | None = None
+    chronicle_bytes: int | None = None
+    chronicle_lines: int | None = None
+    chronicle_sha256: str | None = None
 
 
 class VariantMetadata(BaseModel):

@@ -6,7 +6,8 @@ one synchronous call that imports no torch:
 - the effective default of every parameter and where it comes from — the parameter's own
   schema, the family (family.json), the dataset (a family's domain-dependent defaults, e.g.
   two_moons trains 20 epochs at lr 1e-2) or the preferences (threads, device);
-- an error per field, in the order a user reads the form (unknown names first);
+- an error per field, in the order a user reads the form (unknown names first), including
+  a `loss` that does not serve the family's task type (engine.training.losses);
 - the resolved `RunConfig` (variant name and config hash included) when nothing is wrong.
 
 The GUI shows the defaults at once, with their origin as a hint, and never overwrites what
@@ -24,6 +25,7 @@ from engine.errors import ParameterError
 from engine.hashing import config_hash
 from engine.params import ParameterSpec
 from engine.training.config import TRAINING_PARAMETERS, TrainingConfig, training_specs
+from engine.training.losses import loss_errors
 from engine.variants import RunConfig
 
 if TYPE_CHECKING:
@@ -102,7 +104,13 @@ def resolve_parameters(
     if preferences:
         defaults.update(_preferred(preferences))
     specs = training_specs({name: d.value for name, d in defaults.items()})
+    domain_ok = not errors
     training_values = _validate(specs, training or {}, "training", errors)
+    loss = training_values.get("loss", "auto")
+    smoothing = training_values.get("label_smoothing", 0.0)
+    chosen = loss != "auto" or bool(smoothing)
+    if chosen and domain_ok and not {"loss", "label_smoothing"} & set(errors):
+        errors.update(loss_errors(loss, smoothing, family.task_type(domain_values)))
     config = None
     if not errors:
         values = TrainingConfig(**training_values)

@@ -1,8 +1,10 @@
 """The engine's front door and its one service, used alike by the window and the CLI: a data
-home, its family registry, resolving parameters, train/resume/replay, and deleting variants."""
+home, its family registry, resolving parameters, train/resume/replay/verify, and deleting
+variants."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from engine.strategies import trainer_for
 from engine.training.callbacks import Callbacks, CancelEvent
 from engine.training.session import TrainingSession
 from engine.variants import Variant
+from engine.verify import VerifyReport, verify_variant
 
 
 class Workspace:
@@ -74,3 +77,12 @@ class Workspace:
         self, variant: Variant, callbacks: Callbacks = None, cancel_event: CancelEvent = None
     ) -> ReplayResult:
         return replay(self, variant, callbacks, cancel_event)
+
+    def verify(
+        self,
+        variant: Variant,
+        cancel_event: CancelEvent = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> VerifyReport:
+        """Recompute every checkpoint's hashes and the chronicle's length; see engine.verify."""
+        return verify_variant(variant, cancel_event=cancel_event, progress=progress)

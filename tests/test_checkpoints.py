@@ -79,3 +79,41 @@ def test_only_the_two_newest_full_checkpoints_are_kept(workspace):
     )
     workspace.train(variant)
     assert len(ckpt.full_checkpoints(variant.checkpoints_dir)) == 2
+
+
+def test_save_load_save_gives_a_byte_identical_file(workspace, tmp_path):
+    """A checkpoint's bytes depend on its content alone: not on the file name, the time, or
+    whether the payload was just built or loaded back (mid-epoch, with Grokfast and dropout)."""
+    from engine.training.chronicle import read_chronicle
+
+    variant = workspace.create_variant(
+        "mlp",
+        {"dataset": "two_moons", "hidden_dim": 8, "num_hidden_layers": 1},
+        {"epochs": 3, "batch_size": 64, "log_every": 1, "grokfast": "ema"},
+    )
+    cancel = threading.Event()
+
+    class CancelAtStep(Callback):
+        def on_log(self, row):
+            if row["step"] >= 5:
+                cancel.set()
+
+    assert workspace.train(variant, [CancelAtStep()], cancel).status == "cancelled"
+    assert len(list(read_chronicle(variant.chronicle_path))) == 5
+    for original in [
+        *ckpt.full_checkpoints(variant.checkpoints_dir),
+        *ckpt.weights_files(variant.checkpoints_dir).values(),
+    ]:
+        payload = ckpt.load_checkpoint(original)
+        if "perm" in payload:
+            assert payload["perm"] is not None and payload["grokfast"] is not None  # mid-epoch
+        first = ckpt.save_checkpoint(tmp_path / "a.pt", payload)
+        second = ckpt.save_checkpoint(
+            tmp_path / "other_name.pt", ckpt.load_checkpoint(tmp_path / "a.pt")
+        )
+        assert (tmp_path / "a.pt").read_bytes() == original.read_bytes()
+        assert (tmp_path / "other_name.pt").read_bytes() == original.read_bytes()
+        assert first == second == ckpt.sha256_file(original)
+        if "optimizer" in payload:
+            reloaded = ckpt.load_checkpoint(tmp_path / "other_name.pt")
+            assert ckpt.state_sha256(reloaded) == ckpt.state_sha256(payload)

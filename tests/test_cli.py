@@ -31,6 +31,7 @@ def _cli(home, *args):
         (["train", "modulo_addition_1layer", "-x", "1"], "unrecognized arguments"),
         (["train", "mlp", "-p", "dataset=nope"], "dataset: Unknown dataset 'nope'"),
         (["resume", "nope"], "no trained variant named 'nope'"),
+        (["verify", "nope"], "no trained variant named 'nope'"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, args, message):

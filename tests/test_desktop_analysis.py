@@ -74,6 +74,7 @@ def test_controls_have_stable_names_and_descriptions(make_tab, assert_described)
             "familyFilter": QComboBox,
             "statusFilter": QComboBox,
             "replayButton": QPushButton,
+            "verifyButton": QPushButton,
             "analysisResumeButton": QPushButton,
             "deleteButton": QPushButton,
             "openFolderButton": QPushButton,
@@ -146,6 +147,39 @@ def test_replay_reports_identical(make_tab, trained_home, workspace, qtbot):
     assert any("identical" in m for m in messages)
     qtbot.waitUntil(lambda: tab.runner.running() == 0, timeout=10000)
     assert button.isEnabled()
+
+
+def test_verify_reports_verified_then_each_mismatch(make_tab, trained_home, workspace, qtbot):
+    copied = install(trained_home, workspace.home, "modulo_addition_1layer")
+    tab = make_tab()
+    tab.select_variants([copied["modulo_addition_1layer"].name])
+    button = tab.findChild(QPushButton, "verifyButton")
+    assert button.isEnabled()
+    messages: list[str] = []
+    tab.statusMessage.connect(messages.append)
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert not button.isEnabled()  # one verify at a time
+    qtbot.waitUntil(lambda: tab.verify_result is not None, timeout=30000)
+    assert tab.verify_result.verified, tab.verify_result.mismatches
+    assert "verified: 5 checkpoints" in tab.verify_label.text()  # weights 0, 10, 20, 30; full 30
+    assert any(m.endswith(tab.verify_result.message) for m in messages)
+    qtbot.waitUntil(lambda: button.isEnabled(), timeout=10000)
+
+    damaged = copied["modulo_addition_1layer"] / "checkpoints" / "weights_e0000010.pt"
+    data = bytearray(damaged.read_bytes())
+    data[-50] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    chronicle = copied["modulo_addition_1layer"] / "chronicle.jsonl"
+    chronicle.write_bytes(b"".join(chronicle.read_bytes().splitlines(keepends=True)[:-1]))
+    tab.verify_action.trigger()
+    qtbot.waitUntil(lambda: tab.verify_result is not None, timeout=30000)
+    report = tab.verify_result
+    assert not report.verified
+    assert {m.file for m in report.mismatches} == {"weights_e0000010.pt", "chronicle.jsonl"}
+    text = tab.verify_label.text()
+    assert "mismatches" in text and "color:red" in text
+    assert all(m.line() in tab.verify_label.toolTip() for m in report.mismatches)
+    assert "weights_e0000010.pt: " in text and "chronicle.jsonl: is truncated" in text
 
 
 def test_delete_asks_then_removes_directory_and_row(make_tab, trained_home, workspace):

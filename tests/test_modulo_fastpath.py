@@ -77,7 +77,8 @@ def test_fast_forward_matches_for_other_widths(widths: dict[str, int]) -> None:
 
 
 def test_the_trainers_grad_norm_is_get_total_norm_bit_for_bit() -> None:
-    """The trainer's cheaper grad norm (engine/training/trainer.py) logs the same value."""
+    """The trainer's cheaper grad norm (engine/training/trainer.py) logs the same value as
+    get_total_norm of the gradients in name order (its canonical order)."""
     from types import SimpleNamespace
 
     from engine.training.trainer import Trainer, _foreach_norm_applies
@@ -86,14 +87,17 @@ def test_the_trainers_grad_norm_is_get_total_norm_bit_for_bit() -> None:
     x, y = all_pairs(13)
     F.cross_entropy(m(x).to(torch.float64), y).backward()
     params = list(m.parameters())
-    stub = SimpleNamespace(params=params, _single_group=_foreach_norm_applies(params))
+    stub = SimpleNamespace(model=m, params=params, _single_group=_foreach_norm_applies(params))
     assert stub._single_group
-    grads = [q.grad for q in params]
+    grads = [q.grad for _, q in sorted(m.named_parameters())]
     assert torch.equal(Trainer._grad_norm(stub), torch.nn.utils.get_total_norm(grads))
-    mixed = [torch.nn.Parameter(torch.randn(5)), torch.nn.Parameter(torch.randn(3).double())]
-    for q in mixed:
+    mixed = torch.nn.Module()
+    mixed.register_parameter("b", torch.nn.Parameter(torch.randn(5)))
+    mixed.register_parameter("a", torch.nn.Parameter(torch.randn(3).double()))
+    for q in mixed.parameters():
         q.grad = torch.randn_like(q)
-    assert not _foreach_norm_applies(mixed)  # two dtypes: get_total_norm itself
-    stub = SimpleNamespace(params=mixed, _single_group=False)
-    expected = torch.nn.utils.get_total_norm([q.grad for q in mixed])
+    params = list(mixed.parameters())
+    assert not _foreach_norm_applies(params)  # two dtypes: get_total_norm itself
+    stub = SimpleNamespace(model=mixed, params=params, _single_group=False)
+    expected = torch.nn.utils.get_total_norm([mixed.a.grad, mixed.b.grad])
     assert torch.equal(Trainer._grad_norm(stub), expected)

@@ -80,6 +80,11 @@ def test_cancel_mid_epoch_then_resume_equals_an_uninterrupted_run(workspace, tmp
     assert resumed.weights_sha256 == reference.weights_sha256
     assert _stable_chronicle(variant) == _stable_chronicle(reference_ws.variant(variant.name))
     assert [m.epoch for m in resumed.metrics] == [1, 2, 3, 4]
+    # The loss EMA is carried by the checkpoint: after the resume it goes on as if never stopped.
+    ours = [r["loss_ema"] for r in _stable_chronicle(variant)]
+    theirs = [r["loss_ema"] for r in _stable_chronicle(reference_ws.variant(variant.name))]
+    assert len(ours) == reference.steps and ours == theirs
+    assert ours[0] == _stable_chronicle(variant)[0]["loss"]  # debiased: starts at the loss
 
 
 def test_resume_with_dropout_and_grokfast_is_exact(workspace, tmp_path):

@@ -1,6 +1,7 @@
-"""The Analysis tab: browse trained variants, overlay their curves, replay, resume, analyse.
+"""The Analysis tab: browse trained variants, overlay their curves, replay, verify, resume,
+analyse.
 
-Everything slow (reading chronicles, loading checkpoints, replaying) runs in a kit Task on its
+Everything slow (reading chronicles, loading checkpoints, replaying, verifying) runs in a kit Task on its
 own QThread; the GUI thread only draws what comes back. Each request has an id, and answers to
 requests that have since been replaced are dropped. Resuming (in the Training tab) and
 distilling (its dialog) are asked of the main window with signals.
@@ -9,6 +10,7 @@ distilling (its dialog) are asked of the main window with signals.
 from __future__ import annotations
 
 import contextlib
+import html
 import itertools
 from collections.abc import Callable
 from pathlib import Path
@@ -49,7 +51,7 @@ from desktop_app.analysis.variant_model import (
     VariantFilterProxy,
     VariantTableModel,
 )
-from desktop_app.analysis.workers import AnalysisTask, ReplayTask
+from desktop_app.analysis.workers import AnalysisTask, ReplayTask, VerifyTask
 from desktop_app.kit.curve_plots import CurveOverlay
 from desktop_app.kit.curves import CurveLoader, file_key, remember
 from desktop_app.kit.family_combo import FamilyCombo
@@ -65,7 +67,7 @@ ANALYSIS_CACHE_SIZE = 16
 
 
 class AnalysisTab(QWidget):
-    """Variant browser, curve overlays, replay/resume/delete, and the family's analyses."""
+    """Variant browser, curve overlays, replay/verify/resume/delete, and the family's analyses."""
 
     resumeRequested = Signal(str)  # the variant's name
     distillRequested = Signal(str, str)  # the teacher variant's name, its family
@@ -95,6 +97,9 @@ class AnalysisTab(QWidget):
         self._analysis_keys: dict[int, Any] = {}  # request id -> the metadata's file key
         self._analysis_path: str | None = None  # the variant the analyses page shows (or awaits)
         self.replay_result: Any = None  # the last ReplayResult
+        self._verify_request = 0
+        self._verify_path: str | None = None
+        self.verify_result: Any = None  # the last VerifyReport
 
         self._build()
         self._connect()
@@ -175,6 +180,12 @@ class AnalysisTab(QWidget):
             "Train the variant again from scratch and check it is bit-identical",
             self.replay,
         )
+        self.verify_action = self._action(
+            "&Verify",
+            "Recheck every checkpoint's SHA-256 and state hash, and the chronicle's length, "
+            "against the records (trains nothing)",
+            self.verify,
+        )
         self.delete_action = self._action(
             "&Delete…",
             "Delete the selected variants' directories (asks first)",
@@ -197,6 +208,7 @@ class AnalysisTab(QWidget):
         self.cancel_replay_button = button(
             "cancelReplayButton", "Cancel replay", "Stop the replay that is running", enabled=False
         )
+        self.verify_button = self._button("Verify", "verifyButton", self.verify_action)
         self.delete_button = self._button("Delete…", "deleteButton", self.delete_action)
         self.open_folder_button = self._button("Open folder", "openFolderButton", self.open_action)
         self.distill_button = self._button("Distill…", "distillButton", self.distill_action)
@@ -208,11 +220,18 @@ class AnalysisTab(QWidget):
         self.replay_label = text_label(
             "replayResultLabel", "Replay result", "The outcome of the last replay", select=True
         )
+        self.verify_label = text_label(
+            "verifyResultLabel",
+            "Verify result",
+            "The outcome of the last verify: verified, or each mismatch",
+            select=True,
+        )
         row = QHBoxLayout()
         for widget in (
             self.resume_button,
             self.replay_button,
             self.cancel_replay_button,
+            self.verify_button,
             self.distill_button,
             self.delete_button,
             self.open_folder_button,
@@ -220,6 +239,7 @@ class AnalysisTab(QWidget):
         ):
             row.addWidget(widget)
         row.addWidget(self.replay_label, 1)
+        row.addWidget(self.verify_label, 1)
         return row
 
     def _build_views(self) -> QTabWidget:
@@ -384,8 +404,12 @@ class AnalysisTab(QWidget):
         """Each action is available only when it applies to the selection."""
         one = current if len(selected) == 1 else None
         replaying = self._replay_path is not None
+        verifying = self._verify_path is not None
         self.resume_action.setEnabled(one is not None and can_resume(one.status))
         self.replay_action.setEnabled(one is not None and can_replay(one.status) and not replaying)
+        self.verify_action.setEnabled(
+            one is not None and one.status not in ("training", "broken") and not verifying
+        )
         self.delete_action.setEnabled(
             bool(selected) and all(can_delete(s.status) for s in selected)
         )
@@ -394,6 +418,7 @@ class AnalysisTab(QWidget):
         for action, widget in (
             (self.resume_action, self.resume_button),
             (self.replay_action, self.replay_button),
+            (self.verify_action, self.verify_button),
             (self.delete_action, self.delete_button),
             (self.open_action, self.open_folder_button),
             (self.distill_action, self.distill_button),
@@ -433,6 +458,7 @@ class AnalysisTab(QWidget):
         for action in (
             self.resume_action,
             self.replay_action,
+            self.verify_action,
             self.distill_action,
             self.open_action,
         ):
@@ -578,6 +604,54 @@ class AnalysisTab(QWidget):
         self.replay_progress.setVisible(False)
         self.replay_label.setToolTip(text)
         self.statusMessage.emit(text)
+        self._update_actions(self.selected_variants(), self.current_variant())
+
+    # ---- verify ----------------------------------------------------------------------------
+    @Slot()
+    def verify(self) -> None:
+        """Recheck the selected variant's checkpoints and chronicle against its records, in a
+        task; the result (verified, or each mismatch) is shown beside the buttons."""
+        current = self.current_variant()
+        if self._verify_path is not None:
+            self.statusMessage.emit("A verify is already running")
+            return
+        if current is None or current.status in ("training", "broken"):
+            self.statusMessage.emit("Select one variant that is not training to verify")
+            return
+        self._verify_request = next(self._ids)
+        self._verify_path = current.path
+        self.verify_result = None
+        self.verify_label.setText(f"Verifying {html.escape(current.variant)}…")
+        task = VerifyTask(self._verify_request, self.workspace, current.path)
+        self.runner.start(task, self._on_verify_done, self._on_verify_failed)
+        self._update_actions(self.selected_variants(), current)
+        self.statusMessage.emit(f"Verifying {current.variant}…")
+
+    @Slot(int, object)
+    def _on_verify_done(self, request_id: int, result: Any) -> None:
+        if request_id != self._verify_request or self._closing:
+            return
+        self.verify_result = result
+        name = Path(self._verify_path or "").name
+        lines = [f"{name}: {result.message}"]
+        lines += [m.line() for m in result.mismatches]
+        colour = "green" if result.verified else ("gray" if result.cancelled else "red")
+        body = "<br>".join(html.escape(line) for line in lines)
+        self._end_verify("\n".join(lines), lines[0])
+        self.verify_label.setText(f'<span style="color:{colour}">{body}</span>')
+
+    @Slot(int, str)
+    def _on_verify_failed(self, request_id: int, message: str) -> None:
+        if request_id != self._verify_request or self._closing:
+            return
+        text = f"Verify failed: {message}"
+        self._end_verify(text, text)
+        self.verify_label.setText(f'<span style="color:red">{html.escape(text)}</span>')
+
+    def _end_verify(self, text: str, status: str) -> None:
+        self._verify_path = None
+        self.verify_label.setToolTip(text)
+        self.statusMessage.emit(status)
         self._update_actions(self.selected_variants(), self.current_variant())
 
     # ---- the other actions -----------------------------------------------------------------

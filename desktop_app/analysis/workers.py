@@ -1,4 +1,5 @@
-"""The Analysis tab's background work: checkpoint analyses and replays, each a kit Task.
+"""The Analysis tab's background work: checkpoint analyses, replays and verifies, each a kit
+Task.
 
 Results carry the request id, so the tab can drop answers to requests it has since replaced;
 both stop early once their cancel event is set. (Curves are read by the kit's CurveLoader.)
@@ -60,3 +61,20 @@ class ReplayTask(Task):
 
         variant = Variant.load(Path(self.path))
         return self.workspace.replay(variant, [_Progress()], self.cancel_event)
+
+
+class VerifyTask(Task):
+    """Recomputes every checkpoint's hashes and the chronicle's length, training nothing:
+    result VerifyReport; progress is (checkpoints checked, checkpoints)."""
+
+    kind = "verify"
+
+    def __init__(self, request_id: int, workspace: Any, path: str) -> None:
+        super().__init__(request_id, path)
+        self.workspace = workspace
+
+    def compute(self) -> Any:
+        from engine.variants import Variant
+
+        variant = Variant.load(Path(self.path))
+        return self.workspace.verify(variant, self.cancel_event, self.report_progress)

@@ -21,6 +21,7 @@ HEADER_LABELS = {
     "epoch": "Epoch",
     "step": "Step",
     "loss": "Loss",
+    "loss_ema": "Loss EMA",
     "train_loss": "Train loss",
     "test_loss": "Test loss",
     "train_accuracy": "Train acc.",

@@ -1,5 +1,7 @@
 """Live training curves: loss (log y), accuracy or R², and learning rate, one point per epoch.
 
+The loss plot also draws the step loss EMA (the chronicle's `loss_ema`) at each epoch's end.
+
 Rows arrive in batches and go into growing numpy buffers (capacity doubling); a GUI-thread
 QTimer redraws at 25 Hz, and only curves that changed, with `setData` on whole arrays. Clip to
 view and peak downsampling keep 100,000 points smooth.
@@ -32,6 +34,7 @@ REDRAW_INTERVAL_MS = 40  # 25 Hz
 TRAIN_COLOR = (31, 119, 180)
 TEST_COLOR = (230, 120, 20)
 LR_COLOR = (44, 160, 44)
+EMA_COLOR = (148, 103, 189)
 MARKER_COLOR = (200, 40, 40)
 FOREGROUND = (40, 40, 40)
 BACKGROUND = (255, 255, 255)
@@ -46,7 +49,10 @@ def key_colors(plot_name: str) -> list[tuple[str, tuple[int, int, int]]]:
     """The curves of a plot, as (label, color), for the key in its title."""
     if plot_name == "lrPlot":
         return []
-    return [("train", TRAIN_COLOR), ("test", TEST_COLOR)]
+    keys = [("train", TRAIN_COLOR), ("test", TEST_COLOR)]
+    if plot_name == "lossPlot":
+        keys.append(("step loss EMA", EMA_COLOR))
+    return keys
 
 
 def _title(title: str, keys: list[tuple[str, tuple[int, int, int]]]) -> str:
@@ -344,6 +350,8 @@ class TrainingPlots(QWidget):
         self._plot_of: dict[str, pg.PlotWidget] = {}
         self._add_series("train_loss", self.loss_plot, train_pen, "train", positive=True)
         self._add_series("test_loss", self.loss_plot, test_pen, "test", positive=True)
+        ema_pen = pg.mkPen(EMA_COLOR, width=1)
+        self._add_series("loss_ema", self.loss_plot, ema_pen, "step loss EMA", positive=True)
         self._add_series("train_accuracy", self.metric_plot, train_pen, "train")
         self._add_series("test_accuracy", self.metric_plot, test_pen, "test")
         self._add_series("train_r2", self.metric_plot, train_pen, "train R²")
@@ -551,6 +559,7 @@ class TrainingPlots(QWidget):
         labels = {
             "train_loss": "train loss",
             "test_loss": "test loss",
+            "loss_ema": "loss EMA",
             "train_accuracy": "train acc",
             "test_accuracy": "test acc",
             "train_r2": "train R²",

@@ -22,6 +22,7 @@ CURVE_FIELDS = (
     "train_r2",
     "test_r2",
     "lr",
+    "loss_ema",  # the step loss EMA at the epoch's last step (NaN in older chronicles)
 )
 
 Curves = dict[str, np.ndarray]

@@ -4,17 +4,45 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from engine.training.session import EpochMetrics, TrainingSession
 
 
+@dataclass(frozen=True, slots=True)
+class StepInfo:
+    """What a step hook sees: plain numbers, copies; nothing that can change the training.
+
+    `step` counts from 1 and is the step being taken (before it) or just taken (after it);
+    `batch_index` is its batch within the epoch, from 0. `lr` is the rate the step uses.
+    `grad_norm` is the gradients' total norm before clipping, when the step computed it
+    (logged steps, epoch ends, or gradient clipping on), else None.
+    """
+
+    epoch: int
+    step: int
+    batch_index: int
+    loss: float
+    lr: float
+    grad_norm: float | None
+
+
 class Callback:
-    """Override what you need. Hooks run on the training thread: keep them short."""
+    """Override what you need. Hooks run on the training thread: keep them short.
+
+    The step hooks cost nothing unless a callback overrides them (the loop checks once).
+    """
 
     def on_train_start(self, info: dict[str, Any]) -> None:
         """`info`: variant, family, total_epochs, start_epoch, steps_per_epoch, resumed."""
+
+    def on_before_step(self, info: StepInfo) -> None:
+        """Just before the optimizer step (Lightning's `on_before_optimizer_step`)."""
+
+    def on_after_step(self, info: StepInfo) -> None:
+        """Just after the step is taken and counted (Lightning's `on_train_batch_end`)."""
 
     def on_log(self, row: dict[str, Any]) -> None:
         """One chronicle line, as written to chronicle.jsonl."""
@@ -41,6 +69,21 @@ class CallbackList(Callback):
 
     def __init__(self, callbacks: list[Callback] | None = None) -> None:
         self.callbacks = list(callbacks or [])
+
+    def overrides(self, hook: str) -> bool:
+        """True when some callback does something in `hook` (not Callback's empty default):
+        the loop asks once per run, and skips a hook nobody overrides."""
+        default = getattr(Callback, hook)
+        for cb in self.callbacks:
+            if isinstance(cb, CallbackList):
+                if cb.overrides(hook):
+                    return True
+            elif (
+                hook in getattr(cb, "__dict__", {})
+                or getattr(type(cb), hook, default) is not default
+            ):
+                return True
+        return False
 
 
 HOOKS = tuple(name for name in vars(Callback) if name.startswith("on_"))

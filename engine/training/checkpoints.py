@@ -3,10 +3,15 @@
 `torch.load` happily loads a file whose tensor bytes were flipped, so every load checks the
 file's SHA-256 against its `.sha256` sidecar first, then loads with `weights_only=True`.
 The file names are spelled here; torch is imported only to save or load one.
+
+A full checkpoint's state hash (`state_sha256`) covers what a resume continues from (the model,
+the optimizer, every RNG and the config's hash) by content, not by file bytes; its chronicle
+mark (`ChronicleMark`) records how much of chronicle.jsonl it covers. `engine.verify` checks both.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 from pathlib import Path
@@ -14,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.atomic import atomic_write_bytes, atomic_write_text, sha256_file
 from engine.errors import CheckpointError
+from engine.hashing import tree_sha256
 
 if TYPE_CHECKING:
     import torch
@@ -21,6 +27,8 @@ if TYPE_CHECKING:
 WEIGHTS_PATTERN = re.compile(r"^weights_e(\d+)\.pt$")
 FULL_PATTERN = re.compile(r"^state_e(\d+)_s(\d+)\.pt$")
 KEEP_FULL = 2
+# The parts of a full checkpoint its state hash covers: what the run continues from.
+STATE_FIELDS = ("model", "optimizer", "rng", "config_hash")
 
 
 def weights_name(epoch: int) -> str:
@@ -106,3 +114,56 @@ def latest_valid_full(directory: Path) -> tuple[Path, dict[str, Any], list[str]]
             skipped.append(str(exc))
     reason = "; ".join(skipped) if skipped else "none was written"
     raise CheckpointError(f"no valid resumable checkpoint in {directory}: {reason}")
+
+
+def state_sha256(payload: dict[str, Any]) -> str:
+    """SHA-256 of a full checkpoint's model, optimizer, RNG states and config hash (in a
+    canonical order: see `engine.hashing.tree_sha256`); the same before saving and after loading."""
+    return tree_sha256({field: payload.get(field) for field in STATE_FIELDS})
+
+
+class ChronicleMark:
+    """The line count and SHA-256 of a chronicle's first `offset` bytes.
+
+    `advance` reads only the bytes added since the last call, so a run can mark its chronicle
+    at every full save without reading it all again; a shorter offset starts over.
+    """
+
+    CHUNK = 1 << 20
+
+    def __init__(self) -> None:
+        self._start()
+
+    def _start(self) -> None:
+        self.offset = 0
+        self.lines = 0
+        self._digest = hashlib.sha256()
+
+    def advance(self, path: Path, offset: int) -> ChronicleMark:
+        if offset < self.offset:
+            self._start()
+        if offset > self.offset:
+            with open(path, "rb") as handle:
+                handle.seek(self.offset)
+                left = offset - self.offset
+                while left > 0:
+                    chunk = handle.read(min(self.CHUNK, left))
+                    if not chunk:
+                        break  # the file is shorter than `offset`: mark what is there
+                    self._digest.update(chunk)
+                    self.lines += chunk.count(b"\n")
+                    self.offset += len(chunk)
+                    left -= len(chunk)
+        return self
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
+
+    def record(self) -> dict[str, Any]:
+        """The CheckpointEntry fields of this mark."""
+        return {
+            "chronicle_bytes": self.offset,
+            "chronicle_lines": self.lines,
+            "chronicle_sha256": self.sha256,
+        }

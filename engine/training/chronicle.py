@@ -12,7 +12,9 @@ from typing import Any
 VOLATILE_FIELDS = frozenset({"timestamp", "epoch_time"})
 
 # The chronicle's row schema. Every row has `step` and `epoch`; a step row (one every
-# `log_every` steps) has the batch `loss` and `lr`; the row that closes an epoch also carries
+# `log_every` steps) has the batch `loss`, `loss_ema` (a debiased exponential moving average of
+# every step's loss, decay 0.98, TensorBoard's smoothing: `metrics.LossEMA`, carried across a
+# resume by the full checkpoints), `lr` and `grad_norm`; the row that closes an epoch also carries
 # the epoch's metrics, always `train_loss` (and `test_loss`, accuracies, … on evaluated
 # epochs); a warning row carries `warning`. `EPOCH_END_FIELD` is how any reader tells them apart.
 EPOCH_END_FIELD = "train_loss"

@@ -50,11 +50,13 @@ def _field_type(spec: ParameterSpec) -> Any:
 
 # Validated training parameters: one field per entry of TRAINING_PARAMETERS, in that order.
 # Values are range-checked by the specs (`validate_values`) before the model is built.
+# A field absent from the input takes its parameter's default: a config.json written before a
+# parameter existed still loads, and a new parameter's default is the behaviour it had then.
 TrainingConfig: type[_TrainingConfigBase] = create_model(  # type: ignore[call-overload]
     "TrainingConfig",
     __base__=_TrainingConfigBase,
     __module__=__name__,
-    **{spec.name: (_field_type(spec), ...) for spec in TRAINING_PARAMETERS},
+    **{spec.name: (_field_type(spec), spec.default) for spec in TRAINING_PARAMETERS},
 )
 
 

@@ -6,6 +6,71 @@ from typing import Any
 
 import torch
 
+_SPLIT = 134217729.0  # 2**27 + 1: Veltkamp's splitter for a float64 (Dekker's two-product)
+_EXACT_WEIGHT = 1 << 26  # a split half times an int up to this is exact
+
+
+def compensated_add(total: float, compensation: float, value: float) -> tuple[float, float]:
+    """Kahan–Neumaier: `total + value`, the rounding error added to `compensation`.
+
+    `total + compensation` stays within an ulp or so of the exact sum however many values are
+    added (a plain running sum drifts by about sqrt(n) ulps, and by far more when small values
+    follow large ones), as long as the values do not cancel each other out.
+    """
+    t = total + value
+    if abs(total) >= abs(value):
+        compensation += (total - t) + value
+    else:
+        compensation += (value - t) + total
+    return t, compensation
+
+
+def product_error(x: float, n: int, product: float) -> float:
+    """The exact rounding error `x * n - product` of `product = x * n` (Dekker), for an int
+    0 <= n <= 2**26 and a finite |x| < 1e300; 0.0 otherwise (n == 1 is exact anyway, batches
+    of more than 2**26 make epochs of few steps, and such losses fail the run)."""
+    if n == 1 or n > _EXACT_WEIGHT or not abs(x) < 1e300:
+        return 0.0
+    c = _SPLIT * x
+    hi = c - (c - x)
+    return (hi * n - product) + (x - hi) * n
+
+
+class LossEMA:
+    """A debiased exponential moving average of the step loss (TensorBoard's smoothing).
+
+    The EMA started at 0, `e_t = decay * e_{t-1} + (1 - decay) * x_t`, divided by
+    `1 - decay**t` so early values are not pulled toward that 0. Kept in that debiased form,
+    `m_t = m_{t-1} + (x_t - m_{t-1}) * (1 - decay) / (1 - decay**t)` (the same, and the first
+    value is the first loss exactly). `value` and `count` go into every full checkpoint, so a
+    resumed run continues the same sequence bit for bit.
+    """
+
+    __slots__ = ("count", "decay", "value")
+
+    def __init__(self, decay: float = 0.98) -> None:
+        self.decay = decay
+        self.value = 0.0
+        self.count = 0
+
+    def update(self, loss: float) -> None:
+        self.count += 1
+        d = self.decay
+        self.value += (loss - self.value) * ((1.0 - d) / (1.0 - d**self.count))
+
+    def result(self) -> float | None:
+        return self.value if self.count else None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"decay": self.decay, "value": self.value, "count": self.count}
+
+    def load_state_dict(self, state: dict[str, Any] | None) -> None:
+        """`None` (a checkpoint from before the EMA existed): start it afresh."""
+        state = state or {}
+        self.decay = float(state.get("decay", self.decay))
+        self.value = float(state.get("value", 0.0))
+        self.count = int(state.get("count", 0))
+
 
 class EpochAccumulator:
     """Running train loss and accuracy (or R² and MAE) over one epoch's steps.
@@ -18,7 +83,10 @@ class EpochAccumulator:
         self.reset()
 
     def reset(self) -> None:
+        # The loss sum is compensated (Kahan–Neumaier, each weighted term exact): the epoch's
+        # mean loss does not drift with the number of batches. `loss_sum + loss_comp` is it.
         self.loss_sum = 0.0
+        self.loss_comp = 0.0
         self.count = 0
         self.correct: torch.Tensor | int = 0
         self.sums: torch.Tensor | float = 0.0  # regression: [sse, sae, sum_y, sum_y2]
@@ -27,7 +95,9 @@ class EpochAccumulator:
         # detach() rather than a no_grad context: same result, a fraction of the per-step cost.
         outputs = outputs.detach()
         n = len(targets)
-        self.loss_sum += loss_value * n
+        term = loss_value * n
+        self.loss_sum, comp = compensated_add(self.loss_sum, self.loss_comp, term)
+        self.loss_comp = comp + product_error(loss_value, n, term)
         self.count += n
         if self.regression:
             pred = outputs.reshape(targets.shape).to(torch.float64)
@@ -42,7 +112,7 @@ class EpochAccumulator:
     def result(self) -> dict[str, float]:
         if not self.count:
             return {}
-        out = {"train_loss": self.loss_sum / self.count}
+        out = {"train_loss": (self.loss_sum + self.loss_comp) / self.count}
         if self.regression:
             sse, sae, sy, syy = (float(v) for v in torch.as_tensor(self.sums).tolist())
             out["train_r2"] = _r2(sse, sy, syy, self.count)
@@ -54,6 +124,7 @@ class EpochAccumulator:
     def state_dict(self) -> dict[str, Any]:
         return {
             "loss_sum": self.loss_sum,
+            "loss_comp": self.loss_comp,
             "count": self.count,
             "correct": int(self.correct),
             "sums": torch.as_tensor(self.sums, dtype=torch.float64).cpu(),
@@ -61,6 +132,7 @@ class EpochAccumulator:
 
     def load_state_dict(self, state: dict[str, Any], device: torch.device) -> None:
         self.loss_sum, self.count = state["loss_sum"], state["count"]
+        self.loss_comp = state.get("loss_comp", 0.0)  # checkpoints before compensation: 0
         self.correct = torch.tensor(state["correct"], device=device)
         sums = state["sums"]
         self.sums = sums.to(device) if sums.numel() == 4 else 0.0

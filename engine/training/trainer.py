@@ -23,12 +23,13 @@ from engine.hashing import weights_sha256
 from engine.metadata import CheckpointEntry, VariantMetadata, environment, now
 from engine.training import checkpoints as ckpt
 from engine.training import rng
-from engine.training.callbacks import CallbackList, Callbacks, CancelEvent
+from engine.training.callbacks import CallbackList, Callbacks, CancelEvent, StepInfo
 from engine.training.chronicle import ChronicleWriter, is_epoch_end, read_chronicle
 from engine.training.grokfast import GrokfastFilter
 from engine.training.lock import VariantLock
-from engine.training.metrics import EpochAccumulator, evaluate
-from engine.training.optim import build_optimizer, build_scheduler
+from engine.training.losses import LossFn, chosen_loss
+from engine.training.metrics import EpochAccumulator, LossEMA, evaluate
+from engine.training.optim import build_optimizer, build_scheduler, schedule_changes
 from engine.training.session import EpochMetrics, TrainingSession
 from engine.training.turns import end_turn, take_turn
 from engine.variants import Variant
@@ -45,8 +46,10 @@ class Objective(Protocol):
 
 
 class FamilyObjective:
-    def __init__(self, family: ModelFamily) -> None:
-        self.compute_loss = family.compute_loss
+    """A plain run's objective: the loss its config chooses (`loss`; auto: the family's own)."""
+
+    def __init__(self, family: ModelFamily, compute_loss: LossFn | None = None) -> None:
+        self.compute_loss = compute_loss or family.compute_loss
 
     def __call__(
         self, outputs: torch.Tensor, targets: torch.Tensor, inputs: torch.Tensor
@@ -119,7 +122,9 @@ class Trainer:
         metadata_extra: dict[str, Any] | None = None,
     ) -> None:
         self.family = family
-        self.objective = objective or FamilyObjective(family)
+        # The loss `-t loss=` chose (engine.training.losses); a strategy's objective wins.
+        self.compute_loss = chosen_loss(family, variant.config.training)
+        self.objective = objective or FamilyObjective(family, self.compute_loss)
         self.metadata_extra = dict(metadata_extra or {})
         self.variant = variant
         self.cfg = variant.config.training
@@ -243,6 +248,7 @@ class Trainer:
         self.grokfast = GrokfastFilter(self.params, cfg) if cfg.grokfast != "off" else None
         self.generator = torch.Generator().manual_seed(cfg.data_seed)
         self.acc = EpochAccumulator(regression=self.train_y.is_floating_point())
+        self.loss_ema = LossEMA()  # the rows' `loss_ema`; restored by _restore on resume
         self.epoch, self.step, self.batch_index, self.perm = 0, 0, 0, None
         self.best_loss, self.since_best = math.inf, 0
         self.last_autosave = time.monotonic()
@@ -268,6 +274,11 @@ class Trainer:
         cfg, model, opt = self.cfg, self.model, self.optimizer
         model.train()
         full_batch = self.batch_size == len(self.train_y)
+        ema = self.loss_ema
+        # The step hooks, asked once: a hook nobody overrides costs one test of a local a step.
+        before_step = self.callbacks.overrides("on_before_step")
+        after_step = self.callbacks.overrides("on_after_step")
+        step_hooks = before_step or after_step
         while self.epoch < cfg.epochs:
             epoch_number = self.epoch + 1
             epoch_started = time.perf_counter()
@@ -320,36 +331,63 @@ class Trainer:
                 if cfg.grad_clip > 0:
                     torch.nn.utils.clip_grads_with_norm_(self.params, cfg.grad_clip, grad_norm)
                 lr = opt.param_groups[0]["lr"]
+                if step_hooks:  # plain numbers only: a hook cannot change the training
+                    info = StepInfo(
+                        epoch=epoch_number,
+                        step=self.step + 1,
+                        batch_index=self.batch_index,
+                        loss=loss_value,
+                        lr=lr,
+                        grad_norm=None if grad_norm is None else grad_norm.item(),
+                    )
+                    if before_step:
+                        self.callbacks.on_before_step(info)
                 opt.step()
                 self.scheduler.step()
                 self.step += 1
                 self.batch_index += 1
                 self.acc.update(outputs.detach(), yb, loss_value)
-                if not logged:
-                    continue
-                row = {
-                    "epoch": epoch_number,
-                    "step": self.step,
-                    "loss": loss_value,
-                    "lr": lr,
-                    "grad_norm": grad_norm.item(),
-                    "timestamp": round(time.time(), 3),
-                }
+                ema.update(loss_value)
+                if logged:
+                    row = {
+                        "epoch": epoch_number,
+                        "step": self.step,
+                        "loss": loss_value,
+                        "loss_ema": ema.result(),
+                        "lr": lr,
+                        "grad_norm": grad_norm.item(),
+                        "timestamp": round(time.time(), 3),
+                    }
+                    if epoch_end:
+                        self._end_epoch(row, epoch_started)
+                    else:
+                        self._log(row)
+                # After the row and the epoch's end: the state is whole again if the hook fails.
+                if after_step:
+                    self.callbacks.on_after_step(info)
                 if epoch_end:
-                    self._end_epoch(row, epoch_started)
                     break
-                self._log(row)
         self.session.status = "completed"
         self._save_full()
 
     def _grad_norm(self) -> torch.Tensor:
-        """`torch.nn.utils.get_total_norm` of the gradients, bit for bit, without its overhead.
+        """The 2-norm of all gradients, summed in a canonical order: by parameter name.
 
-        With one device and dtype, get_total_norm is `vector_norm(stack(_foreach_norm(g)))`;
-        calling that directly skips its per-call grouping (about half of its cost on a small
-        model). Anything else goes through get_total_norm itself.
+        A float sum depends on its order, so the norm (and with it gradient clipping) would
+        depend on the order a model registers its parameters in; by name it does not. The
+        optimizer keeps the registration order: its state is indexed by position, and its
+        updates are per parameter (tests/test_optimizer_order.py).
+
+        It is `torch.nn.utils.get_total_norm` of the gradients in that order, bit for bit,
+        without its overhead: with one device and dtype, get_total_norm is
+        `vector_norm(stack(_foreach_norm(g)))`; calling that directly skips its per-call
+        grouping (about half of its cost on a small model). Anything else goes through
+        get_total_norm itself.
         """
-        grads = [p.grad for p in self.params if p.grad is not None]
+        cached = getattr(self, "_norm_order", None)
+        if cached is None or cached[0] is not self.params:  # a new model: order it once
+            cached = self._norm_order = (self.params, _by_name(self.model, self.params))
+        grads = [p.grad for p in cached[1] if p.grad is not None]
         if not (self._single_group and grads):
             return torch.nn.utils.get_total_norm(grads)
         if any(g.requires_grad for g in grads):  # a create_graph backward: keep out of its graph
@@ -363,7 +401,7 @@ class Trainer:
         self.batch_index = 0
         stats = self.acc.result()
         if self.epoch % cfg.eval_every == 0 or self.epoch == cfg.epochs:
-            stats.update(evaluate(self.model, self.family.compute_loss, self.test_x, self.test_y))
+            stats.update(evaluate(self.model, self.compute_loss, self.test_x, self.test_y))
         stats["epoch_time"] = round(time.perf_counter() - epoch_started, 6)
         row.update(stats)
         warning = self._check_stagnation(stats)
@@ -411,7 +449,15 @@ class Trainer:
         self.callbacks.on_log(row)
 
     # ---- checkpoints -----------------------------------------------------------------------
-    def _record(self, path: Any, kind: str, digest: str, wsha: str | None) -> None:
+    def _record(
+        self,
+        path: Any,
+        kind: str,
+        digest: str,
+        wsha: str | None,
+        state_sha: str | None = None,
+        chronicle: dict[str, Any] | None = None,
+    ) -> None:
         entry = CheckpointEntry(
             file=path.name,
             kind=kind,
@@ -419,6 +465,8 @@ class Trainer:
             step=self.step,
             sha256=digest,
             weights_sha256=wsha,
+            state_sha256=state_sha,
+            **(chronicle or {}),
         )
         existing = [c for c in self.meta.checkpoints if c.file != entry.file]
         if kind == "full":
@@ -452,17 +500,33 @@ class Trainer:
             "batch_index": self.batch_index,
             "perm": self.perm if self.batch_index else None,
             "accumulator": self.acc.state_dict(),
+            "loss_ema": self.loss_ema.state_dict(),
             "stagnation": {"best_loss": self.best_loss, "since_best": self.since_best},
             "config_hash": self.variant.config.config_hash,
             "chronicle_offset": self.chronicle.offset,
             "engine_version": self.meta.versions.get("engine", ""),
             "elapsed_s": self.meta.elapsed_s,
+            # What the schedule is: a resume under another one is refused (_restore).
+            "schedule": self.scheduler.serialize(),
+            "schedule_sha256": self.scheduler.sha256(),
         }
+        # The chronicle this checkpoint covers (lines, SHA-256), read on from the last save.
+        marked = getattr(self, "_chronicle_mark", None)
+        if marked is None or marked[0] is not self.chronicle:
+            marked = self._chronicle_mark = (self.chronicle, ckpt.ChronicleMark())
+        mark = marked[1].advance(self.variant.chronicle_path, self.chronicle.offset)
         path = self.variant.checkpoints_dir / ckpt.full_name(self.epoch, self.step)
         digest = ckpt.save_checkpoint(path, payload)
         ckpt.prune_full_checkpoints(self.variant.checkpoints_dir)
         self.last_autosave = time.monotonic()
-        self._record(path, "full", digest, weights_sha256(state))
+        self._record(
+            path,
+            "full",
+            digest,
+            weights_sha256(state),
+            ckpt.state_sha256(payload),
+            mark.record(),
+        )
 
     def _save_on_failure(self) -> None:
         """Keep what can be kept: a full checkpoint of the state before the failing step."""
@@ -473,6 +537,14 @@ class Trainer:
 
     def _restore(self) -> int:
         path, state, skipped = ckpt.latest_valid_full(self.variant.checkpoints_dir)
+        saved_schedule = state.get("schedule")  # absent from checkpoints written before it
+        if saved_schedule is not None and state.get("schedule_sha256") != self.scheduler.sha256():
+            changes = schedule_changes(saved_schedule, self.scheduler.serialize())
+            if changes:
+                raise CheckpointError(
+                    f"the schedule changed since the checkpoint ({path.name}): "
+                    + ", ".join(changes)
+                )
         if state["config_hash"] != self.variant.config.config_hash:
             raise CheckpointError(f"checkpoint {path.name} was written for another config")
         for reason in skipped:
@@ -486,6 +558,7 @@ class Trainer:
         self.epoch, self.step = state["epoch"], state["step"]
         self.batch_index, self.perm = state["batch_index"], state["perm"]
         self.acc.load_state_dict(state["accumulator"], self.device)
+        self.loss_ema.load_state_dict(state.get("loss_ema"))  # None before it existed: afresh
         self.best_loss = state["stagnation"]["best_loss"]
         self.since_best = state["stagnation"]["since_best"]
         offset = state["chronicle_offset"]
@@ -521,7 +594,17 @@ class Trainer:
 
 
 def _total_norm(grads: list[torch.Tensor]) -> torch.Tensor:
+    """The 2-norm of the per-tensor 2-norms, summed in the order of `grads`."""
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
+
+
+def _by_name(model: torch.nn.Module, params: list[torch.nn.Parameter]) -> list[torch.nn.Parameter]:
+    """`params` sorted by name, whatever order `model` registers them in; a parameter with
+    several names (tied weights) sorts by the least of them, not by the one seen first."""
+    names: dict[int, str] = {}
+    for name, param in model.named_parameters(remove_duplicate=False):
+        names[id(param)] = min(name, names.get(id(param), name))
+    return sorted(params, key=lambda param: names[id(param)])
 
 
 def _foreach_norm_applies(params: list[torch.nn.Parameter]) -> bool:

@@ -146,12 +146,16 @@ class DistillStrategy(TrainingStrategy):
     def prepare(self, variant: Variant) -> tuple[Objective, dict[str, Any]]:
         """The distillation loss and the teacher's record, from one load of the teacher."""
         from engine.strategies.distill.objective import DistillObjective
+        from engine.training.losses import chosen_loss
 
         loaded = self.teacher_for(variant)
         params = variant.config.strategy_params
         family = self.workspace.registry.family(variant.family)
         objective = DistillObjective(
-            loaded.model, family.compute_loss, params["temperature"], params["alpha"]
+            loaded.model,
+            chosen_loss(family, variant.config.training),  # the hard term: `-t loss=`
+            params["temperature"],
+            params["alpha"],
         )
         return objective, {"teacher": loaded.teacher_record}
 
