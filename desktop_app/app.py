@@ -200,13 +200,14 @@ def run(
     from desktop_app.kit.preferences import Preferences, startup_home
 
     app = create_application([sys.argv[0] if sys.argv else "trainwright", *(qt_args or [])])
-    resolved, explicit = startup_home(home)
+    from engine.errors import TrainwrightError
     from engine.workspace import Workspace
 
     try:
+        resolved, explicit = startup_home(home)
         workspace = Workspace(resolved)
-    except OSError as exc:
-        QMessageBox.critical(None, "Trainwright", f"Cannot use the data home {resolved}: {exc}")
+    except (OSError, TrainwrightError) as exc:  # a home that cannot be one: say so, and stop
+        QMessageBox.critical(None, "Trainwright", f"Cannot use the data home: {exc}")
         return 2
     reporter = install_exception_hook(workspace.home)
     preferences, problem = Preferences.load(workspace.home)

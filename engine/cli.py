@@ -129,15 +129,23 @@ def _load_extensions() -> None:
 
 # ---- commands ------------------------------------------------------------------------------
 def cmd_families(ws: Any, args: argparse.Namespace) -> int:
+    from engine.training.config import TRAINING_PARAMETERS
+
     specs = ws.registry.specs()
     if args.json:
         out = [s.model_dump(mode="json") for s in specs]
-        _print_json({"families": out, "errors": [e.__dict__ for e in ws.registry.errors]})
+        training = [p.model_dump(mode="json") for p in TRAINING_PARAMETERS]
+        errors = [e.__dict__ for e in ws.registry.errors]
+        _print_json({"families": out, "training_parameters": training, "errors": errors})
         return 0
     for spec in specs:
         print(f"{spec.name:<26} {spec.display_name}")
         for p in spec.domain_parameters:
             print(f"    -p {p.name}={p.default!s:<12} {p.allowed()}. {p.help}")
+    print("\ntraining options, for every family (a family or its dataset may change a default):")
+    for p in TRAINING_PARAMETERS:
+        default = ",".join(map(str, p.default)) if isinstance(p.default, list) else p.default
+        print(f"    -t {p.name}={default!s:<12} {p.allowed()}. {p.help}")
     for error in ws.registry.errors:
         print(f"skipped {error.source}: {error.message}", file=sys.stderr)
     return 0

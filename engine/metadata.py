@@ -1,4 +1,10 @@
-"""metadata.json: a variant's status, timings, metrics, versions and checkpoint list."""
+"""metadata.json: a variant's status, timings, metrics, versions and checkpoint list.
+
+`VariantMetadata.load` never raises anything but MetadataError (a ValueError and a
+TrainwrightError: one line naming the file) for a missing, undecodable or ill-typed file;
+a variant whose run was killed between writing config.json and metadata.json (nothing trained)
+reads as "created", from its config.json.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,26 @@ import platform
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from engine._version import __version__
 from engine.atomic import atomic_write_json
+from engine.errors import VariantError
+from engine.variants import CHECKPOINTS_DIR, CHRONICLE_FILE, CONFIG_FILE
+
+if TYPE_CHECKING:
+    from engine.variants import RunConfig
+
+
+class MetadataError(VariantError, ValueError):
+    """metadata.json (or config.json) is missing, unreadable or of the wrong shape."""
+
+
+class ConfigEdited(VariantError):
+    """config.json's contents no longer hash to the config_hash stored in it."""
+
 
 VariantStatus = Literal["created", "training", "completed", "failed", "cancelled"]
 
@@ -66,7 +86,86 @@ class VariantMetadata(BaseModel):
 
     @classmethod
     def load(cls, path: Path) -> VariantMetadata:
-        return cls.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
+        """The metadata in `path`; MetadataError (one line) if it cannot be read as such.
+
+        A missing file beside a config.json whose run never trained a step (no chronicle
+        line, no checkpoint: it was killed before metadata.json was written) reads as a
+        "created" variant of that config."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_bytes().decode("utf-8"))
+        except FileNotFoundError:
+            created = _created_from_config(path.parent)
+            if created is None:
+                raise MetadataError(f"{path.name} is missing") from None
+            return created
+        except (OSError, ValueError, RecursionError) as exc:
+            raise MetadataError(f"{path.name} is unreadable: {_short(exc)}") from None
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise MetadataError(f"{path.name} is unreadable: {validation_summary(exc)}") from None
+
+
+def validation_summary(exc: ValidationError) -> str:
+    """A pydantic error in one line: the first problem, where it is, and how many more."""
+    errors = exc.errors()
+    if not errors:
+        return "invalid"
+    first = errors[0]
+    where = ".".join(str(part) for part in first.get("loc", ())) or "the top level"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first.get('msg', 'invalid')}{more}"
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def _created_from_config(directory: Path) -> VariantMetadata | None:
+    """The metadata of a variant that was created but never trained (its run was killed before
+    metadata.json was written), from its config.json; None if it trained anything or its
+    config.json cannot tell."""
+    config = directory / CONFIG_FILE
+    chronicle = directory / CHRONICLE_FILE
+    checkpoints = directory / CHECKPOINTS_DIR
+    try:
+        if chronicle.exists() and chronicle.stat().st_size:
+            return None
+        if checkpoints.is_dir() and any(
+            p.name.startswith(("weights_", "state_")) for p in checkpoints.iterdir()
+        ):
+            return None
+        data = json.loads(config.read_bytes().decode("utf-8"))
+        created = datetime.fromtimestamp(config.stat().st_mtime, UTC)
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    training = data.get("training")
+    epochs = training.get("epochs", 0) if isinstance(training, dict) else 0
+    try:
+        return VariantMetadata(
+            family=data.get("family"),
+            variant=data.get("variant"),
+            config_hash=data.get("config_hash"),
+            created_at=created.isoformat(timespec="seconds"),
+            total_epochs=epochs,
+        )
+    except ValidationError:
+        return None
+
+
+def check_config_hash(config: RunConfig, path: Path) -> None:
+    """ConfigEdited (one line, naming `path`) if `config`, read from config.json at `path`, was
+    edited by hand: its contents no longer hash to the config_hash stored with them. A config
+    stored without a hash (older files) is not checked."""
+    if config.config_hash and config.with_hash().config_hash != config.config_hash:
+        raise ConfigEdited(
+            f"{Path(path).name} was edited: its config_hash does not match its contents "
+            f"({path}); put back what was changed, or train a new variant"
+        )
 
 
 def now() -> str:

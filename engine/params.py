@@ -60,6 +60,9 @@ class ParameterSpec(BaseModel):
     unit: str = ""  # shown after the field ("epochs", "steps"); empty for none
     sweep_label: str | None = None  # the subject of sweep messages ("Epoch out of range …")
     optional: bool = False  # None is an allowed value ("off", "auto")
+    # The version that added this parameter. At its default it stays out of a config's
+    # identity, so configs stored before it existed keep their hash and variant name.
+    added_in: str | None = None
 
     @property
     def display_label(self) -> str:

@@ -8,11 +8,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from engine.errors import VariantError
-from engine.metadata import VariantMetadata
+from engine.errors import TrainwrightError, VariantError
+from engine.metadata import VariantMetadata, check_config_hash
 from engine.strategies import WorkspaceLike, trainer_for
 from engine.training.callbacks import Callbacks, CancelEvent
+from engine.training.checkpoints import remove_debris
 from engine.training.chronicle import read_chronicle, stable_fields
+from engine.training.lock import VariantLock
 from engine.variants import Variant
 
 
@@ -34,12 +36,17 @@ def replay(
     cancel_event: CancelEvent = None,
 ) -> ReplayResult:
     """Train a copy of the completed `variant` in a temporary home, by the strategy its config
-    names (what it refers to, a teacher, is looked up in `workspace`), and compare the two."""
-    original = VariantMetadata.load(variant.metadata_path)
+    names (what it refers to, a teacher, is looked up in `workspace`), and compare the two.
+
+    Refused in one line (a TrainwrightError), writing nothing, when metadata.json cannot be
+    read or config.json was edited since the run; what killed writes left is removed first."""
+    original = VariantMetadata.load(variant.metadata_path)  # MetadataError: one line
     if original.status != "completed":
         raise VariantError(
             f"variant {variant.name} is {original.status}; only completed runs replay"
         )
+    check_config_hash(variant.config, variant.config_path)
+    _remove_debris(variant)
     threads = int(original.platform.get("torch_threads") or 0) or None
     with tempfile.TemporaryDirectory(prefix="trainwright-replay-") as tmp:
         copy = variant.at_home(Path(tmp))
@@ -54,6 +61,20 @@ def replay(
             )
         replayed = VariantMetadata.load(copy.metadata_path)
         return _compare(variant, copy, original, replayed)
+
+
+def _remove_debris(variant: Variant) -> None:
+    """Temp files and orphan sidecars a killed write left, removed under the variant's lock;
+    skipped when the lock cannot be had (a read-only home, a run holding it)."""
+    lock = VariantLock(variant.lock_path)
+    try:
+        lock.acquire()
+    except TrainwrightError:
+        return
+    try:
+        remove_debris(variant.dir)
+    finally:
+        lock.release()
 
 
 def _compare(

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from engine.errors import ParameterError
 from engine.hashing import config_hash
+from engine.names import VARIANT_NAME, cap_name
 from engine.params import ParameterSpec
 from engine.training.config import TRAINING_PARAMETERS, TrainingConfig, training_specs
 from engine.training.losses import loss_errors
@@ -115,7 +116,11 @@ def resolve_parameters(
     if not errors:
         values = TrainingConfig(**training_values)
         base = TrainingConfig(**{name: d.value for name, d in unpreferred.items()})
-        name = variant_name(spec, domain_values, values, base, strategy, strategy_params or {})
+        try:
+            name = variant_name(spec, domain_values, values, base, strategy, strategy_params)
+        except ParameterError as exc:
+            errors[exc.field] = exc.message
+    if not errors:
         config = RunConfig(
             family=spec.name,
             variant=name,
@@ -195,7 +200,10 @@ def variant_name(
     """`variant_pattern` filled in, plus a short hash of everything else that is not default.
 
     Two configs that differ anywhere but in execution settings get different names, and the
-    same config always gets the same name.
+    same config always gets the same name. The name is one folder: a name over
+    `MAX_NAME_BYTES` keeps a prefix and a hash of the whole (engine.names.cap_name), and one
+    that is empty, '.' or '..' (a free-text parameter in the pattern) is refused
+    (ParameterError on the pattern's first parameter).
     """
     formatted = spec.variant_pattern.format(**domain)
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", formatted)
@@ -213,6 +221,14 @@ def variant_name(
         extra["strategy"] = [strategy, strategy_params or {}]
     if extra:
         name += "_" + config_hash(extra)[:8]
+    name = cap_name(name)
+    if not VARIANT_NAME.fullmatch(name) or name in (".", ".."):
+        fields = [p.name for p in spec.domain_parameters if p.name in spec.pattern_fields()]
+        raise ParameterError(
+            fields[0] if fields else "variant_pattern",
+            f"makes the variant name {name!r}, which cannot name a folder; "
+            "give a value with letters, digits, '_', '.' or '-'",
+        )
     return name
 
 

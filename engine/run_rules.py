@@ -58,13 +58,32 @@ def delete_variant_dir(home: Path, directory: Path) -> None:
         raise VariantError(
             f"{directory.name} is being trained right now; stop that run before deleting it"
         ) from None
-    trash = Path(home) / TRASH_DIR
-    trash.mkdir(parents=True, exist_ok=True)
     try:
-        os.replace(directory, trash / f"{directory.name}-{uuid.uuid4().hex[:8]}")
+        move_to_trash(home, directory)
     finally:
         lock.release()
     empty_trash(home)
+
+
+def hold_variant(directory: Path) -> VariantLock:
+    """The lock of the variant stored in `directory`, taken (the folder is created if need
+    be); VariantError if a live run holds it. The caller releases it."""
+    lock = VariantLock(lock_path(directory))
+    try:
+        lock.acquire()
+    except VariantError:
+        raise VariantError(
+            f"variant {Path(directory).name} is being trained right now; stop that run first"
+        ) from None
+    return lock
+
+
+def move_to_trash(home: Path, directory: Path) -> None:
+    """Rename `directory` into `<home>/.trash` in one step (the caller holds its lock);
+    `empty_trash` removes it."""
+    trash = Path(home) / TRASH_DIR
+    trash.mkdir(parents=True, exist_ok=True)
+    os.replace(directory, trash / f"{Path(directory).name}-{uuid.uuid4().hex[:8]}")
 
 
 def empty_trash(home: Path) -> None:

@@ -23,18 +23,18 @@ from engine.atomic import sha256_file
 from engine.discovery import summarise
 from engine.errors import CheckpointError
 from engine.hashing import weights_sha256
-from engine.metadata import CheckpointEntry, VariantMetadata
+from engine.metadata import CheckpointEntry, ConfigEdited, VariantMetadata, check_config_hash
 from engine.training import checkpoints as ckpt
-from engine.variants import CHRONICLE_FILE, METADATA_FILE, Variant
+from engine.variants import CHRONICLE_FILE, CONFIG_FILE, METADATA_FILE, Variant
 
 
 class Mismatch(BaseModel):
     """One thing that does not match its record."""
 
-    file: str  # the checkpoint, chronicle.jsonl or metadata.json
-    what: (
-        str  # "file", "sidecar", "weights", "state", "content", "missing", "chronicle", "metadata"
-    )
+    file: str  # the checkpoint, chronicle.jsonl, metadata.json or config.json
+    # "file", "sidecar", "weights", "state", "content", "missing", "chronicle", "metadata",
+    # "config"
+    what: str
     message: str
 
     def line(self) -> str:
@@ -74,6 +74,10 @@ def verify_variant(
         return _finish(report)
     if summarise(variant.dir).status == "training":
         report.notes.append("a run is training it right now: what it writes meanwhile may differ")
+    try:
+        check_config_hash(variant.config, variant.config_path)
+    except ConfigEdited as exc:
+        report.mismatches.append(Mismatch(file=CONFIG_FILE, what="config", message=str(exc)))
     if meta.config_hash != variant.config.config_hash:
         report.mismatches.append(
             Mismatch(
@@ -188,7 +192,7 @@ def _check_unlisted(report: VerifyReport, path: Path) -> None:
 def _sidecar_matches(report: VerifyReport, path: Path, actual: str) -> bool:
     sidecar = ckpt.sidecar_path(path)
     try:
-        recorded = sidecar.read_text().strip()
+        recorded = sidecar.read_bytes().decode("ascii", "replace").strip()
     except OSError:
         report.mismatches.append(
             Mismatch(file=path.name, what="sidecar", message=f"{sidecar.name} is missing")

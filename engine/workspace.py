@@ -10,7 +10,7 @@ from typing import Any
 
 from engine.discovery import VariantSummary, summarise
 from engine.families.registry import FamilyRegistry
-from engine.home import resolve_home
+from engine.home import ensure_home, locate_home
 from engine.replay import ReplayResult, replay
 from engine.resolution import Resolution, Values
 from engine.run_rules import delete_variant_dir
@@ -23,8 +23,8 @@ from engine.verify import VerifyReport, verify_variant
 
 class Workspace:
     def __init__(self, home: str | Path | None = None) -> None:
-        self.home = resolve_home(home)
-        self.home.mkdir(parents=True, exist_ok=True)
+        self.home, origin = locate_home(home)  # HomeError: empty, too long, not a folder
+        ensure_home(self.home, origin)
         self.registry = FamilyRegistry(self.home)
 
     def create_variant(

@@ -32,6 +32,8 @@ def _cli(home, *args):
         (["train", "mlp", "-p", "dataset=nope"], "dataset: Unknown dataset 'nope'"),
         (["resume", "nope"], "no trained variant named 'nope'"),
         (["verify", "nope"], "no trained variant named 'nope'"),
+        (["replay", "../../x"], "'../../x' is not a variant name"),
+        (["train", "mlp", "-p", "target=../../x"], "target: Dataset 'two_moons' has a fixed"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, args, message):

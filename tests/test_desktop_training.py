@@ -194,7 +194,10 @@ def test_stop_then_resume_gives_the_weights_of_an_uninterrupted_run(
     from engine.metadata import VariantMetadata
     from engine.workspace import Workspace
 
-    epochs = 60
+    # Long enough that Stop always lands mid-run (rows reach the GUI in batches, up to 50 ms
+    # apart, and a warm engine trains p = 11 in about a millisecond an epoch: 60 epochs could
+    # end before Stop), short enough to resume and retrain within the time limit on a busy box.
+    epochs = 600
     config = configure(qtbot, tab, {"prime": 11}, {"epochs": epochs})
     tab.start_button.click()
     qtbot.waitUntil(lambda: tab.progress_bar.value() >= 3, timeout=RUN_TIMEOUT_MS)

@@ -19,6 +19,8 @@ from engine.sweeps.estimate import (
     total_epochs,
     variant_epoch_time,
 )
+from engine.training.config import TrainingConfig
+from engine.variants import RunConfig
 
 
 def make_variant(
@@ -33,7 +35,8 @@ def make_variant(
     """A variant directory as discovery reads it, with a chronicle of step and epoch rows."""
     directory = home / "variants" / family / name
     directory.mkdir(parents=True)
-    (directory / "config.json").write_text("{}", encoding="utf-8")
+    config = RunConfig(family=family, variant=name, domain={}, training=TrainingConfig())
+    (directory / "config.json").write_text(config.with_hash().model_dump_json(), encoding="utf-8")
     meta = {
         "family": family,
         "variant": name,

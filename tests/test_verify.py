@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -179,25 +181,29 @@ def _stopped(workspace: Workspace, training: dict) -> Variant:
     return variant
 
 
-def test_a_changed_schedule_is_refused_on_resume_and_named(workspace):
-    variant = _stopped(workspace, TRAINING)
-    steps_per_epoch = 1  # full batch
-    config = json.loads(variant.config_path.read_text())
-    config["training"]["epochs"] = 12  # edited by hand: config.json keeps its old hash
-    variant.config_path.write_text(json.dumps(config))
-    session = workspace.resume(Variant.load(variant.dir))
-    assert session.status == "failed"
-    expected = (
-        "the schedule changed since the checkpoint (state_e0000003_s0000000003.pt): "
-        f"total_steps {6 * steps_per_epoch} → {12 * steps_per_epoch}"
+def test_a_changed_schedule_is_refused_on_resume_and_named(workspace, tmp_path):
+    # The config cannot change under a run (an edited config.json is refused as such), but
+    # the schedule can: rows added to a CSV change the steps per epoch and so the schedule.
+    table = tmp_path / "table.csv"
+    rows = [f"{i % 7},{i % 5},{'ab'[i % 2]}" for i in range(40)]
+    table.write_text("x1,x2,y\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    domain = {"dataset": f"csv:{table}", "hidden_dim": 8}
+    training = {"epochs": 6, "batch_size": 8, "resume_every": 1, "scheduler": "cosine"}
+    variant = workspace.create_variant("mlp", domain, training)
+    cancel = threading.Event()
+    assert workspace.train(variant, [StopAfter(cancel, 3)], cancel).status == "cancelled"
+    table.write_text(table.read_text() + "\n".join(rows) + "\n", encoding="utf-8")  # 80 rows
+    resumed = subprocess.run(  # a new process reads the CSV again (one process caches it)
+        [sys.executable, "-m", "engine.cli", "--home", str(workspace.home), "resume", variant.name],
+        capture_output=True,
+        text=True,
     )
-    assert session.error_message == f"CheckpointError: {expected}"
-    # Put back, it resumes where it stopped.
-    config["training"]["epochs"] = 6
-    variant.config_path.write_text(json.dumps(config))
-    resumed = workspace.resume(Variant.load(variant.dir))
-    assert resumed.status == "completed"
-    assert verify_variant(variant).verified
+    assert resumed.returncode == 1, resumed.stderr
+    meta = VariantMetadata.load(variant.metadata_path)
+    assert meta.error_message.startswith("CheckpointError: the schedule changed since the")
+    assert "steps_per_epoch 4 → 8" in meta.error_message
+    assert "total_steps 24 → 48" in meta.error_message
+    table.write_text("x1,x2,y\n" + "\n".join(rows) + "\n", encoding="utf-8")  # put back
 
 
 def test_old_checkpoints_and_metadata_without_the_new_records_still_resume(workspace, tmp_path):

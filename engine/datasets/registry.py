@@ -17,6 +17,7 @@ from engine.datasets.types import (
     DatasetError,
     DatasetInfo,
     LoadedDataset,
+    TargetColumnError,
     TaskType,
 )
 
@@ -55,7 +56,7 @@ def get_dataset(
         raise DatasetError(f"Unknown dataset '{dataset_id}'; choose one of: {choices} or csv:PATH")
     builtin_target = getattr(ds, "target", None)
     if target is not None and target != builtin_target:
-        raise DatasetError(
+        raise TargetColumnError(
             f"Dataset '{dataset_id}' has a fixed target; a target column can only be chosen "
             "for csv:PATH datasets"
         )
@@ -87,6 +88,7 @@ __all__ = [
     "DatasetError",
     "DatasetInfo",
     "LoadedDataset",
+    "TargetColumnError",
     "TaskType",
     "dataset_defaults",
     "get_dataset",

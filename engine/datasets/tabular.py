@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import stat
 from pathlib import Path
 
 import torch
@@ -22,6 +23,7 @@ from engine.datasets.types import (
     DatasetError,
     DatasetInfo,
     LoadedDataset,
+    TargetColumnError,
     TaskType,
 )
 
@@ -42,6 +44,18 @@ def load_csv(
 
 
 def _read_file(p: Path) -> str:
+    try:
+        mode = p.stat().st_mode
+    except FileNotFoundError:
+        raise DatasetError(f"CSV file not found: {p}") from None
+    except OSError as exc:
+        raise DatasetError(f"Cannot read CSV file {p}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a NUL in the path
+        raise DatasetError(f"Cannot read CSV file {p!r}: {exc}") from None
+    if stat.S_ISDIR(mode):
+        raise DatasetError(f"Expected a CSV file but found a folder: {p}")
+    if not stat.S_ISREG(mode):  # a FIFO or a device would block or never end
+        raise DatasetError(f"{p}: not a regular file; give the path of a CSV file")
     try:
         return p.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -82,7 +96,7 @@ def _parse(
     if target is None:
         target = header[-1]
     if target not in header:
-        raise DatasetError(
+        raise TargetColumnError(
             f"{source}: no column named '{target}'; available columns: {', '.join(header)}"
         )
     if len(header) < 2:
@@ -100,6 +114,11 @@ def _parse(
     x = torch.cat(feature_blocks, dim=1)
 
     y, task, class_names = _encode_target(columns[target], target, source, task_type)
+    if len(rows) < 2:  # a one-class table is refused above, with its own words
+        raise DatasetError(
+            f"{source}: has only 1 data row; at least 2 are needed "
+            "(one to train on and one to test on)"
+        )
     loaded = LoadedDataset(
         x=x,
         y=y,

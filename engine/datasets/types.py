@@ -23,6 +23,10 @@ class DatasetError(ValueError):
     """A problem with a dataset; the message is written to be shown to a user as is."""
 
 
+class TargetColumnError(DatasetError):
+    """The chosen target column does not exist, or this dataset's target cannot be chosen."""
+
+
 @dataclass(frozen=True)
 class DatasetDefaults:
     """Hyperparameters that train this dataset well; the UI pre-fills them."""

@@ -15,6 +15,8 @@ from typing import Any
 
 from engine.cli import CancelOnSigint, ProgressPrinter, add_parameter_options
 from engine.distill.api import distill_config
+from engine.errors import VariantError
+from engine.names import safe_component
 from engine.params import parse_assignments
 from engine.strategies import DistillStrategy, StrategyOrchestrator
 from engine.strategies.registry import result_from_session
@@ -52,6 +54,7 @@ def split_training(assignments: list[str]) -> tuple[list[str], list[str]]:
 
 
 def cmd_distill(ws: Any, args: argparse.Namespace) -> int:
+    safe_component(args.teacher, "teacher variant name", error=VariantError, variant=True)
     spec = ws.registry.spec(args.student_family)
     strategy_items, training_items = split_training(args.training)
     hyper = parse_assignments(DistillStrategy.parameters, strategy_items, kind="distillation")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from engine.datasets import DatasetError, dataset_defaults, get_dataset
+from engine.datasets import DatasetError, TargetColumnError, dataset_defaults, get_dataset
 from engine.errors import ParameterError
 from engine.families.base import FamilyBase, Split
 
@@ -23,6 +23,13 @@ class MLPFamily(FamilyBase):
             params.update(LINEAR_BASELINE_FIXED)
         try:
             source = _source(params["dataset"], params["target"] or None, _task(params))
+            if not params["dataset"].startswith("csv:"):
+                # A built-in's target and task are fixed: a different one is refused, not ignored.
+                get_dataset(
+                    params["dataset"], target=params["target"] or None, task_type=_task(params)
+                )
+        except TargetColumnError as exc:
+            raise ParameterError("target", str(exc)) from None
         except DatasetError as exc:
             raise ParameterError("dataset", str(exc)) from None
         if params["dataset"].startswith("csv:"):

@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.resources
 import importlib.util
-import re
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.discovery import load_variant
 from engine.errors import FamilyError, ParameterError, VariantError
 from engine.families.base import ModelFamily
 from engine.families.spec import FamilySpec, load_family_spec
+from engine.names import VARIANT_NAME, safe_component
 from engine.params import ParameterSpec
 from engine.resolution import Resolution, Values, resolve_parameters
 from engine.training.config import training_specs
 from engine.variants import RunConfig, Variant, config_path, variant_dir
 
-# What a variant name may hold: the characters `variant_name` produces, so no name is a path.
-VARIANT_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+# Importing a user's family.py for longer than this many seconds says which family it is.
+SLOW_IMPORT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,10 @@ class FamilyRegistry:
             entry = self._entry(name)
             try:
                 cls = _load_implementation(entry)
-                self._instances[name] = cls(entry.spec)
+                instance = cls(entry.spec)
+                if entry.directory is not None:
+                    _check_models(instance, name)
+                self._instances[name] = instance
             except FamilyError:
                 raise
             except Exception as exc:
@@ -143,15 +149,17 @@ class FamilyRegistry:
     def variant(self, name: str, family: str | None = None) -> Variant:
         """An existing variant by name (searching every family unless one is given)."""
         root = self.home / "variants"
-        if not VARIANT_NAME.fullmatch(name) or name in (".", ".."):
-            raise VariantError(
-                f"{name!r} is not a variant name (letters, digits, '_', '.' and '-' only)"
-            )
+        safe_component(name, "variant name", error=VariantError, variant=True)
+        if family is not None:
+            safe_component(family, "family name", error=VariantError)
         families = [family] if family else sorted(p.name for p in root.glob("*") if p.is_dir())
         for fam in families:
             directory = variant_dir(self.home, fam, name)
             if config_path(directory).is_file():
-                return Variant.load(directory)
+                try:
+                    return load_variant(directory)
+                except VariantError as exc:  # a damaged config.json: one line, no traceback
+                    raise VariantError(f"variant {name}: {exc}") from None
         raise VariantError(f"no trained variant named {name!r} under {root}")
 
     def discover_variants(self) -> list[Any]:
@@ -168,6 +176,32 @@ def _check_family_py(directory: Path) -> None:
         compile(source.read_text(encoding="utf-8"), str(source), "exec")
     except SyntaxError as exc:
         raise FamilyError(f"{source}:{exc.lineno}: syntax error: {exc.msg}") from None
+    except UnicodeDecodeError:
+        raise FamilyError(f"{source}: not a UTF-8 text file") from None
+    except (OSError, ValueError, RecursionError, MemoryError) as exc:
+        raise FamilyError(f"{source}: cannot be read: {type(exc).__name__}: {exc}") from None
+
+
+def _check_models(instance: Any, name: str) -> None:
+    """Make a user family's `create_model` say so, naming the family, when what it returns
+    is not a torch module (instead of failing somewhere inside the trainer)."""
+    create_model = getattr(instance, "create_model", None)
+    if not callable(create_model):
+        raise FamilyError(f"family {name!r}: its Family class has no create_model method")
+
+    def checked(params: dict[str, Any]) -> Any:
+        from torch import nn
+
+        model = create_model(params)
+        if not isinstance(model, nn.Module):
+            raise FamilyError(
+                f"family {name!r}: create_model returned {type(model).__name__}, "
+                "not a torch.nn.Module"
+            )
+        return model
+
+    with contextlib.suppress(AttributeError):  # a class with __slots__: left as it is
+        instance.create_model = checked
 
 
 def _load_implementation(entry: FamilyEntry) -> type:
@@ -182,11 +216,24 @@ def _load_implementation(entry: FamilyEntry) -> type:
         raise FamilyError(f"{entry.directory}: cannot import family.py")
     module = importlib.util.module_from_spec(file_spec)
     sys.modules[module_name] = module
-    file_spec.loader.exec_module(module)
+    where = entry.directory / "family.py"
+    slow = threading.Timer(
+        SLOW_IMPORT_S,
+        lambda: print(f"loading family {entry.spec.name} from {where}…", file=sys.stderr),
+    )
+    slow.daemon = True
+    slow.start()
+    try:
+        file_spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(module_name, None)
+        raise
+    finally:
+        slow.cancel()
     cls = getattr(module, "Family", None)
     if cls is None:
         raise FamilyError(f"{entry.directory / 'family.py'}: defines no class named Family")
     return cls
 
 
-__all__ = ["FamilyLoadError", "FamilyRegistry", "ParameterError"]
+__all__ = ["VARIANT_NAME", "FamilyLoadError", "FamilyRegistry", "ParameterError"]

@@ -25,6 +25,8 @@ class SweepCollapse(BaseModel):
     ignore: list[str]
 
 
+# A family's name is a folder under variants/ and starts its sweeps' ids.
+MAX_FAMILY_NAME_BYTES = 100
 # Sweep-only names: `test_size` sweeps `1 - training_fraction`.
 SWEEP_ONLY_PARAMETERS = frozenset({"test_size"})
 
@@ -51,6 +53,8 @@ class FamilySpec(BaseModel):
     def _check(self) -> FamilySpec:
         if not self.name.isidentifier():
             raise ValueError(f"name {self.name!r} must be a Python identifier")
+        if len(self.name.encode()) > MAX_FAMILY_NAME_BYTES:
+            raise ValueError(f"name must be at most {MAX_FAMILY_NAME_BYTES} bytes long")
         names = {p.name for p in self.domain_parameters}
         fields = {f for _, f, _, _ in string.Formatter().parse(self.variant_pattern) if f}
         unknown = fields - names
@@ -62,6 +66,10 @@ class FamilySpec(BaseModel):
             raise ValueError(f"seed_parameter {self.seed_parameter!r} is not a domain parameter")
         for spec in self.domain_parameters:
             spec.validate_value(spec.default)
+        try:
+            self.variant_pattern.format(**{p.name: p.default for p in self.domain_parameters})
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise ValueError(f"variant_pattern cannot be filled in: {exc}") from None
         training = {p.name for p in training_specs(self.training_defaults)}  # unknown names raise
         known = names | training | SWEEP_ONLY_PARAMETERS
         unknown = sorted(set(self.sweep_bounds) - known)
@@ -85,10 +93,16 @@ def load_family_spec(path: Path | Any) -> FamilySpec:
     """Parse a family.json (a Path or importlib Traversable) with a message naming the file."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except UnicodeDecodeError:
+        raise FamilyError(f"{path}: cannot read family.json: not a UTF-8 text file") from None
+    except RecursionError:
+        raise FamilyError(f"{path}: cannot read family.json: nested too deeply") from None
+    except (OSError, ValueError, MemoryError) as exc:
         raise FamilyError(f"{path}: cannot read family.json: {exc}") from None
     try:
         return FamilySpec.model_validate(data)
+    except RecursionError:
+        raise FamilyError(f"{path}: family.json is nested too deeply") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "family.json"

@@ -59,6 +59,8 @@ def register(sub: Any) -> None:
 
 
 def cmd_sweep(ws: Any, args: argparse.Namespace) -> int:
+    if args.parallel is not None and args.parallel < 1:
+        raise TrainwrightError(f"--parallel must be at least 1, not {args.parallel}")
     if args.target == RESUME:
         if not args.sweep_id:
             raise TrainwrightError("sweep resume needs a SWEEP_ID (see `trainwright sweeps`)")

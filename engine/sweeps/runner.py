@@ -51,7 +51,10 @@ def create_sweep(
 
 
 def load_sweep(workspace: Workspace, sweep_id: str) -> SweepRecord:
-    return store.load(workspace.home, sweep_id)
+    """A stored sweep; SweepError naming its sweep.json if it contradicts itself."""
+    record = store.load(workspace.home, sweep_id)
+    _check_names(workspace, record, store.sweep_path(workspace.home, sweep_id))
+    return record
 
 
 def list_sweeps(workspace: Workspace) -> list[store.SweepSummary]:
@@ -77,8 +80,11 @@ def run_sweep(
     """
     sweep_id = sweep if isinstance(sweep, str) else sweep.id
     home = workspace.home
+    if parallel is not None and parallel < 1:
+        raise SweepError(f"parallel runs must be at least 1, not {parallel}")
     lock = VariantLock(store.lock_path(home, sweep_id))
-    store.load(home, sweep_id)  # unknown id: SweepError before the lock file is created
+    # An unknown id, or a sweep.json that contradicts itself: SweepError before the lock file.
+    _check_names(workspace, store.load(home, sweep_id), store.sweep_path(home, sweep_id))
     try:
         lock.acquire()
     except VariantError:
@@ -122,6 +128,17 @@ def sweep(
     """Create and run a sweep in one call (see `create_sweep` and `run_sweep`)."""
     record = create_sweep(workspace, family, grid, domain, training, parallel=parallel)
     return run_sweep(workspace, record, **run_kwargs)
+
+
+def _check_names(workspace: Workspace, record: SweepRecord, path: Any) -> None:
+    """Every swept name of a stored sweep is one its family can sweep (naming the file)."""
+    schema = sweep_schema(workspace.registry.spec(record.spec.family))
+    for combo in [record.spec.grid, *record.combinations]:
+        unknown = sorted(set(combo) - set(schema))
+        if unknown:
+            raise SweepError(
+                f"{path}: {record.spec.family} cannot sweep {', '.join(map(repr, unknown))}"
+            )
 
 
 # ---- the two ways of running -----------------------------------------------------------------

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine.atomic import atomic_write_json
 from engine.hashing import canonical_json
 from engine.metadata import now
+from engine.names import safe_component
 from engine.sweeps.errors import SweepError
 from engine.sweeps.plan import SweepPlan, SweepSpec
 from engine.training.lock import is_locked
@@ -92,8 +93,9 @@ def sweeps_root(home: Path) -> Path:
 
 
 def sweep_dir(home: Path, sweep_id: str) -> Path:
-    if not sweep_id or "/" in sweep_id or "\\" in sweep_id or sweep_id.startswith("."):
-        raise SweepError(f"{sweep_id!r} is not a sweep id")
+    safe_component(sweep_id, "sweep id", error=SweepError)
+    if sweep_id.startswith("."):
+        raise SweepError(f"{sweep_id!r} is not a sweep id: it cannot start with '.'")
     return sweeps_root(home) / sweep_id
 
 
@@ -115,9 +117,31 @@ def load(home: Path, sweep_id: str) -> SweepRecord:
     if not path.is_file():
         raise SweepError(f"no sweep {sweep_id!r} under {sweeps_root(home)}")
     try:
-        return SweepRecord.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        record = SweepRecord.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except RecursionError:
+        raise SweepError(f"{path}: unreadable: nested too deeply") from None
     except (OSError, ValueError) as exc:
         raise SweepError(f"sweep {sweep_id}: sweep.json is unreadable: {exc}") from None
+    problem = _inconsistency(record, sweep_id)
+    if problem:
+        raise SweepError(f"{path}: {problem}")
+    return record
+
+
+def _inconsistency(record: SweepRecord, sweep_id: str) -> str | None:
+    """What in a stored sweep contradicts itself (edited or damaged), or None."""
+    if record.id != sweep_id:
+        return f"it names sweep {record.id!r}, but lies in the folder of {sweep_id!r}"
+    if record.total != len(record.combinations):
+        return f"total is {record.total}, but it lists {len(record.combinations)} combinations"
+    for what, indices in (
+        ("a row", [r.index for r in record.rows]),
+        ("in_progress", record.in_progress),
+    ):
+        bad = [i for i in indices if not 0 <= i < record.total]
+        if bad:
+            return f"{what} names combination {bad[0]}, but there are {record.total}"
+    return None
 
 
 def new_id(home: Path, spec: SweepSpec) -> str:

@@ -29,12 +29,22 @@ TRAINING_PARAMETERS: list[ParameterSpec] = [
 EXECUTION_PARAMETERS = frozenset({"device", "threads", "resume_every"})
 
 
+_NO_DEFAULT = object()
+_ADDED_LATER = {p.name: p.default for p in TRAINING_PARAMETERS if p.added_in}
+
+
 class _TrainingConfigBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     def identity(self) -> dict[str, Any]:
-        """The fields that define what is computed (execution settings left out)."""
-        return {k: v for k, v in self.model_dump().items() if k not in EXECUTION_PARAMETERS}
+        """The fields that define what is computed: execution settings left out, and so are
+        parameters added after the first release while at their default (a config stored
+        before they existed computes the same, and must keep its hash)."""
+        return {
+            k: v
+            for k, v in self.model_dump().items()
+            if k not in EXECUTION_PARAMETERS and _ADDED_LATER.get(k, _NO_DEFAULT) != v
+        }
 
 
 def _field_type(spec: ParameterSpec) -> Any:

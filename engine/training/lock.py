@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from engine.atomic import StorageError
 from engine.errors import VariantError
 
 try:
@@ -19,8 +20,13 @@ class VariantLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        """Take the lock; VariantError if a live run holds it, StorageError (one line, nothing
+        changed) if the lock file cannot be created (a read-only home, a full disk)."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StorageError(self.path, exc, "nothing was changed") from None
         if fcntl is not None:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -45,14 +51,22 @@ class VariantLock:
 
 
 def is_locked(path: Path) -> bool:
-    """True while some process holds the variant's lock (it is training right now)."""
-    if fcntl is None or not Path(path).exists():
+    """True while some process holds the variant's lock (it is training right now).
+
+    Probes read-only (flock needs no write access), so a listing works on a read-only home; a
+    lock file it cannot open at all is not held by anyone it could see: not locked."""
+    if fcntl is None:
         return False
-    fd = os.open(path, os.O_RDWR)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # missing, unreadable
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # conflicts with a run's LOCK_EX
+    except BlockingIOError:
         return True
+    except OSError:  # a filesystem without flock: nobody can hold it either
+        return False
     else:
         fcntl.flock(fd, fcntl.LOCK_UN)
         return False

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import shutil
 import sys
 import threading
 import time
@@ -15,12 +14,18 @@ from typing import Any, Protocol
 
 import torch
 
-from engine.atomic import atomic_write_json
+from engine.atomic import StorageError, atomic_write_json
 from engine.devices import check_device
-from engine.errors import CheckpointError, ParameterError, VariantError
+from engine.errors import (
+    CheckpointError,
+    FamilyError,
+    ParameterError,
+    TrainwrightError,
+    VariantError,
+)
 from engine.families.base import ModelFamily
 from engine.hashing import weights_sha256
-from engine.metadata import CheckpointEntry, VariantMetadata, environment, now
+from engine.metadata import CheckpointEntry, VariantMetadata, check_config_hash, environment, now
 from engine.training import checkpoints as ckpt
 from engine.training import rng
 from engine.training.callbacks import CallbackList, Callbacks, CancelEvent, StepInfo
@@ -134,46 +139,102 @@ class Trainer:
 
     # ---- public ----------------------------------------------------------------------------
     def train(self, *, overwrite: bool = False) -> TrainingSession:
+        from engine.names import safe_component
+        from engine.run_rules import empty_trash, hold_variant, move_to_trash
+
         v = self.variant
-        if v.dir.exists() and any(v.dir.iterdir()):
-            if not overwrite:
-                raise VariantError(f"variant {v.name} already exists; use overwrite to retrain it")
-            shutil.rmtree(v.dir)
+        # Names from outside are one folder each: checked before anything is touched.
+        safe_component(v.family, "family name", error=VariantError)
+        safe_component(v.name, "variant name", error=VariantError, variant=True)
         resolve_device(self.cfg.device)
-        v.dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(v.config_path, v.config.model_dump(mode="json"))
-        threads = self.threads_override or self.cfg.threads or default_threads()
-        versions, facts = environment(threads, self.cfg.device)
-        meta = VariantMetadata(
-            family=v.family,
-            variant=v.name,
-            config_hash=v.config.config_hash,
-            created_at=now(),
-            total_epochs=self.cfg.epochs,
-            versions=versions,
-            platform=facts,
-        )
-        meta.save(v.metadata_path)
-        return self._run(meta, resume=False, threads=threads)
+        self._check_model()  # a family whose model cannot be built fails before any write
+        # The variant's lock first: a folder a live run is training is never replaced.
+        lock = hold_variant(v.dir)
+        try:
+            ckpt.remove_debris(v.dir)  # what a killed write left, before "does it exist?"
+            if any(p != v.lock_path for p in v.dir.iterdir()):
+                if not overwrite:
+                    raise VariantError(
+                        f"variant {v.name} already exists; use overwrite to retrain it"
+                    )
+                move_to_trash(v.home, v.dir)  # the old run, in one rename, under its lock
+                old, lock = lock, hold_variant(v.dir)  # the new folder, locked before
+                old.release()
+                empty_trash(v.home)
+            v.dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(v.config_path, v.config.model_dump(mode="json"))
+            threads = self.threads_override or self.cfg.threads or default_threads()
+            versions, facts = environment(threads, self.cfg.device)
+            meta = VariantMetadata(
+                family=v.family,
+                variant=v.name,
+                config_hash=v.config.config_hash,
+                created_at=now(),
+                total_epochs=self.cfg.epochs,
+                versions=versions,
+                platform=facts,
+            )
+            meta.save(v.metadata_path)
+        except BaseException:
+            lock.release()
+            raise
+        return self._run(meta, resume=False, threads=threads, lock=lock)  # still held
 
     def resume(self) -> TrainingSession:
+        from engine.names import safe_component
+        from engine.run_rules import hold_variant
+
         v = self.variant
+        safe_component(v.family, "family name", error=VariantError)
+        safe_component(v.name, "variant name", error=VariantError, variant=True)
         if not v.exists():
             raise VariantError(f"variant {v.name} has not been trained; nothing to resume")
-        meta = VariantMetadata.load(v.metadata_path)
-        if meta.status == "completed":
-            raise VariantError(f"variant {v.name} is already completed")
-        # Stopped before its first step (waiting for another run): there is nothing to restore.
-        fresh = meta.steps == 0 and not ckpt.full_checkpoints(v.checkpoints_dir)
-        if not fresh:
-            ckpt.latest_valid_full(v.checkpoints_dir)  # refuse early, before anything changes
-        resolve_device(self.cfg.device)
+        check_config_hash(v.config, v.config_path)  # a hand-edited config.json is refused
+        lock = hold_variant(v.dir)  # refused while a live run holds it; kept into the run
+        try:
+            meta = VariantMetadata.load(v.metadata_path)
+            if meta.status == "completed":
+                raise VariantError(f"variant {v.name} is already completed")
+            # Stopped before its first step (waiting for another run): nothing to restore.
+            fresh = meta.steps == 0 and not ckpt.full_checkpoints(v.checkpoints_dir)
+            if not fresh:
+                ckpt.latest_valid_full(v.checkpoints_dir)  # refuse early, before any change
+            resolve_device(self.cfg.device)
+        except BaseException:
+            lock.release()
+            raise
         threads = self.threads_override or int(meta.platform.get("torch_threads") or 0)
         threads = threads or self.cfg.threads or default_threads()
-        return self._run(meta, resume=not fresh, threads=threads)
+        return self._run(meta, resume=not fresh, threads=threads, lock=lock)
+
+    def _check_model(self) -> None:
+        """Build the family's model once, so that a family whose `create_model` fails or does
+        not return an nn.Module is refused in one line naming it before anything is written.
+        The run builds it again after seeding, so this costs no determinism."""
+        family = self.variant.family
+        try:
+            model = self.family.create_model(self.variant.config.domain)
+        except TrainwrightError:
+            raise
+        except Exception as exc:
+            raise FamilyError(f"family {family!r}: create_model failed: {_describe(exc)}") from None
+        if not isinstance(model, torch.nn.Module):
+            kind = type(model).__name__
+            raise FamilyError(
+                f"family {family!r}: create_model returned {kind}, not a torch.nn.Module"
+            )
 
     # ---- the run ---------------------------------------------------------------------------
-    def _run(self, meta: VariantMetadata, *, resume: bool, threads: int) -> TrainingSession:
+    def _run(
+        self,
+        meta: VariantMetadata,
+        *,
+        resume: bool,
+        threads: int,
+        lock: VariantLock | None = None,
+    ) -> TrainingSession:
+        """Train (or resume) under the variant's lock: the one `train`/`resume` took and hand
+        over, so no other run can slip in between their checks and the run."""
         v, cfg = self.variant, self.cfg
         session = TrainingSession(
             family=v.family,
@@ -182,8 +243,11 @@ class Trainer:
             status="failed",
             total_epochs=cfg.epochs,
         )
-        lock = VariantLock(v.lock_path)
-        lock.acquire()
+        if lock is None:
+            lock = VariantLock(v.lock_path)
+            lock.acquire()
+        # What killed writes left (temp files, orphan sidecars): removed under the lock.
+        self.debris_removed = ckpt.remove_debris(v.dir)
         if not take_turn(self.cancel_event):  # runs in one process take turns (turns.py)
             lock.release()
             session.status = meta.status = "cancelled"
@@ -197,6 +261,8 @@ class Trainer:
         try:
             with _deterministic(threads, cfg.device):
                 meta.status, meta.error_message = "training", None
+                if not meta.versions:  # read back from config.json alone (metadata.load)
+                    meta.versions, meta.platform = environment(threads, cfg.device)
                 meta.started_at = meta.started_at or now()
                 meta.platform["torch_threads"] = threads
                 meta.extra.update(self.metadata_extra)  # saved before the first step
@@ -210,6 +276,8 @@ class Trainer:
                 self.meta.extra["error_traceback"] = traceback.format_exc()
             self.callbacks.on_exception(exc)
             self._save_on_failure()
+            if isinstance(exc, OSError):  # a full disk, a read-only home: say what and what now
+                session.error_message = self._storage_failure(exc)
             if not isinstance(exc, Exception):
                 raise
         finally:
@@ -253,8 +321,11 @@ class Trainer:
         self.best_loss, self.since_best = math.inf, 0
         self.last_autosave = time.monotonic()
         truncate_at = 0
+        self._restarted = False  # resumed from scratch: no full checkpoint was ever saved
         if resume:
             truncate_at = self._restore()
+        else:
+            check_config_hash(v.config, v.config_path)
         self.chronicle = ChronicleWriter(v.chronicle_path, truncate_at=truncate_at)
         self.callbacks.on_train_start(
             {
@@ -263,11 +334,11 @@ class Trainer:
                 "total_epochs": cfg.epochs,
                 "start_epoch": self.epoch,
                 "steps_per_epoch": self.steps_per_epoch,
-                "resumed": resume,
+                "resumed": resume and not self._restarted,
                 "metrics": list(self.session.metrics),
             }
         )
-        if not resume:
+        if not resume or self._restarted:
             self._save_weights()
 
     def _loop(self) -> None:
@@ -536,7 +607,25 @@ class Trainer:
             self._save_full()
 
     def _restore(self) -> int:
-        path, state, skipped = ckpt.latest_valid_full(self.variant.checkpoints_dir)
+        """Restore the newest usable full checkpoint (ckpt.latest_valid_full: it verifies, is
+        this config's, and the chronicle still holds what it covers); the chronicle offset to
+        continue from. With none and none ever recorded, start over (offset 0): exact."""
+        v = self.variant
+        path, state, skipped = ckpt.latest_valid_full(
+            v.checkpoints_dir,
+            config_hash=v.config.config_hash,
+            records={c.file: c for c in self.meta.checkpoints},
+            chronicle=v.chronicle_path,
+        )
+        if path is None or state is None:
+            check_config_hash(v.config, v.config_path)
+            for reason in skipped:
+                self.session.warnings.append(f"skipped checkpoint: {reason}; started over")
+            self._restarted = True
+            self.meta.checkpoints = []
+            self.meta.epochs_completed = self.meta.steps = 0
+            ckpt.remove_full_after(v.checkpoints_dir, -1)
+            return 0
         saved_schedule = state.get("schedule")  # absent from checkpoints written before it
         if saved_schedule is not None and state.get("schedule_sha256") != self.scheduler.sha256():
             changes = schedule_changes(saved_schedule, self.scheduler.serialize())
@@ -545,8 +634,7 @@ class Trainer:
                     f"the schedule changed since the checkpoint ({path.name}): "
                     + ", ".join(changes)
                 )
-        if state["config_hash"] != self.variant.config.config_hash:
-            raise CheckpointError(f"checkpoint {path.name} was written for another config")
+        check_config_hash(v.config, v.config_path)
         for reason in skipped:
             self.session.warnings.append(f"skipped checkpoint: {reason}")
         self.model.load_state_dict(state["model"])
@@ -569,6 +657,9 @@ class Trainer:
             if is_epoch_end(row)
         ]
         self.session.epochs_completed, self.session.steps = self.epoch, self.step
+        # Newer full checkpoints were skipped (corrupt, another config's, beyond the chronicle):
+        # this run writes its own in their place.
+        ckpt.remove_full_after(v.checkpoints_dir, self.step)
         return offset
 
     def _finish_metadata(self, session: TrainingSession) -> None:
@@ -590,7 +681,28 @@ class Trainer:
             meta.weights_sha256 = session.weights_sha256
         if session.status == "completed":
             meta.finished_at = now()
-        meta.save(self.variant.metadata_path)
+        try:
+            meta.save(self.variant.metadata_path)
+        except OSError as exc:  # the run's end could not be recorded: say so, and what now
+            failure = self._storage_failure(exc)
+            if session.status != "failed" or not session.error_message:
+                session.status, session.error_message = "failed", failure
+            elif "could not write" not in session.error_message:
+                session.error_message += f"; also {failure}"
+
+    def _storage_failure(self, exc: OSError) -> str:
+        """One line: what could not be written, and whether (and from where) a resume goes on."""
+        if isinstance(exc, StorageError):
+            what = str(exc)
+        else:
+            what = f"could not write {exc.filename or 'a file'}: {exc.strerror or exc}"
+        v = self.variant
+        try:
+            path, state, _ = ckpt.latest_valid_full(v.checkpoints_dir)
+        except CheckpointError as refusal:
+            return f"{what}; not resumable: {refusal}"
+        start = f"from epoch {state['epoch']}" if path is not None and state else "from scratch"
+        return f"{what}; resumable {start} with `trainwright resume {v.name}` once it can write"
 
 
 def _total_norm(grads: list[torch.Tensor]) -> torch.Tensor:
