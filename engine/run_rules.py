@@ -51,13 +51,7 @@ def delete_variant_dir(home: Path, directory: Path) -> None:
     directory = Path(directory)
     if not directory.is_dir():
         raise VariantError(f"no variant folder at {directory}")
-    lock = VariantLock(lock_path(directory))
-    try:
-        lock.acquire()
-    except VariantError:
-        raise VariantError(
-            f"{directory.name} is being trained right now; stop that run before deleting it"
-        ) from None
+    lock = hold_variant(directory)  # refused while a live run trains it
     try:
         move_to_trash(home, directory)
     finally:

@@ -10,25 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.families import USER_FAMILY_PY as FAMILY_PY
 
 from engine.errors import TrainwrightError
 from engine.names import MAX_NAME_BYTES, cap_name, safe_component
-
-FAMILY_PY = """
-import torch
-from torch import nn
-from engine.families.base import FamilyBase
-
-class Family(FamilyBase):
-    def create_model(self, params):
-        return nn.Linear(2, 2)
-
-    def generate_training_dataset(self, params, training_fraction, data_seed):
-        g = torch.Generator().manual_seed(data_seed)
-        x = torch.randn(40, 2, generator=g)
-        y = (x[:, 0] > 0).long()
-        return x[:30], y[:30], x[30:], y[30:]
-"""
 
 
 def _cli(home, *args, timeout=300):

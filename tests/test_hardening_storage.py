@@ -19,13 +19,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers.callbacks import StopAfter
 
 from engine.atomic import atomic_write_json
 from engine.cli import main
 from engine.errors import CheckpointError, TrainwrightError, VariantError
 from engine.metadata import ConfigEdited, VariantMetadata
 from engine.training import checkpoints as ckpt
-from engine.training.callbacks import Callback
 from engine.training.chronicle import ChronicleCut, ChronicleWriter, read_chronicle, stable_fields
 from engine.variants import Variant
 from engine.verify import verify_variant
@@ -34,15 +34,6 @@ from engine.workspace import Workspace
 FAMILY = "modulo_addition_1layer"
 DOMAIN = {"prime": 11}
 TRAINING = {"epochs": 6, "resume_every": 1}
-
-
-class StopAfter(Callback):
-    def __init__(self, event: threading.Event, epoch: int) -> None:
-        self.event, self.epoch = event, epoch
-
-    def on_epoch_end(self, metrics):
-        if metrics.epoch == self.epoch:
-            self.event.set()
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers.callbacks import StopAfter
 
 from engine.cli import main
 from engine.metadata import VariantMetadata
 from engine.training import checkpoints as ckpt
-from engine.training.callbacks import Callback
 from engine.training.optim import build_scheduler, describe_schedule, schedule_changes
 from engine.variants import Variant
 from engine.verify import verify_variant
@@ -24,15 +24,6 @@ from engine.workspace import Workspace
 FAMILY = "modulo_addition_1layer"
 # Weights every 2 epochs, a full checkpoint every 2 (the two newest kept) and at the end.
 TRAINING = {"epochs": 6, "checkpoint_every": 2, "resume_every": 2, "scheduler": "cosine"}
-
-
-class StopAfter(Callback):
-    def __init__(self, event: threading.Event, epoch: int) -> None:
-        self.event, self.epoch = event, epoch
-
-    def on_epoch_end(self, metrics):
-        if metrics.epoch == self.epoch:
-            self.event.set()
 
 
 @pytest.fixture(scope="module")
