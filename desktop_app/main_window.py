@@ -326,6 +326,7 @@ class MainWindow(QMainWindow):
             return
         self._save_settings()
         self.controller.shutdown()
+        self.training_tab.family_loader.shutdown()
         self.sweep_panel.shutdown()
         if self.distill_launcher is not None:
             self.distill_launcher.shutdown()

@@ -138,11 +138,24 @@ class _FakeWorkspace:
         return _FakeTrainer(callbacks, self.steps, self.fail)
 
 
-def _run(qtbot, workspace):
+@pytest.fixture
+def controllers():
+    """The test's RunControllers, kept alive to the end and then shut down and deleted on the
+    GUI thread, as a window does with its own (a controller collected by Python mid-test, its
+    job's deferred deletions still queued, crashed the event processing after the test)."""
+    made: list = []
+    yield made
+    for controller in made:
+        controller.shutdown()
+        controller.deleteLater()
+
+
+def _run(qtbot, workspace, controllers):
     from desktop_app.training.controller import RunController
     from desktop_app.training.run_queue import RunRequest
 
     controller = RunController(workspace)
+    controllers.append(controller)
     batches: list[int] = []
     ended: list = []
     controller.rowsReady.connect(lambda rows: batches.append(len(rows)))
@@ -154,17 +167,17 @@ def _run(qtbot, workspace):
     return batches, ended[0], time.monotonic() - started
 
 
-def test_worker_sends_rows_in_time_based_batches(qtbot):
+def test_worker_sends_rows_in_time_based_batches(qtbot, controllers):
     workspace = _FakeWorkspace(steps=20_000)
-    batches, outcome, seconds = _run(qtbot, workspace)
+    batches, outcome, seconds = _run(qtbot, workspace, controllers)
     assert outcome.status == "completed"
     assert sum(batches) == 20_000  # nothing lost, the last rows come with the final flush
     assert len(batches) <= seconds * 20 + 2  # at most ~20 batches a second
     assert workspace.threads and workspace.threads[0] != threading.main_thread().name
 
 
-def test_an_exception_in_the_worker_becomes_a_failed_run(qtbot):
-    batches, outcome, _ = _run(qtbot, _FakeWorkspace(steps=500, fail=True))
+def test_an_exception_in_the_worker_becomes_a_failed_run(qtbot, controllers):
+    batches, outcome, _ = _run(qtbot, _FakeWorkspace(steps=500, fail=True), controllers)
     assert outcome.status == "failed"
     assert outcome.message == "RuntimeError: boom in the trainer"
     assert sum(batches) == 500

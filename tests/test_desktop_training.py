@@ -530,3 +530,37 @@ def test_table_follows_the_newest_row_unless_scrolled_up(qtbot, tab):
     assert tab.progress_bar.value() == 300
     tab._run = None
     tab.progress_bar.stop()
+
+
+def test_a_slow_user_family_loads_in_the_background_and_the_window_stays_responsive(
+    qtbot, trainwright_home
+):
+    import json
+
+    from helpers.families import USER_FAMILY_PY
+
+    from desktop_app.main_window import MainWindow
+    from engine.workspace import Workspace
+
+    folder = trainwright_home / "families" / "slowfam"
+    folder.mkdir(parents=True)
+    spec = {
+        "name": "slowfam",
+        "display_name": "Slow family",
+        "variant_pattern": "slowfam_{seed}",
+        "domain_parameters": [{"name": "seed", "type": "int", "default": 0, "min": 0}],
+        "training_defaults": {"epochs": 2, "batch_size": 10},
+    }
+    (folder / "family.json").write_text(json.dumps(spec))
+    (folder / "family.py").write_text("import time\ntime.sleep(1.5)\n" + USER_FAMILY_PY)
+    window = MainWindow(Workspace(trainwright_home))
+    window.confirm_close = _yes
+    qtbot.addWidget(window)
+    tab = window.training_tab
+    started = time.monotonic()
+    assert tab.select_family("slowfam")
+    assert time.monotonic() - started < 1.0  # the import runs elsewhere
+    assert tab.state == "loading" and not tab.start_button.isEnabled()
+    qtbot.waitUntil(lambda: tab.config is not None, timeout=RUN_TIMEOUT_MS)
+    assert tab.config.variant == "slowfam_0" and tab.start_button.isEnabled()
+    window.close()

@@ -10,14 +10,15 @@ update the views. A task may declare more signals of its own (rows of a run, pro
 sweep); signals emitted on the task's thread reach their GUI-thread receivers in order.
 
 The `TaskRunner` keeps every thread referenced until it has really ended (a QThread destroyed
-while running aborts the process), deletes the task and the thread on the GUI thread once the
-thread is over, and then calls a job's `on_ended` callback there: after the task's last signal
-has been delivered, so "busy" can mean "the thread still runs".
+while running aborts the process), deletes the thread, and calls a job's `on_ended` callback on
+the GUI thread once its thread is over: after the task's last signal has been delivered, so
+"busy" can mean "the thread still runs".
 
-A task is never destroyed on its own thread. Destroying a Python-made QObject takes a lock of
-Qt's signal-slot table and then the GIL; the GUI thread, holding the GIL, can be waiting for
-that same lock (pyqtgraph connects and disconnects as it draws): a deadlock, seen in the test
-suite. So a task hands itself back to the GUI thread as it finishes, and is deleted there.
+A task is never destroyed on its own thread (no deleteLater there). Destroying a Python-made
+QObject takes a lock of Qt's signal-slot table and then the GIL; the GUI thread, holding the
+GIL, can be waiting for that same lock (pyqtgraph connects and disconnects as it draws): a
+deadlock, seen in the test suite. A task is owned by Python and goes when the GUI thread drops
+the last reference to it, after its thread has ended (which makes that safe).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from shiboken6 import isValid
 
 from engine.errors import TrainwrightError
@@ -93,9 +94,6 @@ class Task(QObject):
             self.result.emit(self.request_id, value)
         finally:
             self.done.set()  # after the signal: a collected job's answer is already posted
-            application = QCoreApplication.instance()
-            if application is not None:  # to be deleted on the GUI thread (see the module doc)
-                self.moveToThread(application.thread())
             self.finished.emit()
 
     def compute(self) -> Any:  # pragma: no cover - overridden
@@ -185,8 +183,8 @@ class TaskRunner(QObject):
 
     The task's `finished` quits the thread (quit() is thread-safe, so the thread ends even
     while the GUI thread waits in a shutdown); the thread's `finished` deletes the thread
-    (deleteLater), and the job, once the thread has really ended, deletes the task on the GUI
-    thread, drops the references and calls `on_ended`.
+    (deleteLater), and the job, once the thread has really ended, drops the references (the
+    task goes with the last one, on the GUI thread) and calls `on_ended`.
     """
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -228,8 +226,6 @@ class TaskRunner(QObject):
         job.ended = True
         if job in self._jobs:
             self._jobs.remove(job)
-        if isValid(job.task):
-            job.task.deleteLater()  # on the GUI thread: Task.run handed it back
         job.deleteLater()
         if job.on_ended is not None:
             job.on_ended()

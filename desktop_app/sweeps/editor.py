@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QLabel, QLayout, QVBoxLayout, QWidget
 
 from desktop_app.kit.family_combo import FamilyCombo
 from desktop_app.kit.family_forms import BASIC_TRAINING, FamilyForms
+from desktop_app.kit.family_loader import FamilyLoader
 from desktop_app.kit.param_form import LIST_TEXT
 from desktop_app.kit.preferences import Preferences
 from desktop_app.kit.style import ERROR_STYLE
@@ -45,6 +46,7 @@ class SweepEditor(QWidget):
         super().__init__()
         self.setObjectName("sweepEditor")
         self.workspace = workspace
+        self.family_loader = FamilyLoader(self._on_family_loaded, self._on_family_load_failed, self)
         self.runner = runner
         self._ids = itertools.count(1)
         self._family_spec: Any = None
@@ -144,6 +146,8 @@ class SweepEditor(QWidget):
         family = self.family
         if family is None or self._closing:
             return
+        if not self.family_loader.ready(self.workspace.registry, family):
+            return  # a user's family.py, importing in the background: asked again when done
         self._resolve_error = None
         self.domain_form.clear_external_errors()
         preferences = self.family_forms.preferences
@@ -165,6 +169,13 @@ class SweepEditor(QWidget):
                 self._resolve_error = self._resolve_error or f"{field}: {message}"
             elif field not in self.domain_form.errors():  # its own parse error says it first
                 self.domain_form.set_external_error(field, message)
+
+    def _on_family_loaded(self, name: str) -> None:
+        if name == self.family:
+            self._on_domain_changed()
+
+    def _on_family_load_failed(self, name: str, message: str) -> None:
+        log.warning("family %s failed to load: %s", name, message)  # creating a sweep says why
 
     def showEvent(self, event: Any) -> None:
         """The first time the editor shows, time earlier runs (in a task), which a window
@@ -330,3 +341,4 @@ class SweepEditor(QWidget):
     def close_editor(self) -> None:
         """The panel is closing: ask the engine nothing more."""
         self._closing = True
+        self.family_loader.shutdown()

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.kit.family_combo import FamilyCombo
 from desktop_app.kit.family_forms import FamilyForms
+from desktop_app.kit.family_loader import FamilyLoader
 from desktop_app.kit.preferences import Preferences
 from desktop_app.kit.warmup import EngineWarmup
 from desktop_app.kit.widgets import (
@@ -54,6 +55,7 @@ HISTORY_PREVIEW_BYTES = 40 * 2**20  # larger chronicles are not loaded on the GU
 # tab gives it (the forms, the run in progress, the queue), then those read from its folder.
 TAB_STATE_TEXT = {
     "invalid": ("invalid parameters", "Fix the parameters marked in red."),
+    "loading": ("loading the family…", "Its family.py is being imported; the name follows."),
     "training": ("training", "Training now."),
     "replaying": ("replaying", "Being replayed now."),
     "queued": ("queued", "Waiting in the queue."),
@@ -100,6 +102,7 @@ class TrainingTab(QWidget):
         self.engine_ready = warmup.devices is not None  # torch loaded, the devices known
 
         self.preferences = preferences or Preferences()
+        self.family_loader = FamilyLoader(self._on_family_loaded, self._on_family_load_failed, self)
         self._build(self.preferences)
 
         controller.runStarted.connect(self._on_run_started)
@@ -345,6 +348,11 @@ class TrainingTab(QWidget):
         family = self.family()
         if family is None:
             return
+        if not self.family_loader.ready(self.workspace.registry, family):
+            self.config = None  # a user's family.py, importing in the background
+            self._set_state("loading")
+            self._update_actions()
+            return
         self.domain_form.clear_external_errors()
         self.training_form.clear_external_errors()
         self._resolve_error = None
@@ -367,6 +375,16 @@ class TrainingTab(QWidget):
             self._resolve_error = f"{type(exc).__name__}: {exc}"
         self._refresh_error_area()
         self._refresh_variant_state()
+
+    def _on_family_loaded(self, name: str) -> None:
+        if name == self.family():
+            self._invalidate()
+
+    def _on_family_load_failed(self, name: str, message: str) -> None:
+        if name == self.family():
+            self._set_state("invalid")
+            self._update_actions()
+            self._show_error(message)
 
     def _show_defaults(self, resolution: Any) -> None:
         """The effective defaults in the training form, with where each comes from."""
@@ -437,7 +455,7 @@ class TrainingTab(QWidget):
     def _set_state(self, state: str) -> None:
         self.state = state
         text, tip = STATE_TEXT.get(state, (state, ""))
-        if state == "invalid":
+        if state in ("invalid", "loading"):
             self.variant_label.setText("—")
         self.state_label.setText(f"({text})")
         full_tip = tip + (f"\n{self._summary_problem}" if self._summary_problem else "")

@@ -100,6 +100,13 @@ class FamilyRegistry:
             raise FamilyError(f"unknown family {name!r}; known: {known}")
         return self._entries[name]
 
+    def loads_slowly(self, name: str) -> bool:
+        """True for a user family not imported yet: its family.py is the user's code (it may
+        import torch, or worse), so a window imports it in the background, never on its GUI
+        thread. Built-in families import at once (their modules do not import torch)."""
+        entry = self._entry(name)
+        return entry.directory is not None and name not in self._instances
+
     def family(self, name: str) -> ModelFamily:
         """The family's implementation, imported on first use."""
         if name not in self._instances:
