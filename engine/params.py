@@ -254,13 +254,6 @@ def parse_assignments(
     return parsed
 
 
-def _parse_int(text: str) -> int:
-    number = float(text)
-    if not number.is_integer():
-        raise ValueError(text)
-    return int(number)
-
-
 def _fmt(number: float) -> str:
     return str(int(number)) if float(number).is_integer() and abs(number) < 1e15 else f"{number:g}"
 

@@ -172,6 +172,20 @@ def _preferred(preferences: dict[str, Any]) -> dict[str, EffectiveDefault]:
     return out
 
 
+def with_preferences(
+    specs: list[ParameterSpec], preferences: dict[str, Any]
+) -> list[ParameterSpec]:
+    """`specs` whose defaults are the preferences' (threads, device) where the spec takes them:
+    what a form shows before the engine has resolved anything."""
+    preferred = _preferred(preferences)
+    return [
+        spec.model_copy(update={"default": preferred[spec.name].value})
+        if spec.name in preferred
+        else spec
+        for spec in specs
+    ]
+
+
 def _validate(
     specs: list[ParameterSpec], values: dict[str, Any], kind: str, errors: dict[str, str]
 ) -> dict[str, Any]:

@@ -37,6 +37,11 @@ def can_delete(status: str) -> bool:
     return status != "training"
 
 
+def can_verify(status: str) -> bool:
+    """Anything with its files and no live run writing them: not broken, not training."""
+    return status not in ("training", "broken")
+
+
 def can_resume_sweep(status: str) -> bool:
     return status in SWEEP_RESUMABLE
 

@@ -47,10 +47,6 @@ class RunConfig(BaseModel):
     def with_hash(self) -> RunConfig:
         return self.model_copy(update={"config_hash": config_hash(self.identity())})
 
-    def with_training(self, **changes: Any) -> RunConfig:
-        training = self.training.model_copy(update=changes)
-        return self.model_copy(update={"training": training}).with_hash()
-
 
 class _InDirectory:
     """A file of a variant's directory as a read-only attribute (`variant.config_path`)."""

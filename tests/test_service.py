@@ -12,7 +12,7 @@ import pytest
 
 from engine.errors import ParameterError, VariantError
 from engine.home import locate_home
-from engine.run_rules import can_delete, can_replay, can_resume, delete_variant_dir
+from engine.run_rules import can_delete, can_replay, can_resume, can_verify, delete_variant_dir
 from engine.training.lock import VariantLock
 
 
@@ -90,6 +90,8 @@ def test_run_rules():
     ]
     assert can_replay("completed") and not can_replay("failed")
     assert can_delete("failed") and not can_delete("training")
+    assert can_verify("completed") and can_verify("failed")
+    assert not can_verify("training") and not can_verify("broken")
 
 
 def _trained(workspace):

@@ -61,7 +61,7 @@ from engine import variants
 from engine.analysis import available_analyses
 from engine.discovery import VariantSummary
 from engine.errors import VariantError
-from engine.run_rules import can_delete, can_replay, can_resume, delete_variant_dir
+from engine.run_rules import can_delete, can_replay, can_resume, can_verify, delete_variant_dir
 
 ANALYSIS_CACHE_SIZE = 16
 
@@ -407,9 +407,7 @@ class AnalysisTab(QWidget):
         verifying = self._verify_path is not None
         self.resume_action.setEnabled(one is not None and can_resume(one.status))
         self.replay_action.setEnabled(one is not None and can_replay(one.status) and not replaying)
-        self.verify_action.setEnabled(
-            one is not None and one.status not in ("training", "broken") and not verifying
-        )
+        self.verify_action.setEnabled(one is not None and can_verify(one.status) and not verifying)
         self.delete_action.setEnabled(
             bool(selected) and all(can_delete(s.status) for s in selected)
         )
@@ -615,7 +613,7 @@ class AnalysisTab(QWidget):
         if self._verify_path is not None:
             self.statusMessage.emit("A verify is already running")
             return
-        if current is None or current.status in ("training", "broken"):
+        if current is None or not can_verify(current.status):
             self.statusMessage.emit("Select one variant that is not training to verify")
             return
         self._verify_request = next(self._ids)

@@ -54,9 +54,6 @@ class FamilyLoader(QObject):
             self.runner.start(task, self._loaded, self._failed)
         return False
 
-    def loading(self, name: str) -> bool:
-        return name in self._loading.values()
-
     @Slot(int, object)
     def _loaded(self, request_id: int, name: object) -> None:
         self._on_loaded(self._loading.pop(request_id, str(name)))

@@ -9,7 +9,6 @@ otherwise).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
 from pathlib import Path
@@ -35,9 +34,9 @@ from desktop_app.kit.style import NOTE_STYLE
 from desktop_app.kit.widgets import button, described, error_label
 from engine.atomic import atomic_write_json
 from engine.devices import DEVICES, available_devices
-from engine.errors import ParameterError
 from engine.home import HOME_ENV, PREFERENCES_FILE, default_home, locate_home
 from engine.params import ParameterSpec
+from engine.resolution import with_preferences
 
 # Origins of a data home the user chose for this session (--home, TRAINWRIGHT_HOME).
 EXPLICIT_ORIGINS = ("option", "environment")
@@ -84,15 +83,7 @@ class Preferences(BaseModel):
 
     def apply_to(self, specs: list[ParameterSpec]) -> list[ParameterSpec]:
         """Training specs whose threads/device defaults come from these preferences."""
-        overrides = self.training_defaults()
-        result = []
-        for spec in specs:
-            if spec.name in overrides:
-                with contextlib.suppress(ParameterError):
-                    default = spec.validate_value(overrides[spec.name])
-                    spec = spec.model_copy(update={"default": default})
-            result.append(spec)
-        return result
+        return with_preferences(specs, self.training_defaults())
 
 
 def _first_error(exc: Exception) -> str:

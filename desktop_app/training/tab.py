@@ -51,16 +51,14 @@ if TYPE_CHECKING:
 HISTORY_PREVIEW_BYTES = 40 * 2**20  # larger chronicles are not loaded on the GUI thread
 
 
-# The state label's text and tooltip for the variant the forms make: first the states this
-# tab gives it (the forms, the run in progress, the queue), then those read from its folder.
-TAB_STATE_TEXT = {
+# The state label's text and tooltip for the variant the forms make: the states this tab
+# gives it (the forms, the run in progress, the queue), then those read from its folder.
+STATE_TEXT = {
     "invalid": ("invalid parameters", "Fix the parameters marked in red."),
     "loading": ("loading the family…", "Its family.py is being imported; the name follows."),
     "training": ("training", "Training now."),
     "replaying": ("replaying", "Being replayed now."),
     "queued": ("queued", "Waiting in the queue."),
-}
-DISK_STATE_TEXT = {
     "new": ("new", "Not trained yet: Start trains it."),
     "completed": ("already trained", "Completed: Replay it, or Start to retrain it from scratch."),
     "failed": ("failed", "Resume it from its last checkpoint, or Start to retrain it."),
@@ -70,7 +68,6 @@ DISK_STATE_TEXT = {
     "broken": ("broken", "Its files are damaged: Start retrains it."),
     "busy_elsewhere": ("training elsewhere", "Another process is training this variant."),
 }
-STATE_TEXT = TAB_STATE_TEXT | DISK_STATE_TEXT
 
 
 class TrainingTab(QWidget):

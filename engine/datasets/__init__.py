@@ -8,16 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.datasets.registry import (
+from engine.datasets.registry import dataset_defaults, get_dataset, list_datasets
+from engine.datasets.types import (
     Dataset,
     DatasetDefaults,
     DatasetError,
     DatasetInfo,
     LoadedDataset,
     TargetColumnError,
-    dataset_defaults,
-    get_dataset,
-    list_datasets,
 )
 
 # Names served from torch-bearing modules, imported on first use (PEP 562).

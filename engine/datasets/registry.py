@@ -16,9 +16,7 @@ from engine.datasets.types import (
     DatasetDefaults,
     DatasetError,
     DatasetInfo,
-    LoadedDataset,
     TargetColumnError,
-    TaskType,
 )
 
 _BUILTINS: dict[str, Dataset] = {ds.info.id: ds for ds in (*SYNTHETIC_DATASETS, *BUNDLED_DATASETS)}
@@ -79,18 +77,4 @@ def dataset_defaults(dataset_id: str) -> DatasetDefaults:
     return ds.defaults  # type: ignore[union-attr]
 
 
-__all__ = [
-    "CSV_DEFAULTS",
-    "CSV_PREFIX",
-    "TASK_TYPES",
-    "Dataset",
-    "DatasetDefaults",
-    "DatasetError",
-    "DatasetInfo",
-    "LoadedDataset",
-    "TargetColumnError",
-    "TaskType",
-    "dataset_defaults",
-    "get_dataset",
-    "list_datasets",
-]
+__all__ = ["dataset_defaults", "get_dataset", "list_datasets"]

@@ -17,9 +17,7 @@ from engine.errors import FamilyError, ParameterError, VariantError
 from engine.families.base import ModelFamily
 from engine.families.spec import FamilySpec, load_family_spec
 from engine.names import VARIANT_NAME, safe_component
-from engine.params import ParameterSpec
 from engine.resolution import Resolution, Values, resolve_parameters
-from engine.training.config import training_specs
 from engine.variants import RunConfig, Variant, config_path, variant_dir
 
 # Importing a user's family.py for longer than this many seconds says which family it is.
@@ -141,12 +139,6 @@ class FamilyRegistry:
         if resolution.config is None:
             raise resolution.first_error()
         return resolution.config
-
-    def training_parameters(self, family: str, domain: dict[str, Any]) -> list[ParameterSpec]:
-        """The training schema with defaults for these domain parameters filled in."""
-        spec = self.spec(family)
-        overrides = {**spec.training_defaults, **self.family(family).training_defaults(domain)}
-        return training_specs(overrides)
 
     def create_variant(
         self, family: str, params: Values = None, training: Values = None, **kwargs: Any

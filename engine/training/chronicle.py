@@ -98,17 +98,6 @@ def read_chronicle(path: Path, *, limit_bytes: int | None = None) -> Iterator[di
             yield row
 
 
-def skipped_lines(path: Path, *, limit_bytes: int | None = None) -> int:
-    """How many non-blank lines of the chronicle `read_chronicle` skips."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        return 0
-    if limit_bytes is not None:
-        data = data[:limit_bytes]
-    return sum(1 for line in data.splitlines() if line.strip() and _parse(line) is None)
-
-
 def _parse(line: bytes) -> dict[str, Any] | None:
     if not line.strip():
         return None
