@@ -1,5 +1,5 @@
-"""The main window: the Training, Analysis and Sweeps tabs, menus, status bar, settings,
-safe closing, and the wiring between the features (which never import each other)."""
+"""The main window: the Training, Analysis, Sweeps and Datasets tabs, menus, status bar,
+settings, safe closing, and the wiring between the features (which never import each other)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 import engine
+from desktop_app.datasets.tab import DatasetsTab
 from desktop_app.kit.gui_gc import GuiThreadGarbageCollector
 from desktop_app.kit.preferences import (
     Preferences,
@@ -49,7 +50,8 @@ def window_settings(home: Path) -> QSettings:
 
 
 class MainWindow(QMainWindow):
-    """The Training, Analysis and Sweeps tabs; closing waits for a run to stop safely."""
+    """The Training, Analysis, Sweeps and Datasets tabs; closing waits for a run to stop
+    safely."""
 
     firstPainted = Signal()
 
@@ -81,6 +83,9 @@ class MainWindow(QMainWindow):
         self.first_paint_time: float | None = None
 
         self.controller = RunController(workspace, self)
+        # First: it lists the library in the background and publishes it to every dataset
+        # picker (the Training tab's among them).
+        self.datasets_tab = DatasetsTab(workspace)
         self.training_tab = TrainingTab(workspace, self.controller, preferences)
         self.sweep_panel = SweepPanel(workspace, preferences=preferences)
         # The Analysis tab (pyqtgraph and friends) is built after the first paint, or on use.
@@ -105,28 +110,36 @@ class MainWindow(QMainWindow):
         self._warmup_fallback.timeout.connect(self._start_warmup)
 
     def _build_tabs(self) -> QTabWidget:
-        """Training, Analysis (a placeholder page until it is built) and Sweeps."""
+        """Training, Analysis (a placeholder page until it is built), Sweeps and Datasets (last,
+        so the tab index saved by an older version still means the same tab)."""
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
         self.tabs.setAccessibleName("Main tabs")
         self.tabs.addTab(self.training_tab, "&Training")
         self.tabs.addTab(self._analysis_page, "&Analysis")
         self.tabs.addTab(self.sweep_panel, "&Sweeps")
+        self.tabs.addTab(self.datasets_tab, "&Datasets")
         self.tabs.setTabToolTip(0, "Configure, run and watch training")
         self.tabs.setTabToolTip(1, "Trained variants and their analyses")
         self.tabs.setTabToolTip(
             2, "Train every combination of parameter lists and compare the runs"
         )
+        self.tabs.setTabToolTip(
+            3, "The built-in and imported datasets: import, preview, rename, delete, train on"
+        )
         return self.tabs
 
     def _connect(self) -> None:
         """The features talk through the window: runs ending refresh the Analysis tab, its
-        Resume goes to the Training tab, and messages go to the status bar."""
+        Resume and the Datasets tab's Train on this go to the Training tab, and messages go to
+        the status bar."""
         self.controller.runEnded.connect(self._on_run_ended)
         self.controller.busyChanged.connect(self._on_busy_changed)
         self.training_tab.statusMessage.connect(self._show_status_message)
         self.sweep_panel.runFinished.connect(self._on_sweep_finished)
         self.sweep_panel.statusMessage.connect(self._show_analysis_message)
+        self.datasets_tab.statusMessage.connect(self._show_analysis_message)
+        self.datasets_tab.trainRequested.connect(self._on_train_requested)
         self.tabs.currentChanged.connect(self._on_tab_changed)
 
     # ---- the Analysis tab ------------------------------------------------------------------
@@ -294,6 +307,18 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.training_tab)
         self.training_tab.request_resume(variant)
 
+    @Slot(str, str)
+    def _on_train_requested(self, dataset: str, target: str) -> None:
+        """The Datasets tab's Train on this: the Training tab, MLP, that dataset (and target)."""
+        self.tabs.setCurrentWidget(self.training_tab)
+        if not self.training_tab.use_dataset(dataset, target or None):
+            self.status_bar.showMessage(
+                f"The MLP family is not available: cannot train on {dataset}", 10_000
+            )
+            return
+        column = f", target column {target}" if target else ""
+        self.status_bar.showMessage(f"MLP on dataset {dataset}{column}: check and Start", 10_000)
+
     # ---- closing ---------------------------------------------------------------------------
     def _ask_close(self) -> bool:
         current = self.controller.current
@@ -328,6 +353,7 @@ class MainWindow(QMainWindow):
         self.controller.shutdown()
         self.training_tab.family_loader.shutdown()
         self.sweep_panel.shutdown()
+        self.datasets_tab.shutdown()
         if self.distill_launcher is not None:
             self.distill_launcher.shutdown()
         if self._analysis_tab is not None:

@@ -36,7 +36,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, helptext in [
         ("families", "list model families"),
-        ("datasets", "list built-in datasets"),
         ("variants", "list trained variants"),
     ]:
         p = sub.add_parser(name, help=helptext)
@@ -117,7 +116,7 @@ def _load_extensions() -> None:
         return
     import importlib
 
-    for module in ("engine.sweeps.cli", "engine.distill.cli"):
+    for module in ("engine.datasets_cli", "engine.sweeps.cli", "engine.distill.cli"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:  # that package is not part of this install
@@ -148,19 +147,6 @@ def cmd_families(ws: Any, args: argparse.Namespace) -> int:
         print(f"    -t {p.name}={default!s:<12} {p.allowed()}. {p.help}")
     for error in ws.registry.errors:
         print(f"skipped {error.source}: {error.message}", file=sys.stderr)
-    return 0
-
-
-def cmd_datasets(ws: Any, args: argparse.Namespace) -> int:
-    from engine.datasets import list_datasets
-
-    infos = list_datasets()
-    if args.json:
-        _print_json([_asdict(i) for i in infos])
-        return 0
-    for info in infos:
-        print(f"{info.id:<12} {info.task_type:<15} {info.display_name}: {info.description}")
-    print("csv:PATH     (any CSV file; -p target=COLUMN)")
     return 0
 
 
@@ -248,7 +234,6 @@ def cmd_delete(ws: Any, args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[Any, argparse.Namespace], int]] = {
     "families": cmd_families,
-    "datasets": cmd_datasets,
     "variants": cmd_variants,
     "train": cmd_train,
     "resume": cmd_resume,
@@ -290,15 +275,19 @@ def _run(args: argparse.Namespace, start: Callable[[list[Any], threading.Event],
 class CancelOnSigint:
     """Ctrl+C sets the run's cancel event: it stops at the next step, resumable."""
 
-    def __init__(self, event: threading.Event) -> None:
-        self.event, self.previous = event, None
+    def __init__(
+        self,
+        event: threading.Event,
+        message: str = "stopping at the next step (a resumable checkpoint is written)…",
+    ) -> None:
+        self.event, self.previous, self.message = event, None, message
 
     def __enter__(self) -> None:
         if threading.current_thread() is threading.main_thread():
             self.previous = signal.signal(signal.SIGINT, self._handle)
 
     def _handle(self, *_: Any) -> None:
-        print("\nstopping at the next step (a resumable checkpoint is written)…", file=sys.stderr)
+        print(f"\n{self.message}", file=sys.stderr)
         self.event.set()
 
     def __exit__(self, *exc: object) -> None:
@@ -369,12 +358,6 @@ def _headline(metrics: dict[str, Any]) -> str:
         if metrics.get(key) is not None:
             parts.append(f"{label} {metrics[key]:.4g}")
     return ", ".join(parts) or "no metrics yet"
-
-
-def _asdict(obj: Any) -> dict[str, Any]:
-    import dataclasses
-
-    return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else dict(obj)
 
 
 def _print_json(obj: Any) -> None:

@@ -63,6 +63,8 @@ class ParameterSpec(BaseModel):
     # The version that added this parameter. At its default it stays out of a config's
     # identity, so configs stored before it existed keep their hash and variant name.
     added_in: str | None = None
+    # A richer editor than a text field: "dataset" is a picker over the dataset library.
+    widget: Literal["dataset"] | None = None
 
     @property
     def display_label(self) -> str:

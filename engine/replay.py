@@ -15,6 +15,7 @@ from engine.training.callbacks import Callbacks, CancelEvent
 from engine.training.checkpoints import remove_debris
 from engine.training.chronicle import read_chronicle, stable_fields
 from engine.training.lock import VariantLock
+from engine.training.provenance import check_target_scaling
 from engine.variants import Variant
 
 
@@ -46,6 +47,8 @@ def replay(
             f"variant {variant.name} is {original.status}; only completed runs replay"
         )
     check_config_hash(variant.config, variant.config_path)
+    family = workspace.registry.family(variant.family)
+    check_target_scaling(family, variant.config, original.versions.get("engine", ""))
     _remove_debris(variant)
     threads = int(original.platform.get("torch_threads") or 0) or None
     with tempfile.TemporaryDirectory(prefix="trainwright-replay-") as tmp:

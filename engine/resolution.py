@@ -27,7 +27,8 @@ from engine.names import VARIANT_NAME, cap_name
 from engine.params import ParameterSpec
 from engine.training.config import TRAINING_PARAMETERS, TrainingConfig, training_specs
 from engine.training.losses import loss_errors
-from engine.variants import RunConfig
+from engine.training.provenance import current_record
+from engine.variants import DataRecord, RunConfig
 
 if TYPE_CHECKING:
     from engine.families.base import ModelFamily
@@ -120,14 +121,21 @@ def resolve_parameters(
             name = variant_name(spec, domain_values, values, base, strategy, strategy_params)
         except ParameterError as exc:
             errors[exc.field] = exc.message
+    data = None
+    if not errors:
+        try:
+            data = current_record(family, domain_values)
+        except ValueError as exc:  # the data became unreadable since validate_domain
+            errors["dataset" if "dataset" in domain_values else "domain"] = str(exc)
     if not errors:
         config = RunConfig(
             family=spec.name,
-            variant=name,
+            variant=name if data is None else _with_data(name, data),
             domain=domain_values,
             training=values,
             strategy=strategy,
             strategy_params=strategy_params or {},
+            data=data,
         ).with_hash()
     return Resolution(
         family=spec.name,
@@ -137,6 +145,12 @@ def resolve_parameters(
         errors=errors,
         config=config,
     )
+
+
+def _with_data(name: str, data: DataRecord) -> str:
+    """A variant of the user's data is named after its content too: the same parameters on an
+    edited CSV make a new variant instead of colliding with the old one."""
+    return cap_name(f"{name}_d{data.sha256[:8]}")
 
 
 def effective_defaults(

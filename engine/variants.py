@@ -21,6 +21,22 @@ CHECKPOINTS_DIR = "checkpoints"
 LOCK_FILE = ".lock"
 
 
+class DataRecord(BaseModel):
+    """The data a variant was trained on: a dataset id and the SHA-256 of its content.
+
+    Recorded for the user's data (imported datasets, csv:PATH), whose content can change under
+    the same id; built-in data is versioned with the app, so its variants record none (and
+    keep the names and hashes they always had)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    sha256: str
+
+    def short(self) -> str:
+        return self.sha256[:12] + "…"
+
+
 class RunConfig(BaseModel):
     """The fully resolved config of a variant, as stored in config.json."""
 
@@ -32,17 +48,22 @@ class RunConfig(BaseModel):
     training: TrainingConfig
     strategy: str = "native"
     strategy_params: dict[str, Any] = {}
+    data: DataRecord | None = None  # the user's data it was trained on (see DataRecord)
     config_hash: str = ""
 
     def identity(self) -> dict[str, Any]:
-        """What the run computes: the config hash covers exactly this."""
-        return {
+        """What the run computes: the config hash covers exactly this (the data record only
+        when there is one, so configs without one keep their hash)."""
+        identity: dict[str, Any] = {
             "family": self.family,
             "domain": self.domain,
             "training": self.training.identity(),
             "strategy": self.strategy,
             "strategy_params": self.strategy_params,
         }
+        if self.data is not None:
+            identity["data"] = self.data.model_dump()
+        return identity
 
     def with_hash(self) -> RunConfig:
         return self.model_copy(update={"config_hash": config_hash(self.identity())})

@@ -10,6 +10,7 @@ import torch
 from engine.datasets import (
     DatasetError,
     LoadedDataset,
+    fit_split,
     get_dataset,
     list_datasets,
     load_csv,
@@ -18,6 +19,7 @@ from engine.datasets import (
 
 SYNTHETIC = ["two_moons", "circles", "spirals", "xor", "sine"]
 BUNDLED = ["iris", "wine", "diabetes"]
+IMAGES = ["digits", "shapes"]
 SOURCES_MD = Path(__file__).resolve().parents[1] / "resources" / "datasets" / "SOURCES.md"
 
 
@@ -29,7 +31,7 @@ def write_csv(tmp_path: Path, text: str, name: str = "data.csv") -> Path:
 
 def test_list_datasets_has_every_builtin_in_stable_order() -> None:
     ids = [info.id for info in list_datasets()]
-    assert ids == SYNTHETIC + BUNDLED
+    assert ids == SYNTHETIC + BUNDLED + IMAGES
     assert ids == [info.id for info in list_datasets()]
 
 
@@ -125,10 +127,13 @@ def test_split_scales_test_rows_with_train_statistics_only() -> None:
         class_names=None,
         defaults=get_dataset("sine").load().defaults,
     )
-    train_x, train_y, test_x, test_y = train_test_split(ds, 0.4, seed=3)
+    split = fit_split(ds, 0.4, seed=3)
+    train_x, train_y, test_x, test_y = split.train_x, split.train_y, split.test_x, split.test_y
     assert len(train_y) == 3 and len(test_y) == 2
-    train_rows = x[train_y.long()]
-    test_rows = x[test_y.long()]
+    # The target (the row index here) is standardised too; its scale recovers the rows.
+    assert split.target is not None
+    train_rows = x[split.target.inverse(train_y).round().long()]
+    test_rows = x[split.target.inverse(test_y).round().long()]
     mean = train_rows.mean(dim=0)
     std = train_rows.std(dim=0, correction=0)
     std[1] = 1.0  # constant column: std 0 -> 1

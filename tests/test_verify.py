@@ -175,12 +175,15 @@ def _stopped(workspace: Workspace, training: dict) -> Variant:
 def test_a_changed_schedule_is_refused_on_resume_and_named(workspace, tmp_path):
     # The config cannot change under a run (an edited config.json is refused as such), but
     # the schedule can: rows added to a CSV change the steps per epoch and so the schedule.
+    # (A variant that records its data's hash is refused before that, naming the data; this
+    # one is made like a variant stored before data records existed.)
     table = tmp_path / "table.csv"
     rows = [f"{i % 7},{i % 5},{'ab'[i % 2]}" for i in range(40)]
     table.write_text("x1,x2,y\n" + "\n".join(rows) + "\n", encoding="utf-8")
     domain = {"dataset": f"csv:{table}", "hidden_dim": 8}
     training = {"epochs": 6, "batch_size": 8, "resume_every": 1, "scheduler": "cosine"}
-    variant = workspace.create_variant("mlp", domain, training)
+    recorded = workspace.create_variant("mlp", domain, training)
+    variant = Variant(recorded.home, recorded.config.model_copy(update={"data": None}).with_hash())
     cancel = threading.Event()
     assert workspace.train(variant, [StopAfter(cancel, 3)], cancel).status == "cancelled"
     table.write_text(table.read_text() + "\n".join(rows) + "\n", encoding="utf-8")  # 80 rows

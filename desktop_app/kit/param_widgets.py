@@ -2,7 +2,9 @@
 
 Widgets by type: int → QSpinBox (its range from the spec), float with a small inclusive range
 → QDoubleSpinBox, other floats (lr, thresholds, exclusive bounds) → QLineEdit parsed with
-`spec.parse`, choice → QComboBox, bool → QCheckBox, str and int_list → QLineEdit.
+`spec.parse`, choice → QComboBox, bool → QCheckBox, str and int_list → QLineEdit. A spec
+that asks for a richer editor gets it: `widget == "dataset"` → DatasetPicker (its value is
+the dataset id, parsed like typed text).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.kit.dataset_picker import DatasetPicker
 from desktop_app.kit.formatting import format_value
 from engine.errors import ParameterError
 from engine.params import ParameterSpec
@@ -77,7 +80,10 @@ def _float_step(spec: ParameterSpec) -> float:
 
 
 def make_value_widget(spec: ParameterSpec, parent: QWidget | None = None) -> QWidget:
-    """The editor for one parameter: check box, combo, spin box, or a validated line edit."""
+    """The editor for one parameter: check box, combo, spin box, dataset picker, or a
+    validated line edit."""
+    if spec.widget == "dataset":
+        return DatasetPicker(parent)
     if spec.type == "bool":
         return QCheckBox(parent)
     if spec.type == "choice" and spec.choices is not None:
@@ -110,6 +116,8 @@ def make_value_widget(spec: ParameterSpec, parent: QWidget | None = None) -> QWi
 
 def read_value(widget: QWidget, spec: ParameterSpec) -> Any:
     """The widget's value, validated by its spec; raises ParameterError."""
+    if isinstance(widget, DatasetPicker):
+        return spec.parse(widget.value())
     if isinstance(widget, QCheckBox):
         return spec.validate_value(widget.isChecked())
     if isinstance(widget, QComboBox):
@@ -126,10 +134,12 @@ def write_value(widget: QWidget, spec: ParameterSpec, value: Any) -> None:
     """Show `value` (a Python value or typed text) without emitting change signals."""
     blocked = widget.blockSignals(True)
     try:
-        if isinstance(value, str) and not isinstance(widget, QLineEdit | QComboBox):
+        if isinstance(value, str) and not isinstance(widget, QLineEdit | QComboBox | DatasetPicker):
             with contextlib.suppress(ParameterError):
                 value = spec.parse(value)
-        if isinstance(widget, QCheckBox):
+        if isinstance(widget, DatasetPicker):
+            widget.set_value(value)
+        elif isinstance(widget, QCheckBox):
             widget.setChecked(bool(value))
         elif isinstance(widget, QComboBox):
             index = widget.findData(value)
@@ -149,6 +159,8 @@ def write_value(widget: QWidget, spec: ParameterSpec, value: Any) -> None:
 
 def changed_signal(widget: QWidget) -> Any:
     """The signal a value widget emits when the user edits it."""
+    if isinstance(widget, DatasetPicker):
+        return widget.valueChanged
     if isinstance(widget, QCheckBox):
         return widget.toggled
     if isinstance(widget, QComboBox):

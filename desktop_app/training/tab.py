@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from desktop_app.training.plots import TrainingPlots
 
 HISTORY_PREVIEW_BYTES = 40 * 2**20  # larger chronicles are not loaded on the GUI thread
+DATASET_FAMILY = "mlp"  # the family "Train on this" (Datasets tab) trains on a dataset
 
 
 # The state label's text and tooltip for the variant the forms make: the states this tab
@@ -286,6 +287,21 @@ class TrainingTab(QWidget):
 
     def select_family(self, name: str) -> bool:
         return self.family_forms.select_family(name)
+
+    def use_dataset(self, dataset: str, target: str | None = None) -> bool:
+        """Train the MLP family on `dataset` (from the Datasets tab): the family, the
+        dataset, its target column (None: the dataset's own) and the task type it infers.
+        False if there is no MLP family."""
+        if not self.select_family(DATASET_FAMILY):
+            return False
+        form = self.domain_form
+        if form.has_field("dataset"):
+            form.set_value("dataset", dataset)
+        if form.has_field("target"):
+            form.set_value("target", target or "")
+        if form.has_field("task_type"):
+            form.set_value("task_type", "auto")
+        return True
 
     @Slot(object)
     def _on_family_changed(self, spec: Any) -> None:

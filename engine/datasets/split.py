@@ -1,6 +1,8 @@
-"""Seeded train/test split and feature standardisation fitted on the train split only.
+"""Seeded train/test split; features and regression targets standardised with train statistics.
 
-Fitting the scaler on the train rows alone keeps test rows from leaking into training.
+Fitting the scalers on the train rows alone keeps test rows from leaking into training. A
+regression target is standardised too, so one learning rate suits a target in [-1, 1] and one in
+the hundreds of thousands alike; its `TargetScale` brings errors back to the target's own units.
 """
 
 from __future__ import annotations
@@ -33,6 +35,45 @@ class Standardizer:
         return ((x.double() - self.mean.double()) / self.std.double()).float()
 
 
+@dataclass(frozen=True)
+class TargetScale:
+    """Mean and std of a regression target over the training rows (std 1 when constant).
+
+    The model learns `(y - mean) / std`; its predictions are `mean + std * output` and its
+    errors `std * error` in the target's own units (R² is the same in either)."""
+
+    mean: float
+    std: float
+
+    @classmethod
+    def fit(cls, y: torch.Tensor) -> TargetScale:
+        y64 = y.double()
+        mean = float(y64.mean())
+        std = float(y64.std(correction=0))
+        if not std > 0 or float(y64.amax()) == float(y64.amin()):
+            std = 1.0
+        return cls(mean=mean, std=std)
+
+    def transform(self, y: torch.Tensor) -> torch.Tensor:
+        return ((y.double() - self.mean) / self.std).float()
+
+    def inverse(self, y: torch.Tensor) -> torch.Tensor:
+        """Standardised values (a model's outputs) back in the target's units."""
+        return (y.double() * self.std + self.mean).float()
+
+
+@dataclass(frozen=True, eq=False)
+class FittedSplit:
+    """A standardised train/test split and the scalers fitted on its train rows."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor  # standardised for regression (see `target`)
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    features: Standardizer
+    target: TargetScale | None  # None for classification
+
+
 def split_indices(n: int, test_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Seeded permutation of ``range(n)`` cut into (train, test) index tensors, both non-empty."""
     if not 0.0 < test_fraction < 1.0:
@@ -46,24 +87,29 @@ def split_indices(n: int, test_fraction: float, seed: int) -> tuple[torch.Tensor
     return perm[n_test:], perm[:n_test]
 
 
-def fit_split(
-    ds: LoadedDataset, test_fraction: float, seed: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, Standardizer]:
-    """Like `train_test_split`, also returning the fitted `Standardizer`."""
+def fit_split(ds: LoadedDataset, test_fraction: float, seed: int) -> FittedSplit:
+    """The seeded split with features (and a regression target) standardised by train stats."""
     train_idx, test_idx = split_indices(len(ds.y), test_fraction, seed)
     scaler = Standardizer.fit(ds.x[train_idx])
-    return (
-        scaler.transform(ds.x[train_idx]),
-        ds.y[train_idx].clone(),
-        scaler.transform(ds.x[test_idx]),
-        ds.y[test_idx].clone(),
-        scaler,
+    train_y, test_y = ds.y[train_idx].clone(), ds.y[test_idx].clone()
+    target = None
+    if ds.y.is_floating_point():
+        target = TargetScale.fit(train_y)
+        train_y, test_y = target.transform(train_y), target.transform(test_y)
+    return FittedSplit(
+        train_x=scaler.transform(ds.x[train_idx]),
+        train_y=train_y,
+        test_x=scaler.transform(ds.x[test_idx]),
+        test_y=test_y,
+        features=scaler,
+        target=target,
     )
 
 
 def train_test_split(
     ds: LoadedDataset, test_fraction: float, seed: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Return ``train_x, train_y, test_x, test_y`` with features standardised by train stats."""
-    train_x, train_y, test_x, test_y, _ = fit_split(ds, test_fraction, seed)
-    return train_x, train_y, test_x, test_y
+    """Return ``train_x, train_y, test_x, test_y`` standardised by train statistics (a
+    regression target too: `fit_split` returns its `TargetScale`)."""
+    s = fit_split(ds, test_fraction, seed)
+    return s.train_x, s.train_y, s.test_x, s.test_y

@@ -3,18 +3,28 @@
 Uses only the stdlib ``csv`` module so user files need no extra dependency, and reports
 every problem as a `DatasetError` naming the file, the 1-based data row (row 1 is the first
 row after the header; blank lines are skipped and not counted) and the column.
+
+A user's table is parsed once per (identity, content SHA-256): the form resolves a run on
+every edit and a run loads its data several times, so the rows are kept in a small module-level
+cache keyed by the content's hash. An edited file has a new hash and is read again.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import math
 import stat
+import threading
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
+from engine.datasets.content_memo import remembered_hash
 from engine.datasets.types import (
     CSV_DEFAULTS,
     CSV_PREFIX,
@@ -27,8 +37,22 @@ from engine.datasets.types import (
     TaskType,
 )
 
+if TYPE_CHECKING:
+    from engine.datasets.manifest import Manifest
+
 MAX_INTEGER_CLASSES = 20  # an integer target with at most this many values is a class label
 MAX_CATEGORIES = 100  # more distinct strings than this is almost surely an id/free-text column
+MAX_CACHED_TABLES = 8  # sources whose parsed rows stay in memory (one content hash each)
+
+# How many times a table's text was read and split into rows: the cache below is what keeps
+# this from growing on every load, and the tests count it to show so.
+table_reads = 0
+
+_Rows = tuple[list[str], list[list[str]]]
+_lock = threading.Lock()
+# (identity, sha256) -> header and rows; (identity, sha256, target, task_type) -> encoded table.
+_rows: dict[tuple[str, str], _Rows] = {}
+_encoded: dict[tuple[str, str, str | None, str | None], tuple[LoadedDataset, str]] = {}
 
 
 def load_csv(
@@ -40,10 +64,20 @@ def load_csv(
 ) -> LoadedDataset:
     """Read and parse a CSV file; ``target`` defaults to the last column."""
     p = Path(path).expanduser()
-    return _parse(_read_file(p), p.name, target, task_type, defaults)[0]
+    return _parse(_decode(_read_file(p), p), p.name, target, task_type, defaults)[0]
 
 
-def _read_file(p: Path) -> str:
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a CSV file's bytes now (DatasetError when it cannot be read); hashed
+    again only when the file changed on disk (engine.datasets.content_memo)."""
+    p = Path(path).expanduser()
+    try:
+        return remembered_hash([p], lambda: hashlib.sha256(_read_file(p)).hexdigest())
+    except (OSError, ValueError):  # stat failed: let the reader say why, in its words
+        return hashlib.sha256(_read_file(p)).hexdigest()
+
+
+def _read_file(p: Path) -> bytes:
     try:
         mode = p.stat().st_mode
     except FileNotFoundError:
@@ -57,15 +91,90 @@ def _read_file(p: Path) -> str:
     if not stat.S_ISREG(mode):  # a FIFO or a device would block or never end
         raise DatasetError(f"{p}: not a regular file; give the path of a CSV file")
     try:
-        return p.read_text(encoding="utf-8-sig")
+        return p.read_bytes()
     except FileNotFoundError:
         raise DatasetError(f"CSV file not found: {p}") from None
     except IsADirectoryError:
         raise DatasetError(f"Expected a CSV file but found a folder: {p}") from None
-    except UnicodeDecodeError:
-        raise DatasetError(f"{p.name}: not a UTF-8 text file") from None
     except OSError as exc:
         raise DatasetError(f"Cannot read CSV file {p}: {exc.strerror or exc}") from None
+
+
+def _decode(data: bytes, p: Path) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DatasetError(f"{p.name}: not a UTF-8 text file") from None
+
+
+def cached_table(
+    identity: str,
+    sha256: str,
+    read_text: Callable[[], str],
+    *,
+    source: str,
+    target: str | None,
+    task_type: str | None,
+    defaults: DatasetDefaults,
+) -> tuple[LoadedDataset, str]:
+    """The table whose content has hash ``sha256``, parsed from ``read_text()`` only the first
+    time this (identity, hash) is asked for; the dataset (a private copy) and its target name.
+
+    ``identity`` names the source (a file path, a library entry): it holds one content hash at
+    a time, so an edited file's old rows are dropped when its new ones are read."""
+    global table_reads
+    key = (identity, sha256)
+    encoded_key = (identity, sha256, target, task_type)
+    with _lock:
+        hit = _encoded.get(encoded_key)
+        rows = _rows.get(key)
+    if hit is None:
+        if rows is None:
+            rows = _read_rows(read_text(), source)
+            with _lock:
+                table_reads += 1
+                _remember_rows(key, rows)
+        # Not cached on error: a bad cell or an unknown target is reported again next time.
+        hit = _parse_rows(*rows, source, target, task_type, defaults)
+        with _lock:
+            if key in _rows:
+                _encoded[encoded_key] = hit
+    return _copy(hit[0]), hit[1]
+
+
+def _remember_rows(key: tuple[str, str], rows: _Rows) -> None:
+    """Keep ``rows`` as the one content of its identity, and at most MAX_CACHED_TABLES."""
+    stale = [k for k in _rows if k[0] == key[0] and k != key]
+    for old in stale:
+        del _rows[old]
+    _rows[key] = rows
+    while len(_rows) > MAX_CACHED_TABLES:  # the least recently read first (insertion order)
+        stale.append(next(iter(_rows)))
+        del _rows[stale[-1]]
+    for old in stale:
+        for k in [k for k in _encoded if k[:2] == old]:
+            del _encoded[k]
+
+
+def clear_cache() -> None:
+    """Forget every parsed table (the next load of each reads its file again)."""
+    with _lock:
+        _rows.clear()
+        _encoded.clear()
+
+
+def _copy(d: LoadedDataset) -> LoadedDataset:
+    """A copy whose tensors and lists a caller may change without touching the cache."""
+    return LoadedDataset(
+        x=d.x.clone(),
+        y=d.y.clone(),
+        num_features=d.num_features,
+        task_type=d.task_type,
+        num_classes=d.num_classes,
+        feature_names=list(d.feature_names),
+        class_names=list(d.class_names) if d.class_names is not None else None,
+        defaults=d.defaults,
+    )
 
 
 def parse_csv_text(
@@ -88,11 +197,21 @@ def _parse(
     defaults: DatasetDefaults,
 ) -> tuple[LoadedDataset, str]:
     """The dataset and the name of the column used as its target."""
+    return _parse_rows(*_read_rows(text, source), source, target, task_type, defaults)
+
+
+def _parse_rows(
+    header: list[str],
+    rows: list[list[str]],
+    source: str,
+    target: str | None,
+    task_type: str | None,
+    defaults: DatasetDefaults,
+) -> tuple[LoadedDataset, str]:
     if task_type is not None and task_type not in TASK_TYPES:
         raise DatasetError(
             f"Unknown task type '{task_type}'; choose 'classification' or 'regression'"
         )
-    header, rows = _read_rows(text, source)
     if target is None:
         target = header[-1]
     if target not in header:
@@ -255,14 +374,25 @@ def _encode_target(
 
 
 class CsvFileDataset:
-    """A user's CSV file; parsed when constructed so a bad file fails at selection time."""
+    """A user's CSV file; parsed when constructed so a bad file fails at selection time.
+
+    The file's bytes are read (and hashed) every time one is constructed, so an edited file is
+    seen at the next run; its rows are parsed once per content hash (`cached_table`)."""
 
     def __init__(
         self, path: str | Path, *, target: str | None = None, task_type: str | None = None
     ) -> None:
         self.path = Path(path).expanduser()
-        self._data, self.target = _parse(
-            _read_file(self.path), self.path.name, target, task_type, CSV_DEFAULTS
+        data = _read_file(self.path)
+        self.sha256 = hashlib.sha256(data).hexdigest()
+        self._data, self.target = cached_table(
+            f"csv:{self.path.resolve()}",
+            self.sha256,
+            lambda: _decode(data, self.path),
+            source=self.path.name,
+            target=target,
+            task_type=task_type,
+            defaults=CSV_DEFAULTS,
         )
         n, f = self._data.x.shape
         self.info = DatasetInfo(
@@ -275,14 +405,42 @@ class CsvFileDataset:
 
     def load(self, seed: int = 0) -> LoadedDataset:
         """The file's rows (``seed`` is unused: real data has no randomness to seed)."""
-        d = self._data
-        return LoadedDataset(
-            x=d.x.clone(),
-            y=d.y.clone(),
-            num_features=d.num_features,
-            task_type=d.task_type,
-            num_classes=d.num_classes,
-            feature_names=list(d.feature_names),
-            class_names=list(d.class_names) if d.class_names is not None else None,
-            defaults=d.defaults,
+        return _copy(self._data)
+
+
+class LibraryTableDataset:
+    """A table imported into the dataset library (``<home>/datasets/<id>/data.csv``).
+
+    Its rows are read once per content hash recorded in the manifest: a second run on the same
+    import does not read the file again (`data_record` rehashes it to catch a changed copy)."""
+
+    def __init__(
+        self,
+        dataset_dir: Path,
+        manifest: Manifest,
+        info: DatasetInfo,
+        *,
+        target: str | None = None,
+        task_type: str | None = None,
+    ) -> None:
+        self.path = Path(dataset_dir) / "data.csv"
+        self.sha256 = manifest.sha256
+        self._data, self.target = cached_table(
+            f"library:{self.path}",
+            manifest.sha256,
+            lambda: _decode(_read_file(self.path), self.path),
+            source=manifest.id,
+            target=target if target is not None else manifest.target,
+            task_type=task_type,
+            defaults=CSV_DEFAULTS,
         )
+        n, f = self._data.x.shape
+        self.info = replace(
+            info,
+            description=f"{n} rows, {f} features, target '{self.target}'; imported",
+            task_type=self._data.task_type,
+        )
+
+    def load(self, seed: int = 0) -> LoadedDataset:
+        """The table's rows (``seed`` is unused: real data has no randomness to seed)."""
+        return _copy(self._data)

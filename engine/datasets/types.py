@@ -11,20 +11,31 @@ from dataclasses import dataclass
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from engine.errors import TrainwrightError
+
+# The config's record of the data a variant saw, re-exported for the loaders.
+from engine.variants import DataRecord as DataRecord
+
 if TYPE_CHECKING:
     import torch
 
 TaskType = Literal["classification", "regression"]
+DatasetKind = Literal["tabular", "images"]
 TASK_TYPES: tuple[str, ...] = ("classification", "regression")
 CSV_PREFIX = "csv:"
 
 
-class DatasetError(ValueError):
-    """A problem with a dataset; the message is written to be shown to a user as is."""
+class DatasetError(TrainwrightError, ValueError):
+    """A problem with a dataset; the message is written to be shown to a user as is (the CLI:
+    exit 2, one line)."""
 
 
 class TargetColumnError(DatasetError):
     """The chosen target column does not exist, or this dataset's target cannot be chosen."""
+
+
+class DatasetImportError(DatasetError):
+    """An import refused: the message names the file or archive entry and the rule it broke."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +55,8 @@ class DatasetInfo:
     display_name: str
     description: str
     task_type: TaskType
-    source: str  # "synthetic" | "bundled" | "csv"
+    source: str  # "synthetic" | "bundled" | "csv" | "imported"
+    kind: DatasetKind = "tabular"
 
 
 # eq=False: comparing tensors with == is elementwise, so a generated __eq__ would be a trap.
@@ -62,12 +74,31 @@ class LoadedDataset:
     defaults: DatasetDefaults
 
 
+@dataclass(frozen=True, eq=False)
+class LoadedImages:
+    """Decoded images at one size: what an image model trains on (uint8 keeps memory at 1/4)."""
+
+    x: torch.Tensor  # uint8 [n, channels, size, size]
+    y: torch.Tensor  # int64 [n]
+    class_names: list[str]
+    defaults: DatasetDefaults
+
+
 class Dataset(Protocol):
     """Anything that can describe itself and produce a `LoadedDataset` for a seed."""
 
     info: DatasetInfo
 
     def load(self, seed: int = 0) -> LoadedDataset: ...
+
+
+class ImageSource(Dataset, Protocol):
+    """An image dataset: decoded at the size a run asks for; `load` flattens it for an MLP."""
+
+    native_size: int  # the most common longer side of its images
+    channels: int  # 1 (grey) or 3 (colour)
+
+    def load_images(self, size: int, channels: int, seed: int = 0) -> LoadedImages: ...
 
 
 # A user's CSV brings no tuned hyperparameters: these are the defaults its forms show.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from engine.families.spec import FamilySpec
@@ -38,6 +39,9 @@ class FamilyBase:
     A model returns one row of class logits (or one regression value) per example; the loss
     is cross-entropy or mean squared error accordingly.
     """
+
+    # The data home whose dataset library imported datasets come from; FamilyRegistry sets it.
+    home: Path | None = None
 
     def __init__(self, spec: FamilySpec) -> None:
         self.spec = spec

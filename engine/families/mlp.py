@@ -1,16 +1,28 @@
-"""MLPs on tabular data: a DynamicMLPModel over any dataset of the dataset registry."""
+"""MLPs on any dataset of the dataset registry: tables, and images as flattened pixels.
+
+Nothing is cached here: a dataset is looked up on every call (the registry keeps the parsed
+rows of a user's table per content hash), so an edited CSV is what the next run trains on.
+"""
 
 from __future__ import annotations
 
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from engine.datasets import DatasetError, TargetColumnError, dataset_defaults, get_dataset
+from engine.datasets import (
+    DatasetError,
+    TargetColumnError,
+    data_record,
+    dataset_defaults,
+    get_dataset,
+)
 from engine.errors import ParameterError
 from engine.families.base import FamilyBase, Split
 
 if TYPE_CHECKING:
     from torch import nn
+
+    from engine.datasets import DataRecord, Dataset
+    from engine.datasets.split import FittedSplit
 
 # Linear baseline mode has no hidden layers; its runs record these fixed values instead.
 LINEAR_BASELINE_FIXED = {"hidden_dim": 128, "num_hidden_layers": 2, "dropout": 0.1}
@@ -22,36 +34,40 @@ class MLPFamily(FamilyBase):
         if params["linear_baseline"]:
             params.update(LINEAR_BASELINE_FIXED)
         try:
-            source = _source(params["dataset"], params["target"] or None, _task(params))
-            if not params["dataset"].startswith("csv:"):
-                # A built-in's target and task are fixed: a different one is refused, not ignored.
-                get_dataset(
-                    params["dataset"], target=params["target"] or None, task_type=_task(params)
-                )
+            # A built-in's or an image dataset's target and task are fixed: a different one is
+            # refused, not ignored.
+            source = self._source(params)
+            if source.info.source in ("csv", "imported") and source.info.kind == "tabular":
+                source.load(seed=params["seed"])  # a bad cell is reported now, not mid-run
         except TargetColumnError as exc:
             raise ParameterError("target", str(exc)) from None
         except DatasetError as exc:
             raise ParameterError("dataset", str(exc)) from None
-        if params["dataset"].startswith("csv:"):
-            source.load(seed=params["seed"])  # a bad cell is reported now, not mid-run
         return params
 
     def task_type(self, params: dict[str, Any]) -> str:
-        return _source(params["dataset"], params["target"] or None, _task(params)).info.task_type
+        return self._source(params).info.task_type
 
     def training_defaults(self, params: dict[str, Any]) -> dict[str, Any]:
-        source = _source(params["dataset"], params["target"] or None, _task(params))
-        return {**self.spec.training_defaults, **_defaults(source)}
+        defaults = dataset_defaults(params["dataset"], self.home)
+        return {
+            **self.spec.training_defaults,
+            "epochs": defaults.epochs,
+            "lr": defaults.lr,
+            "batch_size": defaults.batch_size,
+        }
 
     def defaults_source(self, params: dict[str, Any]) -> str:
         return f"dataset {params['dataset']}"
 
+    def data_record(self, params: dict[str, Any]) -> DataRecord | None:
+        """The content hash of the user's data these parameters train on (None: built-in)."""
+        return data_record(params["dataset"], self.home)
+
     def create_model(self, params: dict[str, Any]) -> nn.Module:
         from engine.models import DynamicMLPModel, LayerConfig, MLPConfig
 
-        data = _source(params["dataset"], params["target"] or None, _task(params)).load(
-            seed=params["seed"]
-        )
+        input_dim, output_dim, task_type = _model_shape(self._source(params), params["seed"])
         layers = (
             []
             if params["linear_baseline"]
@@ -66,34 +82,51 @@ class MLPFamily(FamilyBase):
             ]
         )
         config = MLPConfig(
-            input_dim=data.num_features,
-            output_dim=data.num_classes or 1,
-            task_type=data.task_type,
-            layers=layers,
+            input_dim=input_dim, output_dim=output_dim, task_type=task_type, layers=layers
         )
         return DynamicMLPModel(config)
 
     def generate_training_dataset(
         self, params: dict[str, Any], training_fraction: float, data_seed: int
     ) -> Split:
-        from engine.datasets import train_test_split
+        """Features standardised by the train rows; a regression target too (`target_scale`
+        gives its mean and std, so metrics can be reported in the target's units)."""
+        s = self._split(params, training_fraction, data_seed)
+        return s.train_x, s.train_y, s.test_x, s.test_y
 
-        source = _source(params["dataset"], params["target"] or None, _task(params))
-        data = source.load(seed=params["seed"])
-        return train_test_split(data, 1.0 - training_fraction, data_seed)
+    def target_scale(
+        self, params: dict[str, Any], training_fraction: float, data_seed: int
+    ) -> tuple[float, float] | None:
+        """(mean, std) of the regression target over the train rows of this split, which the
+        model learns standardised; None for classification."""
+        if self.task_type(params) != "regression":
+            return None  # no need to load the data
+        target = self._split(params, training_fraction, data_seed).target
+        return (target.mean, target.std) if target is not None else None
+
+    def _split(
+        self, params: dict[str, Any], training_fraction: float, data_seed: int
+    ) -> FittedSplit:
+        from engine.datasets import fit_split
+
+        data = self._source(params).load(seed=params["seed"])
+        return fit_split(data, 1.0 - training_fraction, data_seed)
+
+    def _source(self, params: dict[str, Any]) -> Dataset:
+        task = None if params["task_type"] == "auto" else params["task_type"]
+        return get_dataset(
+            params["dataset"], home=self.home, target=params["target"] or None, task_type=task
+        )
 
 
-def _task(params: dict[str, Any]) -> str | None:
-    return None if params["task_type"] == "auto" else params["task_type"]
+def _model_shape(source: Any, seed: int) -> tuple[int, int, str]:
+    """Inputs, outputs and task of the model for ``source``: an image dataset's from its
+    description (flattened at `mlp_image_size`, as its `load` does, without decoding), a
+    table's from its rows."""
+    if source.info.kind == "images":
+        from engine.datasets.image_sources import mlp_image_size
 
-
-@cache
-def _source(dataset: str, target: str | None, task_type: str | None) -> Any:
-    if dataset.startswith("csv:"):
-        return get_dataset(dataset, target=target, task_type=task_type)
-    return get_dataset(dataset)
-
-
-def _defaults(source: Any) -> dict[str, Any]:
-    defaults = dataset_defaults(source.info.id)
-    return {"epochs": defaults.epochs, "lr": defaults.lr, "batch_size": defaults.batch_size}
+        side = mlp_image_size(source.native_size)
+        return source.channels * side * side, len(source.class_names), "classification"
+    data = source.load(seed=seed)
+    return data.num_features, data.num_classes or 1, data.task_type

@@ -112,6 +112,9 @@ class FamilyRegistry:
             try:
                 cls = _load_implementation(entry)
                 instance = cls(entry.spec)
+                # The home whose dataset library the family reads imported datasets from.
+                with contextlib.suppress(AttributeError):  # a user class with __slots__
+                    instance.home = self.home
                 if entry.directory is not None:
                     _check_models(instance, name)
                 self._instances[name] = instance

@@ -76,10 +76,14 @@ class EpochAccumulator:
     """Running train loss and accuracy (or R² and MAE) over one epoch's steps.
 
     Built from the outputs the steps computed anyway, so train metrics cost no extra forward.
+    A regression model learns a standardised target: `target_std` (the target's std over the
+    train rows) turns the MAE back into the target's own units when the result is read; the
+    sums and the checkpointed state stay in the model's units, so a resume is exact.
     """
 
-    def __init__(self, regression: bool) -> None:
+    def __init__(self, regression: bool, target_std: float = 1.0) -> None:
         self.regression = regression
+        self.target_std = target_std
         self.reset()
 
     def reset(self) -> None:
@@ -116,7 +120,7 @@ class EpochAccumulator:
         if self.regression:
             sse, sae, sy, syy = (float(v) for v in torch.as_tensor(self.sums).tolist())
             out["train_r2"] = _r2(sse, sy, syy, self.count)
-            out["train_mae"] = sae / self.count
+            out["train_mae"] = sae / self.count * self.target_std
         else:
             out["train_accuracy"] = int(self.correct) / self.count
         return out
@@ -140,9 +144,18 @@ class EpochAccumulator:
 
 @torch.no_grad()
 def evaluate(
-    model: torch.nn.Module, loss_fn: Any, x: torch.Tensor, y: torch.Tensor, chunk: int = 65536
+    model: torch.nn.Module,
+    loss_fn: Any,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    chunk: int = 65536,
+    *,
+    target_std: float = 1.0,
 ) -> dict[str, float]:
-    """Test loss and accuracy (or R² and MAE) in eval mode, restoring train mode after."""
+    """Test loss and accuracy (or R² and MAE) in eval mode, restoring train mode after.
+
+    `target_std`: the scale of a standardised regression target; the MAE is multiplied by it
+    to be in the target's own units (the loss stays the model's, R² is the same in either)."""
     if len(y) == 0:
         return {}
     was_training = model.training
@@ -158,7 +171,7 @@ def evaluate(
             target = y.to(torch.float64)
             sse = float(((pred - target) ** 2).sum())
             out["test_r2"] = _r2(sse, float(target.sum()), float((target**2).sum()), len(y))
-            out["test_mae"] = float((pred - target).abs().mean())
+            out["test_mae"] = float((pred - target).abs().mean()) * target_std
         else:
             out["test_accuracy"] = float((outputs.argmax(-1) == y).double().mean())
         return out

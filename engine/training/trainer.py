@@ -35,6 +35,7 @@ from engine.training.lock import VariantLock
 from engine.training.losses import LossFn, chosen_loss
 from engine.training.metrics import EpochAccumulator, LossEMA, evaluate
 from engine.training.optim import build_optimizer, build_scheduler, schedule_changes
+from engine.training.provenance import check_data_unchanged, check_target_scaling
 from engine.training.session import EpochMetrics, TrainingSession
 from engine.training.turns import end_turn, take_turn
 from engine.variants import Variant
@@ -147,6 +148,8 @@ class Trainer:
         safe_component(v.family, "family name", error=VariantError)
         safe_component(v.name, "variant name", error=VariantError, variant=True)
         resolve_device(self.cfg.device)
+        # The user's data it records is the data it reads (a replay of an edited CSV is refused).
+        check_data_unchanged(self.family, v.config)
         self._check_model()  # a family whose model cannot be built fails before any write
         # The variant's lock first: a folder a live run is training is never replaced.
         lock = hold_variant(v.dir)
@@ -190,11 +193,13 @@ class Trainer:
         if not v.exists():
             raise VariantError(f"variant {v.name} has not been trained; nothing to resume")
         check_config_hash(v.config, v.config_path)  # a hand-edited config.json is refused
+        check_data_unchanged(self.family, v.config)  # resumed on the data it started on
         lock = hold_variant(v.dir)  # refused while a live run holds it; kept into the run
         try:
             meta = VariantMetadata.load(v.metadata_path)
             if meta.status == "completed":
                 raise VariantError(f"variant {v.name} is already completed")
+            check_target_scaling(self.family, v.config, meta.versions.get("engine", ""))
             # Stopped before its first step (waiting for another run): nothing to restore.
             fresh = meta.steps == 0 and not ckpt.full_checkpoints(v.checkpoints_dir)
             if not fresh:
@@ -315,7 +320,11 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, cfg, self.steps_per_epoch)
         self.grokfast = GrokfastFilter(self.params, cfg) if cfg.grokfast != "off" else None
         self.generator = torch.Generator().manual_seed(cfg.data_seed)
-        self.acc = EpochAccumulator(regression=self.train_y.is_floating_point())
+        # A standardised regression target: MAE is reported in the target's units (x its std).
+        target_scale = getattr(family, "target_scale", None)
+        scale = target_scale(domain, cfg.training_fraction, cfg.data_seed) if target_scale else None
+        self.target_std = scale[1] if scale else 1.0
+        self.acc = EpochAccumulator(self.train_y.is_floating_point(), target_std=self.target_std)
         self.loss_ema = LossEMA()  # the rows' `loss_ema`; restored by _restore on resume
         self.epoch, self.step, self.batch_index, self.perm = 0, 0, 0, None
         self.best_loss, self.since_best = math.inf, 0
@@ -472,7 +481,15 @@ class Trainer:
         self.batch_index = 0
         stats = self.acc.result()
         if self.epoch % cfg.eval_every == 0 or self.epoch == cfg.epochs:
-            stats.update(evaluate(self.model, self.compute_loss, self.test_x, self.test_y))
+            stats.update(
+                evaluate(
+                    self.model,
+                    self.compute_loss,
+                    self.test_x,
+                    self.test_y,
+                    target_std=self.target_std,
+                )
+            )
         stats["epoch_time"] = round(time.perf_counter() - epoch_started, 6)
         row.update(stats)
         warning = self._check_stagnation(stats)
