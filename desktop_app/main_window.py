@@ -78,6 +78,7 @@ class MainWindow(QMainWindow):
         self.preferences = preferences
         # Asked before closing while a run is in progress; tests replace it.
         self.confirm_close: Callable[[], bool] = self._ask_close
+        self.confirm_close_imports: Callable[[], bool] = self._ask_close_imports
         self._close_pending = False
         self._painted = False
         self.first_paint_time: float | None = None
@@ -332,8 +333,27 @@ class MainWindow(QMainWindow):
         )
         return answer == QMessageBox.StandardButton.Yes
 
+    def _ask_close_imports(self) -> bool:
+        panel = self.datasets_tab.import_panel
+        waiting = len(panel.pending())
+        more = f" ({waiting} more waiting)" if waiting else ""
+        answer = QMessageBox.question(
+            self,
+            "Cancel the import?",
+            f"A dataset is being imported{more}.\n\nCancel and quit? Nothing of it is kept "
+            "in the library; the files you chose are untouched, so you can import them again.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
     def closeEvent(self, event: Any) -> None:
-        """Close at once when idle; mid-run, ask, stop the run and close when it has stopped."""
+        """Close at once when idle; mid-run, ask, stop the run and close when it has stopped.
+        An import in progress is cancelled on close, after asking."""
+        importing = self.datasets_tab.import_panel.busy
+        if importing and not self._close_pending and not self.confirm_close_imports():
+            event.ignore()
+            return
         if self.controller.busy:
             # Stop, let the engine write its checkpoint, and close once the thread is done;
             # the window stays responsive meanwhile.

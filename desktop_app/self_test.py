@@ -83,13 +83,48 @@ def _run(home: Path, uncaught: list[str]) -> str:
             f"replay weights {result.weights_sha256} != trained weights {session.weights_sha256}"
         )
 
+    images = _check_image_import(home)
     _wait_for_warmup(app)
     _close_window(window, app)
     _raise_uncaught(uncaught, "the self-test")
     return (
         f"Trainwright {__version__}, {variant.name}: trained {TRAINING['epochs']} epochs, "
-        f"replay identical, weights sha256 {session.weights_sha256[:12]}…"
+        f"replay identical, weights sha256 {session.weights_sha256[:12]}…; "
+        f"{images} images imported and decoded"
     )
+
+
+# Every image format an import accepts, so a bundle missing a Pillow plugin fails here.
+IMAGE_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "BMP": ".bmp", "GIF": ".gif", "WEBP": ".webp"}
+
+
+def _check_image_import(home: Path) -> int:
+    """Import a small folder of class folders, one image per format and class, into the
+    temporary home's library and decode it: Pillow and its format plugins are bundled."""
+    from PIL import Image
+
+    from engine.datasets import get_dataset
+    from engine.datasets.library import DatasetLibrary
+
+    source = home / "self-test-source"  # the data home is a temporary folder of its own
+    for k, name in enumerate(("dark", "light")):
+        (source / name).mkdir(parents=True)
+        for fmt, suffix in IMAGE_FORMATS.items():
+            Image.new("RGB", (12, 10), (40 + 170 * k, 60, 90)).save(
+                source / name / f"a{suffix}", fmt
+            )
+    try:
+        manifest = DatasetLibrary(home).import_path(source, "self-test images")
+    except ValueError as exc:  # DatasetImportError: the reason, naming the file
+        raise SelfTestError(f"image import failed: {exc}") from exc
+    expected = len(IMAGE_FORMATS) * 2
+    if manifest.image_count() != expected or manifest.skipped:
+        skipped = "; ".join(f"{s.path}: {s.reason}" for s in manifest.skipped)
+        raise SelfTestError(f"image import kept {manifest.image_count()} of {expected} ({skipped})")
+    images = get_dataset(manifest.id, home=home).load_images(8, 3)  # type: ignore[attr-defined]
+    if tuple(images.x.shape) != (expected, 3, 8, 8):
+        raise SelfTestError(f"decoded images have shape {tuple(images.x.shape)}")
+    return expected
 
 
 def _check_resources() -> None:
@@ -102,6 +137,7 @@ def _check_resources() -> None:
             "families/modulo_addition_1layer/family.json": 100,
             "families/mlp/family.json": 100,
             "datasets/iris.csv": 1000,
+            "datasets/digits.csv": 100_000,
             "icons/trainwright.svg": 100,
             "icons/trainwright-256.png": 100,
         }

@@ -96,6 +96,7 @@ def window(qtbot, workspace):
 
     win = MainWindow(workspace)
     win.confirm_close = lambda: True
+    win.confirm_close_imports = lambda: True
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
@@ -215,6 +216,21 @@ def test_cancelling_an_import_keeps_nothing(make_tab, qtbot, tmp_path, workspace
     assert tab.import_panel.message.text() == "Import of pets cancelled; nothing was kept"
     assert not tab.import_panel.error_text
     assert library_entries(workspace.home) == []
+
+
+def test_closing_during_an_import_asks_and_cancels_it(window, qtbot, tmp_path, workspace):
+    asked = []
+    window.confirm_close_imports = lambda: asked.append("imports") or False
+    tab = window.datasets_tab
+    tab.import_paths([write_image_folder(tmp_path / "pets", per_class=150)])
+    assert tab.busy
+    window.close()  # refused: the import goes on
+    assert asked == ["imports"] and window.isVisible() and tab.busy
+    window.confirm_close_imports = lambda: asked.append("again") or True
+    window.close()
+    assert asked == ["imports", "again"]
+    qtbot.waitUntil(lambda: not tab.busy, timeout=TIMEOUT_MS)
+    assert library_entries(workspace.home) == []  # cancelled: nothing kept
 
 
 def test_dropping_files_imports_them(make_tab, qtbot, tmp_path):

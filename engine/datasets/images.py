@@ -204,6 +204,20 @@ def _has_colour(image: Image.Image) -> bool:
     )
 
 
+def sorted_entries(root: Path) -> list[tuple[tuple[str, ...], Path, str, str | None]]:
+    """Every entry of `walk_files(root)` as (parts, path, relpath as listed, why it is left
+    out — None for a candidate image); a hidden folder is listed once, as the folder."""
+    out = []
+    for parts, path in walk_files(root):
+        relpath = "/".join(parts)
+        reason = skip_reason(parts, path)
+        if reason == HIDDEN_REASON:
+            cut = is_hidden(parts) or 0
+            relpath = "/".join(parts[: cut + 1]) + ("/" if path.is_dir() else "")
+        out.append((parts, path, relpath, reason))
+    return out
+
+
 def scan_image_tree(
     root: Path,
     *,
@@ -220,19 +234,14 @@ def scan_image_tree(
     with fewer than 2 images, or fewer than 2 classes, is refused. Messages name the file as
     `shown_as` + its relative path. `cancel` is checked per file.
     """
-    entries = list(walk_files(root))
+    entries = sorted_entries(root)
     scan = ImageScan()
     classes: dict[str, list[str]] = {}
     sizes: Counter[str] = Counter()
     formats: Counter[str] = Counter()
     colour = False
-    for done, (parts, path) in enumerate(entries, start=1):
+    for done, (parts, path, relpath, reason) in enumerate(entries, start=1):
         check_cancel(cancel)
-        relpath = "/".join(parts)
-        reason = skip_reason(parts, path)
-        if reason == HIDDEN_REASON:
-            cut = is_hidden(parts) or 0
-            relpath = "/".join(parts[: cut + 1]) + ("/" if path.is_dir() else "")
         if reason is None:
             classes.setdefault(parts[0], [])
             try:

@@ -33,15 +33,14 @@ from pathlib import Path
 from typing import Any
 
 from engine.atomic import atomic_write_json, sha256_file
-from engine.datasets.archive import HIDDEN_REASON, extract_zip, is_hidden
+from engine.datasets.archive import extract_zip, is_hidden
 from engine.datasets.content_memo import remembered_hash
 from engine.datasets.images import (
     IMAGE_SUFFIXES,
     image_files,
     image_tree_sha256,
     scan_image_tree,
-    skip_reason,
-    walk_files,
+    sorted_entries,
 )
 from engine.datasets.manifest import (
     DATA_CSV,
@@ -564,15 +563,10 @@ def _image_fields(
     the rest; the manifest fields. Skipped paths are `prefix` + their path under `root`."""
     images = staging / IMAGES_DIR
     images.mkdir()
-    entries = list(walk_files(root))
+    entries = sorted_entries(root)
     listed: set[str] = set()
-    for done, (parts, path) in enumerate(entries, start=1):
+    for done, (parts, path, relpath, reason) in enumerate(entries, start=1):
         check_cancel(cancel)
-        relpath = "/".join(parts)
-        reason = skip_reason(parts, path)
-        if reason == HIDDEN_REASON:
-            cut = is_hidden(parts) or 0
-            relpath = "/".join(parts[: cut + 1]) + ("/" if path.is_dir() else "")
         if reason is not None:
             if relpath not in listed:
                 listed.add(relpath)
