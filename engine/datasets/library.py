@@ -34,7 +34,7 @@ from typing import Any
 
 from engine.atomic import atomic_write_json, sha256_file
 from engine.datasets.archive import extract_zip, is_hidden
-from engine.datasets.content_memo import remembered_hash
+from engine.datasets.content_memo import remembered_hash, tree_signature
 from engine.datasets.images import (
     IMAGE_SUFFIXES,
     image_files,
@@ -134,10 +134,12 @@ class DatasetLibrary:
             if csv_path.is_file():
                 return remembered_hash([csv_path], lambda: sha256_file(csv_path))
             if images.is_dir():
-                relpaths = sorted(p for paths in image_files(images).values() for p in paths)
-                return remembered_hash(
-                    [images / p for p in relpaths], lambda: image_tree_sha256(images, relpaths)
-                )
+
+                def tree_hash() -> str:
+                    relpaths = sorted(p for paths in image_files(images).values() for p in paths)
+                    return image_tree_sha256(images, relpaths)
+
+                return remembered_hash(tree_signature(images), tree_hash)
         except OSError as exc:
             raise DatasetError(
                 f"dataset '{dataset_id}': its data cannot be read ({exc.strerror or exc})"
