@@ -391,9 +391,11 @@ def write_chronicle(path: Path, lines: int, template: dict[str, Any], seed: int 
 
 
 class _FeedSession:
-    def __init__(self, rows: int, seconds: float) -> None:
+    def __init__(self, variant: Any, rows: int, seconds: float) -> None:
         self.status = "completed"
         self.error_message = None
+        self.variant, self.family = variant.name, variant.family
+        self.final_metrics: dict[str, Any] = {}
         self._summary = {
             "status": "completed",
             "epochs_completed": rows,
@@ -447,14 +449,18 @@ class _FeedTrainer:
                 row = {keys.setdefault(k, k): v for k, v in json.loads(line).items()}
                 for cb in self.callbacks:
                     cb.on_log(row)
-        return _FeedSession(feed.lines, time.perf_counter() - started)
+        return _FeedSession(feed.variant, feed.lines, time.perf_counter() - started)
 
 
 class ChronicleFeed:
-    """A workspace stand-in for the RunController: its 'trainer' replays a chronicle file,
-    pausing before the lines in `stops` until the GUI has measured and lets it go on."""
+    """A workspace stand-in for the RunController (which runs every request as a job of the
+    store in `home`): its 'training' replays a chronicle file, pausing before the lines in
+    `stops` until the GUI has measured and lets it go on."""
 
-    def __init__(self, path: Path, lines: int, stops: list[int], tail_start: int, variant: Any):
+    def __init__(
+        self, home: Path, path: Path, lines: int, stops: list[int], tail_start: int, variant: Any
+    ):
+        self.home = home
         self.path, self.lines, self.tail_start = path, lines, tail_start
         self.stops = [(i, threading.Event()) for i in stops]
         self.variant = variant
@@ -468,6 +474,11 @@ class ChronicleFeed:
 
     def trainer(self, variant: Any, callbacks: list[Any], cancel_event: threading.Event):
         return _FeedTrainer(self, callbacks, cancel_event)
+
+    def train(
+        self, variant: Any, callbacks: list[Any], cancel_event: threading.Event, **kwargs: Any
+    ) -> _FeedSession:
+        return self.trainer(variant, callbacks, cancel_event).train()
 
 
 class PaintClock:
@@ -605,8 +616,13 @@ def chronicle_feed(window, home: Path, lines: int, profile: bool) -> list[str]:
     tail_start = lines - tail
     quarters = [lines * q // 4 for q in (1, 2, 3)]
     stops = sorted({*quarters, tail_start})
-    variant = SimpleNamespace(name=config.variant, family=config.family, chronicle_path=path)
-    feed = ChronicleFeed(path, lines, stops, tail_start, variant)
+    variant = SimpleNamespace(
+        name=config.variant,
+        family=config.family,
+        chronicle_path=path,
+        metadata_path=home / "chronicle-feed-metadata.json",  # none: the job reads no attempts
+    )
+    feed = ChronicleFeed(home, path, lines, stops, tail_start, variant)
     real_workspace = controller.workspace
     controller.workspace = feed  # the RunController hands it to a real TrainingWorker
     frames = FrameTimer(tab.plots)

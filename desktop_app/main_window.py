@@ -1,4 +1,4 @@
-"""The main window: the Training, Analysis, Sweeps and Datasets tabs, menus, status bar,
+"""The main window: the Training, Analysis, Sweeps, Datasets and Jobs tabs, menus, status bar,
 settings, safe closing, and the wiring between the features (which never import each other)."""
 
 from __future__ import annotations
@@ -22,7 +22,10 @@ from PySide6.QtWidgets import (
 
 import engine
 from desktop_app.datasets.tab import DatasetsTab
+from desktop_app.jobs.notifications import RunNotifier
+from desktop_app.jobs.tab import JobsTab
 from desktop_app.kit.gui_gc import GuiThreadGarbageCollector
+from desktop_app.kit.job_store import JobStoreService, StoreOpened
 from desktop_app.kit.preferences import (
     Preferences,
     PreferencesDialog,
@@ -32,6 +35,7 @@ from desktop_app.kit.preferences import (
 from desktop_app.status_bar import ResourceStatusBar
 from desktop_app.sweeps.panel import SweepPanel
 from desktop_app.training.controller import RunController, RunOutcome
+from desktop_app.training.run_queue import RunQueuePanel
 from desktop_app.training.tab import TrainingTab
 
 if TYPE_CHECKING:
@@ -50,8 +54,8 @@ def window_settings(home: Path) -> QSettings:
 
 
 class MainWindow(QMainWindow):
-    """The Training, Analysis, Sweeps and Datasets tabs; closing waits for a run to stop
-    safely."""
+    """The Training, Analysis, Sweeps, Datasets and Jobs tabs; closing waits for a run to stop
+    safely, and the queued runs stay queued."""
 
     firstPainted = Signal()
 
@@ -83,12 +87,17 @@ class MainWindow(QMainWindow):
         self._painted = False
         self.first_paint_time: float | None = None
 
-        self.controller = RunController(workspace, self)
+        # The job store on its own thread: the queue, the history and the log records.
+        # Opened after the first paint (see _start_warmup); what is asked meanwhile waits.
+        self.job_store = JobStoreService(workspace.home, self, deferred=True)
+        self.controller = RunController(workspace, self, store=self.job_store)
         # First: it lists the library in the background and publishes it to every dataset
         # picker (the Training tab's among them).
         self.datasets_tab = DatasetsTab(workspace)
         self.training_tab = TrainingTab(workspace, self.controller, preferences)
         self.sweep_panel = SweepPanel(workspace, preferences=preferences)
+        self.jobs_queue_panel = RunQueuePanel(self.controller.queue, busy=self._run_busy)
+        self.jobs_tab = JobsTab(self.job_store, self.jobs_queue_panel)
         # The Analysis tab (pyqtgraph and friends) is built after the first paint, or on use.
         self._analysis_tab: AnalysisTab | None = None
         self.distill_launcher: DistillLauncher | None = None
@@ -98,6 +107,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self._build_tabs())
         self.status_bar = ResourceStatusBar(self)
         self.setStatusBar(self.status_bar)
+        self.notifier = RunNotifier(self.status_bar.showMessage, self)
         self._build_menus()
         self._connect()
 
@@ -111,8 +121,9 @@ class MainWindow(QMainWindow):
         self._warmup_fallback.timeout.connect(self._start_warmup)
 
     def _build_tabs(self) -> QTabWidget:
-        """Training, Analysis (a placeholder page until it is built), Sweeps and Datasets (last,
-        so the tab index saved by an older version still means the same tab)."""
+        """Training, Analysis (a placeholder page until it is built), Sweeps, Datasets and
+        Jobs (each added after the older ones, so a tab index saved by an older version still
+        means the same tab)."""
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
         self.tabs.setAccessibleName("Main tabs")
@@ -120,6 +131,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self._analysis_page, "&Analysis")
         self.tabs.addTab(self.sweep_panel, "&Sweeps")
         self.tabs.addTab(self.datasets_tab, "&Datasets")
+        self.tabs.addTab(self.jobs_tab, "&Jobs")
         self.tabs.setTabToolTip(0, "Configure, run and watch training")
         self.tabs.setTabToolTip(1, "Trained variants and their analyses")
         self.tabs.setTabToolTip(
@@ -127,6 +139,9 @@ class MainWindow(QMainWindow):
         )
         self.tabs.setTabToolTip(
             3, "The built-in and imported datasets: import, preview, rename, delete, train on"
+        )
+        self.tabs.setTabToolTip(
+            4, "Every run's job: the queue, the history with logs; resume, retry, cancel"
         )
         return self.tabs
 
@@ -141,6 +156,14 @@ class MainWindow(QMainWindow):
         self.sweep_panel.statusMessage.connect(self._show_analysis_message)
         self.datasets_tab.statusMessage.connect(self._show_analysis_message)
         self.datasets_tab.trainRequested.connect(self._on_train_requested)
+        self.controller.jobStarted.connect(self._on_job_started)
+        self.controller.busyChanged.connect(self.jobs_queue_panel.refresh_state)
+        self.jobs_tab.retryRequested.connect(self._on_retry_requested)
+        self.jobs_tab.cancelRequested.connect(self._on_cancel_requested)
+        self.jobs_tab.openVariantRequested.connect(self._on_open_variant_requested)
+        self.jobs_tab.statusMessage.connect(self._show_analysis_message)
+        self.job_store.opened.connect(self._on_store_opened)
+        self.job_store.unavailable.connect(self._on_store_unavailable)
         self.tabs.currentChanged.connect(self._on_tab_changed)
 
     # ---- the Analysis tab ------------------------------------------------------------------
@@ -274,6 +297,8 @@ class MainWindow(QMainWindow):
     def _start_warmup(self) -> None:
         """After the first paint: torch in the background, then the plots and Analysis tab."""
         self._warmup_fallback.stop()
+        # Opening the store marks the runs whose process died interrupted (offered to Resume).
+        self.job_store.start()
         self.training_tab.start_engine_warmup()
         QTimer.singleShot(0, self, self.ensure_analysis_tab)
 
@@ -284,6 +309,77 @@ class MainWindow(QMainWindow):
             self._analysis_tab.refresh()
         if outcome.failed:
             self.status_bar.showMessage(f"{outcome.request.describe()} failed", 10_000)
+        if not self._close_pending:  # a run stopped to close the window is not news
+            self.notifier.run_ended(outcome)
+        self._refresh_jobs()
+
+    @Slot(object)
+    def _on_job_started(self, request: Any) -> None:
+        self._refresh_jobs()
+
+    def _refresh_jobs(self) -> None:
+        """The Jobs tab lists again now if it is shown (else when it is next shown)."""
+        if self.jobs_tab.isVisible():
+            self.jobs_tab.refresh()
+
+    def _run_busy(self) -> bool:
+        return self.controller.busy
+
+    # ---- jobs ------------------------------------------------------------------------------
+    @Slot(object)
+    def _on_store_opened(self, found: StoreOpened) -> None:
+        """Say what opening the store found: a rebuilt database, runs that were interrupted
+        (their process died) and can be resumed in the Jobs tab."""
+        for warning in found.warnings:
+            log.warning("job store: %s", warning)
+            self.status_bar.showMessage(warning, 20_000)
+        jobs = found.interrupted
+        if jobs:
+            self.jobs_tab.show_interrupted(jobs)
+            noun = "run was" if len(jobs) == 1 else "runs were"
+            self.status_bar.showMessage(
+                f"{len(jobs)} {noun} interrupted last time: Resume in the Jobs tab continues "
+                "from the last checkpoint",
+                20_000,
+            )
+
+    @Slot(str)
+    def _on_store_unavailable(self, message: str) -> None:
+        text = f"The job history is unavailable: {message}"
+        self.status_bar.showMessage(text, 20_000)
+        self.jobs_tab.show_error(text)
+
+    @Slot(int)
+    def _on_retry_requested(self, job_id: int) -> None:
+        """Resume or Retry in the Jobs tab: a new job, run now if nothing runs, else queued."""
+        self.controller.retry(job_id, self._on_retried, self.jobs_tab.show_error)
+
+    def _on_retried(self, job: Any) -> None:
+        when = "queued" if self.controller.busy else "starting"
+        self.status_bar.showMessage(f"Job #{job.id}: {job.describe()} — {when}", 10_000)
+        self.jobs_tab.refresh()
+
+    @Slot(int)
+    def _on_cancel_requested(self, job_id: int) -> None:
+        """The Jobs tab cancelled a job: if it is this window's run, stop it now; a queued
+        one leaves the queue (listed after the cancel: the store answers in order)."""
+        if self.controller.current_job_id == job_id:
+            self.controller.stop()
+        self.controller.queue.refresh()
+
+    @Slot(str)
+    def _on_open_variant_requested(self, name: str) -> None:
+        """Show a job's variant in the Analysis tab, selected."""
+        self.tabs.setCurrentWidget(self._analysis_page)
+        tab = self.analysis_tab
+        tab.refresh()
+        tab.select_variants([name])
+        if not any(s.variant == name for s in tab.selected_variants()):
+            self.status_bar.showMessage(
+                f"{name} is not among the variants on disk (it was never written, or was "
+                "deleted, or a filter hides it)",
+                10_000,
+            )
 
     @Slot()
     def _on_sweep_finished(self) -> None:
@@ -322,16 +418,28 @@ class MainWindow(QMainWindow):
 
     # ---- closing ---------------------------------------------------------------------------
     def _ask_close(self) -> bool:
-        current = self.controller.current
-        running = current.describe() if current else "A run"
         answer = QMessageBox.question(
             self,
             "Stop training?",
-            f"{running} is in progress.\n\nStop it and quit? It is saved and can be resumed.",
+            self.close_question(),
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No,
         )
         return answer == QMessageBox.StandardButton.Yes
+
+    def close_question(self) -> str:
+        """What closing mid-run asks: the run stops resumably; the queued runs stay."""
+        current = self.controller.current
+        running = current.describe() if current else "A run"
+        text = f"{running} is in progress.\n\nStop it and quit? It is saved and can be resumed."
+        queued = len(self.controller.queue)
+        if queued:
+            runs = "1 queued run stays" if queued == 1 else f"{queued} queued runs stay"
+            text += (
+                f"\n\n{runs} in the queue: Start queue runs them when you next open "
+                "Trainwright, or run `trainwright queue run`."
+            )
+        return text
 
     def _ask_close_imports(self) -> bool:
         panel = self.datasets_tab.import_panel
@@ -362,7 +470,7 @@ class MainWindow(QMainWindow):
                     event.ignore()
                     return
                 self._close_pending = True
-                self.controller.queue.clear()
+                self.controller.queue.hold()  # the queued runs stay queued, for next time
                 self.controller.stop()
                 self.training_tab.status_label.setText("Stopping the run before closing…")
                 self.status_bar.showMessage("Stopping the run before closing…")
@@ -370,6 +478,8 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._save_settings()
+        self.jobs_tab.shutdown()
+        self.notifier.close()
         self.controller.shutdown()
         self.training_tab.family_loader.shutdown()
         self.sweep_panel.shutdown()
@@ -378,6 +488,7 @@ class MainWindow(QMainWindow):
             self.distill_launcher.shutdown()
         if self._analysis_tab is not None:
             self._analysis_tab.shutdown()
+        self.job_store.shutdown()
         super().closeEvent(event)
         if self._gc_acquired:
             self._gc_acquired = False

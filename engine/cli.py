@@ -15,6 +15,7 @@ from engine._version import __version__
 from engine.errors import TrainwrightError
 
 EXIT_BAD_INPUT = 2
+EXIT_TIMED_OUT = 124  # the run stopped at its `timeout` (resumable), as timeout(1) exits
 
 
 class _Parser(argparse.ArgumentParser):
@@ -116,7 +117,12 @@ def _load_extensions() -> None:
         return
     import importlib
 
-    for module in ("engine.datasets_cli", "engine.sweeps.cli", "engine.distill.cli"):
+    for module in (
+        "engine.datasets_cli",
+        "engine.sweeps.cli",
+        "engine.distill.cli",
+        "engine.jobs_cli",
+    ):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:  # that package is not part of this install
@@ -163,6 +169,7 @@ def cmd_variants(ws: Any, args: argparse.Namespace) -> int:
 
 
 def cmd_train(ws: Any, args: argparse.Namespace) -> int:
+    from engine.jobs import JobRequest
     from engine.params import parse_assignments
 
     spec = ws.registry.spec(args.family)
@@ -174,20 +181,33 @@ def cmd_train(ws: Any, args: argparse.Namespace) -> int:
             f"variant {variant.name} already exists; use `trainwright resume {variant.name}`, "
             "`replay`, or train with --overwrite to replace it"
         )
-    return _run(args, lambda cb, ev: ws.trainer(variant, cb, ev).train(overwrite=args.overwrite))
+    request = JobRequest(
+        kind="train",
+        family=args.family,
+        domain=domain,
+        training=training,
+        variant=variant.name,
+        overwrite=args.overwrite,
+    )
+    return _run(ws, args, request)
 
 
 def cmd_resume(ws: Any, args: argparse.Namespace) -> int:
+    from engine.jobs import JobRequest
+
     variant = ws.variant(args.variant)
-    return _run(args, lambda cb, ev: ws.trainer(variant, cb, ev).resume())
+    return _run(ws, args, JobRequest(kind="resume", variant=variant.name, family=variant.family))
 
 
 def cmd_replay(ws: Any, args: argparse.Namespace) -> int:
+    from engine.jobs import JobRequest
+
     variant = ws.variant(args.variant)
+    request = JobRequest(kind="replay", variant=variant.name, family=variant.family)
     cancel = threading.Event()
     callbacks = [] if args.json else [ProgressPrinter(prefix="replay ")]
     with CancelOnSigint(cancel):
-        result = ws.replay(variant, callbacks, cancel)
+        result = run_as_job(ws, request, callbacks, cancel)
     if args.json:
         _print_json(result.model_dump(mode="json"))
     else:
@@ -243,11 +263,11 @@ COMMANDS: dict[str, Callable[[Any, argparse.Namespace], int]] = {
 }
 
 
-def _run(args: argparse.Namespace, start: Callable[[list[Any], threading.Event], Any]) -> int:
+def _run(ws: Any, args: argparse.Namespace, request: Any) -> int:
     cancel = threading.Event()
     callbacks = [] if args.json else [ProgressPrinter()]
     with CancelOnSigint(cancel):
-        session = start(callbacks, cancel)
+        session = run_as_job(ws, request, callbacks, cancel)
     if args.json:
         _print_json(
             {
@@ -266,10 +286,37 @@ def _run(args: argparse.Namespace, start: Callable[[list[Any], threading.Event],
         print(f"{session.status}: {session.variant} — {_headline(session.final_metrics)}")
         if session.error_message:
             print(f"error: {session.error_message}", file=sys.stderr)
-        if session.status == "cancelled":
+        if session.status in ("cancelled", "timed_out"):
             print(f"resume with: trainwright resume {session.variant}")
         print(f"weights sha256 {session.weights_sha256}  in {session.path}")
-    return {"completed": 0, "failed": 1}.get(session.status, 130)
+    # timed_out exits like timeout(1) does; a stop (Ctrl+C) like a SIGINT.
+    return {"completed": 0, "failed": 1, "timed_out": EXIT_TIMED_OUT}.get(session.status, 130)
+
+
+def run_as_job(
+    ws: Any,
+    request: Any,
+    callbacks: list[Any],
+    cancel: threading.Event,
+    on_sweep_row: Callable[[Any], None] | None = None,
+) -> Any:
+    """Run `request` now as a job of this process, so the history and its log record it;
+    what the engine returns (a session, a replay's result, a sweep record, (strategy,
+    session)). A job store that cannot be used never stops the run: one warning instead."""
+    from engine.jobs import run_now
+
+    outcome = run_now(ws, request, callbacks, cancel, on_sweep_row=on_sweep_row, warn=warn_once)
+    return outcome.result
+
+
+_WARNED: set[str] = set()
+
+
+def warn_once(message: str) -> None:
+    """One line on stderr, once per process for the same message."""
+    if message not in _WARNED:
+        _WARNED.add(message)
+        print(f"trainwright: warning: {message}", file=sys.stderr)
 
 
 class CancelOnSigint:

@@ -19,7 +19,9 @@ class VariantSummary(BaseModel):
     family: str
     variant: str
     path: str
-    status: str  # metadata status, "interrupted" (training but no live run) or "broken"
+    # metadata status (created, completed, failed, cancelled, timed_out), "interrupted"
+    # (training but no live run) or "broken"
+    status: str
     epochs_completed: int = 0
     total_epochs: int = 0
     final_metrics: dict[str, Any] = {}

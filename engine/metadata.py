@@ -34,7 +34,8 @@ class ConfigEdited(VariantError):
     """config.json's contents no longer hash to the config_hash stored in it."""
 
 
-VariantStatus = Literal["created", "training", "completed", "failed", "cancelled"]
+# "timed_out": stopped by its `timeout` with a resumable checkpoint, like "cancelled" by a Stop.
+VariantStatus = Literal["created", "training", "completed", "failed", "cancelled", "timed_out"]
 
 
 class CheckpointEntry(BaseModel):
@@ -54,6 +55,23 @@ class CheckpointEntry(BaseModel):
     chronicle_bytes: int | None = None
     chronicle_lines: int | None = None
     chronicle_sha256: str | None = None
+
+
+class Attempt(BaseModel):
+    """One attempt of a run (see the trainer's retries): the first, and one more for each
+    retry after a non-finite or diverged loss. `lr` is its peak learning rate, the config's
+    `lr` times `lr_scale` (retry_lr_factor once per retry before it); it started from the end of
+    epoch `from_epoch` (step `from_step`; 0: from scratch). `error`, `epoch` and `step` say
+    why and where it failed; all None for the attempt running now or the one that succeeded."""
+
+    attempt: int
+    lr: float
+    lr_scale: float = 1.0
+    error: str | None = None
+    epoch: int | None = None
+    step: int | None = None
+    from_epoch: int = 0
+    from_step: int = 0
 
 
 class VariantMetadata(BaseModel):
@@ -78,6 +96,10 @@ class VariantMetadata(BaseModel):
     versions: dict[str, str] = {}
     platform: dict[str, Any] = {}
     checkpoints: list[CheckpointEntry] = []
+    # Every attempt of the run, the last the one running now or the one that ended it (so a
+    # completed run's last attempt is the one that succeeded); empty before 0.2.0's retries.
+    attempts: list[Attempt] = []
+    effective_lr: float | None = None  # the last attempt's peak lr (None before retries existed)
     extra: dict[str, Any] = {}
 
     def save(self, path: Path) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from engine.errors import ParameterError
 
-ParamType = Literal["int", "float", "bool", "str", "choice", "int_list"]
+ParamType = Literal["int", "float", "bool", "str", "choice", "int_list", "duration"]
 
 
 class ValueProblem(ValueError):
@@ -25,9 +26,66 @@ class ValueProblem(ValueError):
         self.token = token
 
 
-ProblemKind = Literal["not_number", "not_whole", "not_bool", "not_allowed", "not_valid"]
+ProblemKind = Literal[
+    "not_number", "not_whole", "not_bool", "not_allowed", "not_valid", "not_duration"
+]
 TRUE_WORDS = ("true", "1", "yes", "on")
 BOOL_WORDS = (*TRUE_WORDS, "false", "0", "no", "off")
+
+# A duration's units, largest first: `1h30m` reads as 5400 seconds, `90s` as 90.
+DURATION_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+DURATION_EXAMPLE = "90s, 20m or 2h"
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)([dhms])")
+_DURATION_OFF = ("", "0", "off", "none")
+
+
+def parse_duration(token: str) -> float:
+    """Seconds from `90s`, `20m`, `2h`, `1h30m`, `1.5h`, `1d` or plain seconds (`45`); an
+    empty token, `off` or `none` is 0 (no limit). ValueProblem("not_duration") otherwise.
+
+    Units may be combined, each once and largest first, so `1h30m` is unambiguous; spaces
+    between the parts are allowed (`1h 30m`)."""
+    text = token.strip().lower()
+    if text in _DURATION_OFF:
+        return 0.0
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        if not math.isfinite(seconds):
+            raise ValueProblem("not_duration", token.strip())
+        return seconds
+    compact = "".join(text.split())
+    total, position, last_rank = 0.0, 0, -1
+    order = list(DURATION_UNITS)
+    for part in _DURATION_PART.finditer(compact):
+        rank = order.index(part.group(2))
+        if part.start() != position or rank <= last_rank:
+            break
+        total += float(part.group(1)) * DURATION_UNITS[part.group(2)]
+        position, last_rank = part.end(), rank
+    if position == 0 or position != len(compact):
+        raise ValueProblem("not_duration", token.strip())
+    return total
+
+
+def duration_text(seconds: float) -> str:
+    """The compact text of a duration, as a user would type it: 5400 → `1h30m`, 90 → `1m30s`,
+    0.3 → `0.3s`, 0 → `0` (off). `parse_duration` reads it back to the same number."""
+    if seconds == 0:
+        return "0"
+    if seconds < 0:
+        return "-" + duration_text(-seconds)
+    minutes = int(seconds // 60)
+    rest = seconds - 60 * minutes  # exact: what is left below a whole minute
+    days, minutes = divmod(minutes, 1440)
+    hours, minutes = divmod(minutes, 60)
+    text = "".join(f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m")) if n)
+    if rest or not text:
+        shown = repr(float(rest)) if "e" not in repr(float(rest)) else f"{rest:.9f}"
+        text += (shown.rstrip("0").rstrip(".") if "." in shown else shown) + "s"
+    return text
 
 
 class Bounds(BaseModel):
@@ -86,6 +144,9 @@ class ParameterSpec(BaseModel):
             return "true or false"
         if self.choices is not None:
             return "one of " + ", ".join(str(c) for c in self.choices)
+        if self.type == "duration":
+            limit = f" up to {duration_text(self.max)}" if self.max is not None else ""
+            return f"a duration such as {DURATION_EXAMPLE} (0 = off){limit}"
         kind = {"int": "an integer", "float": "a number", "str": "text", "int_list": "integers"}
         words = kind.get(self.type, self.type)
         lo = None if self.min is None else ("> " if self.min_exclusive else ">= ") + _fmt(self.min)
@@ -119,6 +180,8 @@ class ParameterSpec(BaseModel):
 
         The one reader of typed text: `parse` (forms, CLI) and sweep lists both use it."""
         token = token.strip()
+        if self.type == "duration":
+            return parse_duration(token)
         if self.type in ("int", "float"):
             try:
                 number = float(token)
@@ -158,7 +221,11 @@ class ParameterSpec(BaseModel):
             return None
         try:
             value = self.read(text)
-        except ValueProblem:
+        except ValueProblem as problem:
+            if problem.kind == "not_duration":
+                raise ParameterError(
+                    self.name, f"{text!r} is not a duration; write e.g. {DURATION_EXAMPLE}"
+                ) from None
             raise ParameterError(
                 self.name, f"{text!r} is not valid; allowed: {self.allowed()}"
             ) from None
@@ -186,7 +253,9 @@ class ParameterSpec(BaseModel):
             if isinstance(value, float) and not value.is_integer():
                 raise bad
             return int(value)
-        if self.type == "float":
+        if self.type == "duration" and isinstance(value, str):
+            return self.parse(value)  # typed text: "20m"
+        if self.type in ("float", "duration"):
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise bad
             if not math.isfinite(value):
@@ -219,7 +288,27 @@ class ParameterSpec(BaseModel):
 
     def _check_range(self, value: float) -> None:
         if not self.in_range(value):
-            raise ParameterError(self.name, f"{value!r} is out of range; allowed: {self.allowed()}")
+            shown = duration_text(value) if self.type == "duration" else repr(value)
+            raise ParameterError(self.name, f"{shown} is out of range; allowed: {self.allowed()}")
+
+    def show(self, value: Any) -> str:
+        """A value as the user reads and types it (what `parse` reads back): a duration in
+        its compact text (1200.0 → `20m`), a list comma-separated, anything else as text."""
+        if (
+            self.type == "duration"
+            and isinstance(value, int | float)
+            and not isinstance(value, bool)
+        ):
+            return duration_text(float(value))
+        if isinstance(value, list | tuple):
+            return ", ".join(str(item) for item in value)
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if value is None:
+            return "none"
+        if isinstance(value, float):
+            return _fmt(value) if value.is_integer() else repr(value)
+        return str(value)
 
 
 def validate_values(
@@ -260,4 +349,12 @@ def _fmt(number: float) -> str:
     return str(int(number)) if float(number).is_integer() and abs(number) < 1e15 else f"{number:g}"
 
 
-__all__ = ["Bounds", "ParameterSpec", "ValueProblem", "parse_assignments", "validate_values"]
+__all__ = [
+    "Bounds",
+    "ParameterSpec",
+    "ValueProblem",
+    "duration_text",
+    "parse_assignments",
+    "parse_duration",
+    "validate_values",
+]

@@ -53,7 +53,8 @@ def replay(
     threads = int(original.platform.get("torch_threads") or 0) or None
     with tempfile.TemporaryDirectory(prefix="trainwright-replay-") as tmp:
         copy = variant.at_home(Path(tmp))
-        trainer = trainer_for(workspace, copy, callbacks, cancel_event, threads=threads)
+        # No time limit: a replay of a variant trained with a `timeout` runs to the end.
+        trainer = trainer_for(workspace, copy, callbacks, cancel_event, threads=threads, timeout=0)
         session = trainer.train()
         if session.status != "completed":
             return ReplayResult(

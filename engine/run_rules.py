@@ -17,7 +17,7 @@ from engine.training.lock import VariantLock
 from engine.variants import lock_path
 
 # Variant statuses a run can continue from its last checkpoint.
-RESUMABLE = frozenset({"cancelled", "failed", "interrupted"})
+RESUMABLE = frozenset({"cancelled", "timed_out", "failed", "interrupted"})
 # Sweep statuses whose remaining runs a `sweep resume` carries out.
 SWEEP_RESUMABLE = frozenset({"pending", "cancelled", "interrupted"})
 TRASH_DIR = ".trash"  # under the data home: deletions are renamed here, then removed

@@ -121,21 +121,27 @@ class _FakeTrainer:
         return SimpleNamespace(
             status="completed",
             error_message=None,
+            variant="v",
+            family="f",
+            final_metrics={},
             model_dump=lambda **kw: {"status": "completed", "epochs_completed": 1},
         )
 
 
 class _FakeWorkspace:
-    def __init__(self, steps: int, fail: bool = False) -> None:
+    """What a run job asks of the workspace (every run is a job: a real store in `home`)."""
+
+    def __init__(self, home, steps: int, fail: bool = False) -> None:
+        self.home = home
         self.steps, self.fail = steps, fail
         self.threads: list[str] = []
 
     def create_variant(self, family, domain, training):
-        return SimpleNamespace(name="v")
+        return SimpleNamespace(name="v", family="f", metadata_path=self.home / "absent.json")
 
-    def trainer(self, variant, callbacks, cancel_event):
+    def train(self, variant, callbacks, cancel_event, *, overwrite=False):
         self.threads.append(threading.current_thread().name)
-        return _FakeTrainer(callbacks, self.steps, self.fail)
+        return _FakeTrainer(callbacks, self.steps, self.fail).train(overwrite)
 
 
 @pytest.fixture
@@ -167,8 +173,8 @@ def _run(qtbot, workspace, controllers):
     return batches, ended[0], time.monotonic() - started
 
 
-def test_worker_sends_rows_in_time_based_batches(qtbot, controllers):
-    workspace = _FakeWorkspace(steps=20_000)
+def test_worker_sends_rows_in_time_based_batches(qtbot, controllers, trainwright_home):
+    workspace = _FakeWorkspace(trainwright_home, steps=20_000)
     batches, outcome, seconds = _run(qtbot, workspace, controllers)
     assert outcome.status == "completed"
     assert sum(batches) == 20_000  # nothing lost, the last rows come with the final flush
@@ -176,8 +182,9 @@ def test_worker_sends_rows_in_time_based_batches(qtbot, controllers):
     assert workspace.threads and workspace.threads[0] != threading.main_thread().name
 
 
-def test_an_exception_in_the_worker_becomes_a_failed_run(qtbot, controllers):
-    batches, outcome, _ = _run(qtbot, _FakeWorkspace(steps=500, fail=True), controllers)
+def test_an_exception_in_the_worker_becomes_a_failed_run(qtbot, controllers, trainwright_home):
+    workspace = _FakeWorkspace(trainwright_home, steps=500, fail=True)
+    batches, outcome, _ = _run(qtbot, workspace, controllers)
     assert outcome.status == "failed"
     assert outcome.message == "RuntimeError: boom in the trainer"
     assert sum(batches) == 500

@@ -272,27 +272,6 @@ def test_starting_while_a_run_is_in_progress_queues_the_next_run(qtbot, window, 
     assert len(window.controller.queue) == 0
 
 
-def test_queue_entries_can_be_reordered_and_cleared(qtbot):
-    from desktop_app.training.run_queue import RunQueueModel, RunQueuePanel, RunRequest
-
-    model = RunQueueModel()
-    panel = RunQueuePanel(model)
-    qtbot.addWidget(panel)
-    for name in ("a", "b", "c"):
-        model.enqueue(RunRequest(mode="train", variant=name, family=FAMILY))
-    panel.view.setCurrentIndex(model.index(2))
-    panel.up_button.click()
-    assert [r.variant for r in model.requests()] == ["a", "c", "b"]
-    panel.up_button.click()
-    assert [r.variant for r in model.requests()] == ["c", "a", "b"]
-    assert not panel.up_button.isEnabled()
-    panel.down_button.click()
-    assert [r.variant for r in model.requests()] == ["a", "c", "b"]
-    assert model.pop_next().variant == "a"
-    panel.clear_button.click()
-    assert model.rowCount() == 0
-
-
 def _rows(epochs: int) -> list[dict]:
     rows = []
     for epoch in range(1, epochs + 1):

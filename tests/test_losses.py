@@ -179,14 +179,18 @@ class _CancelAt(Callback):
 
 
 def _write_as_before_losses(variant) -> None:
-    """config.json as the engine wrote it before `loss` and `label_smoothing`: without them,
-    with the config hash it computed then."""
+    """config.json as the engine wrote it before `loss` and `label_smoothing`: without them
+    (nor any other parameter added since, such as `retries` or `timeout`), with the config
+    hash it computed then."""
     from engine.hashing import config_hash
-    from engine.training.config import EXECUTION_PARAMETERS
+    from engine.training.config import EXECUTION_PARAMETERS, TRAINING_PARAMETERS
 
     data = json.loads(variant.config_path.read_text(encoding="utf-8"))
     for key in ("loss", "label_smoothing"):
         del data["training"][key]
+    for spec in TRAINING_PARAMETERS:
+        if spec.added_in:
+            data["training"].pop(spec.name, None)
     training = {k: v for k, v in data["training"].items() if k not in EXECUTION_PARAMETERS}
     identity = {key: data[key] for key in ("family", "domain", "strategy", "strategy_params")}
     data["config_hash"] = config_hash({**identity, "training": training})

@@ -19,7 +19,8 @@ COLUMNS = ("Family", "Variant", "Status", "Epochs", "Accuracy / R²", "Test loss
 COLUMN_TIPS = (
     "The model family",
     "The variant's name (its directory)",
-    "completed, training, interrupted (training but no live run), failed, cancelled, created or broken",
+    "completed, training, interrupted (training but no live run), failed, cancelled, timed_out "
+    "(stopped at its time limit; resumable), created or broken",
     "Epochs completed of the epochs planned",
     "Final test accuracy (classification) or test R² (regression); train values when no test",
     "Final test loss",
@@ -27,13 +28,23 @@ COLUMN_TIPS = (
 )
 FAMILY, VARIANT, STATUS, EPOCHS, METRIC, TEST_LOSS, MODIFIED = range(len(COLUMNS))
 
-STATUSES = ("completed", "training", "interrupted", "cancelled", "failed", "created", "broken")
+STATUSES = (
+    "completed",
+    "training",
+    "interrupted",
+    "cancelled",
+    "timed_out",
+    "failed",
+    "created",
+    "broken",
+)
 PROBLEM_STATUSES = frozenset({"broken", "interrupted", "failed"})
 _TINTS = {
     "broken": QColor(220, 50, 47, 70),
     "failed": QColor(220, 50, 47, 45),
     "interrupted": QColor(255, 165, 0, 60),
     "cancelled": QColor(160, 160, 160, 45),
+    "timed_out": QColor(160, 160, 160, 45),
 }
 
 

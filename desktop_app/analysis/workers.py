@@ -7,11 +7,14 @@ both stop early once their cancel event is set. (Curves are read by the kit's Cu
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from desktop_app.kit.tasks import Task
+
+log = logging.getLogger("trainwright.desktop")
 
 
 class AnalysisTask(Task):
@@ -35,8 +38,8 @@ class AnalysisTask(Task):
 
 
 class ReplayTask(Task):
-    """Trains the variant again in a temporary home and compares: result ReplayResult;
-    progress is (epoch, epochs)."""
+    """Trains the variant again in a temporary home and compares, as a job of the store:
+    result ReplayResult; progress is (epoch, epochs)."""
 
     kind = "replay"
 
@@ -45,6 +48,8 @@ class ReplayTask(Task):
         self.workspace = workspace
 
     def compute(self) -> Any:
+        from engine.jobs.records import JobRequest
+        from engine.jobs.runner import run_now
         from engine.training.callbacks import Callback
         from engine.variants import Variant
 
@@ -60,7 +65,10 @@ class ReplayTask(Task):
                 task.report_progress(int(metrics.epoch), self.total)
 
         variant = Variant.load(Path(self.path))
-        return self.workspace.replay(variant, [_Progress()], self.cancel_event)
+        # A job of the store, like every run (a refused replay is raised, as before).
+        request = JobRequest(kind="replay", variant=variant.name, family=variant.family)
+        done = run_now(self.workspace, request, [_Progress()], self.cancel_event, warn=log.warning)
+        return done.result
 
 
 class VerifyTask(Task):

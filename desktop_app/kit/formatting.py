@@ -44,3 +44,31 @@ def format_duration(seconds: float, *, clock: bool = False) -> str:
     if not hours:
         return f"{minutes} min {secs:02d} s"
     return f"{hours} h {minutes:02d} min"
+
+
+def format_bytes(size: float | None) -> str:
+    """Bytes in words: "812 B", "3.4 KB", "12.0 MB", "1.2 GB" ("" for None)."""
+    if size is None:
+        return ""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TB"  # pragma: no cover - the loop returns
+
+
+def format_local_time(iso: str | None, *, seconds: bool = False) -> str:
+    """An ISO timestamp (UTC or with its offset) in local time, to the minute (or second);
+    the input itself if it does not parse."""
+    from datetime import UTC, datetime
+
+    if not iso:
+        return ""
+    try:
+        stamp = datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return iso
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return stamp.astimezone().strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")

@@ -34,13 +34,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.kit.formatting import format_value
 from desktop_app.kit.param_widgets import (
     changed_signal,
     describe_spec,
     form_layout,
     make_value_widget,
     read_value,
+    show_value,
     write_value,
 )
 from desktop_app.kit.widgets import error_label
@@ -308,7 +308,9 @@ class ParamForm(QWidget):
         assert field.stack is not None
         if swept and not field.list_edit.text().strip():
             with contextlib.suppress(ParameterError):
-                field.list_edit.setText(format_value(read_value(field.widget, field.spec)))
+                field.list_edit.setText(
+                    show_value(field.spec, read_value(field.widget, field.spec))
+                )
         field.stack.setCurrentWidget(field.list_edit if swept else field.widget)
         field.toggle.setToolTip(SINGLE_TIP if swept else LIST_TIP)
         field.toggle.setAccessibleDescription(SINGLE_TIP if swept else LIST_TIP)
@@ -537,4 +539,6 @@ def _example(spec: ParameterSpec) -> str:
         )
     if spec.type == "float":
         return "1e-3, 3e-3"
+    if spec.type == "duration":
+        return "10m, 1h"
     return "a, b"

@@ -2,7 +2,9 @@
 
 Widgets by type: int → QSpinBox (its range from the spec), float with a small inclusive range
 → QDoubleSpinBox, other floats (lr, thresholds, exclusive bounds) → QLineEdit parsed with
-`spec.parse`, choice → QComboBox, bool → QCheckBox, str and int_list → QLineEdit. A spec
+`spec.parse`, choice → QComboBox, bool → QCheckBox, str and int_list → QLineEdit, duration →
+QLineEdit typed as text (`90s`, `20m`, `2h`; the spec parses it and shows a value back in
+that form). A spec
 that asks for a richer editor gets it: `widget == "dataset"` → DatasetPicker (its value is
 the dataset id, parsed like typed text).
 """
@@ -30,6 +32,7 @@ from engine.errors import ParameterError
 from engine.params import ParameterSpec
 
 INT_MIN, INT_MAX = -(2**31) + 1, 2**31 - 1
+DURATION_PLACEHOLDER = "no limit (e.g. 90s, 20m, 2h)"
 SPIN_FLOAT_SPAN = 1000.0  # floats over wider ranges get a line edit
 
 
@@ -111,6 +114,8 @@ def make_value_widget(spec: ParameterSpec, parent: QWidget | None = None) -> QWi
         edit.setPlaceholderText("none")
     elif spec.type == "int_list":
         edit.setPlaceholderText("e.g. 100, 200")
+    elif spec.type == "duration":
+        edit.setPlaceholderText(DURATION_PLACEHOLDER)
     return edit
 
 
@@ -152,9 +157,17 @@ def write_value(widget: QWidget, spec: ParameterSpec, value: Any) -> None:
             widget.setValue(float(value))
         else:
             assert isinstance(widget, QLineEdit)
-            widget.setText(value if isinstance(value, str) else format_value(value))
+            widget.setText(value if isinstance(value, str) else show_value(spec, value))
     finally:
         widget.blockSignals(blocked)
+
+
+def show_value(spec: ParameterSpec, value: Any) -> str:
+    """A value as its editor shows it: a duration as typed (1200.0 → "20m"; 0 → empty, no
+    limit), anything else by format_value."""
+    if spec.type == "duration" and isinstance(value, int | float) and not isinstance(value, bool):
+        return spec.show(value) if value else ""
+    return format_value(value)
 
 
 def changed_signal(widget: QWidget) -> Any:

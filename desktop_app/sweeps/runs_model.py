@@ -27,13 +27,14 @@ from engine.sweeps import NA, SweepRecord, SweepRow, sweep_label
 BEST_ROLE = Qt.ItemDataRole.UserRole + 3  # True on the best row
 
 PENDING, RUNNING = "pending", "running"
-RESULTS = ("completed", "failed", "cancelled", RUNNING, PENDING)
+RESULTS = ("completed", "failed", "cancelled", "timed_out", RUNNING, PENDING)
 LOWER_IS_BETTER = frozenset({"test_loss"})
 
 BEST_TINT = QColor(76, 175, 80, 90)
 _TINTS = {
     "failed": QColor(220, 50, 47, 45),
     "cancelled": QColor(160, 160, 160, 45),
+    "timed_out": QColor(160, 160, 160, 45),
     RUNNING: QColor(33, 150, 243, 40),
 }
 
@@ -72,7 +73,7 @@ class RunEntry:
     @property
     def unfinished(self) -> bool:
         """Not run yet, or stopped before it finished (a resumed sweep runs it again)."""
-        return self.row is None or self.row.result == "cancelled"
+        return self.row is None or self.row.result in ("cancelled", "timed_out")
 
     @property
     def variant(self) -> str | None:
@@ -283,6 +284,8 @@ class RunsTableModel(RowTableModel):
             return entry.error or "failed"
         if entry.result == "cancelled":
             return "Stopped before it finished; resume the sweep to finish it"
+        if entry.result == "timed_out":
+            return "Stopped at its time limit (timeout); resume the sweep to finish it"
         if entry.result == PENDING:
             return "Not trained yet"
         if entry.result == RUNNING:

@@ -1,11 +1,16 @@
 """Training off the GUI thread: one TrainingWorker task on its own QThread per run.
 
+Every run is a job of the data home's job store (engine.jobs): the worker submits its request
+as a job that starts at once, or claims the next queued one, and runs it with
+`engine.jobs.runner.run_job`, which records its history, log records and resources.
+
 The engine's callbacks run on the worker's thread. They put chronicle rows into a thread-safe
 buffer; the worker drains it at most ~20 times a second (and once more at the end) into one
 batched signal. The worker never touches a widget; like every Task it catches everything and
 ends with `result` (a RunOutcome) or `failed`. The RunController lives on the GUI thread, owns
 the run in progress through a TaskRunner (which keeps the thread referenced until it has
-ended), relays the worker's signals and starts queued runs one at a time.
+ended), relays the worker's signals and, while the queue is active, claims the next queued
+job when a run ends.
 """
 
 from __future__ import annotations
@@ -14,11 +19,13 @@ import logging
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from desktop_app.kit.job_store import JobStoreService
 from desktop_app.kit.tasks import (
     PROGRESS_INTERVAL_S,
     ActiveTask,
@@ -26,11 +33,12 @@ from desktop_app.kit.tasks import (
     TaskRunner,
     error_message,
 )
-from desktop_app.training.run_queue import RunQueueModel, RunRequest
+from desktop_app.training.run_queue import RunQueue, RunRequest
+from engine import variants
 from engine.errors import TrainwrightError
 from engine.training.callbacks import Callback
 from engine.training.chronicle import read_chronicle
-from engine.variants import Variant
+from engine.variants import variant_dir
 
 log = logging.getLogger("trainwright.desktop")
 
@@ -61,14 +69,23 @@ class RunOutcome:
     """How a run ended, as the GUI shows it."""
 
     request: RunRequest
-    status: str  # completed, cancelled, failed, identical, diverged
+    status: str  # completed, cancelled, timed_out, failed, identical, diverged
     message: str = ""
     session: dict[str, Any] = field(default_factory=dict)
     replay: dict[str, Any] | None = None
+    job_id: int | None = None  # the job it ran as (None: it never got one)
+    variant: str = ""  # the variant it trained (a queued train may not have known its name)
+    duration_s: float = 0.0  # wall time of this run, start to end
+    metrics: dict[str, Any] = field(default_factory=dict)  # the session's final metrics
 
     @property
     def failed(self) -> bool:
         return self.status == "failed"
+
+    @property
+    def name(self) -> str:
+        """What ran: the variant, else the request's own description."""
+        return self.variant or self.request.variant or self.request.describe()
 
 
 class _WorkerCallback(Callback):
@@ -90,55 +107,130 @@ class _WorkerCallback(Callback):
 
 
 class TrainingWorker(RequestTask):
-    """Runs one request on its thread: result RunOutcome (completed, cancelled, a replay's);
-    `failed` when the run failed or could not start."""
+    """Runs one request on its thread as a job of the store (`engine.jobs.execute_job`
+    records its history, log and resources): result RunOutcome, or None when asked to claim
+    the next queued job and none was left; `failed` when the run could not start at all.
+
+    With a request it submits it as a job that starts at once; with none it claims the first
+    unpaused queued job (atomically: a CLI working through the same queue never takes the
+    same one) and runs that. A store that cannot be opened does not stop a run started here:
+    it runs unrecorded, and says so as a warning."""
 
     runStarted = Signal(object)  # info dict (+ "history": chronicle rows kept on resume)
     rowsReady = Signal(object)  # list of chronicle rows
     warningRaised = Signal(str)
+    jobStarted = Signal(object)  # the RunRequest, with the id of the job it runs as
 
     kind = "run"
 
-    request: RunRequest
+    request: RunRequest | None
 
-    def __init__(self, workspace: Any, request: RunRequest) -> None:
+    def __init__(self, workspace: Any, request: RunRequest | None) -> None:
         super().__init__(workspace, request)
         self.buffer = RowBuffer()
         self._last_flush = 0.0
-        self._variant: Any = None
 
-    def compute(self) -> RunOutcome:
-        """Train, retrain, resume or replay the variant; the outcome as the GUI shows it."""
-        request, ws = self.request, self.workspace
+    def compute(self) -> RunOutcome | None:
+        """Submit (or claim) the job, run it, and say how it ended as the GUI shows it."""
+        from engine.jobs.runner import execute_job
+        from engine.jobs.store import JobStore
+
         callbacks = [_WorkerCallback(self)]
-        if request.mode in ("train", "retrain") and request.config is not None:
-            variant = Variant(ws.home, request.config)  # resolved once, by the form
-        elif request.mode in ("train", "retrain"):
-            assert request.family is not None
-            variant = ws.create_variant(request.family, request.domain, request.training)
-        else:
-            variant = ws.variant(request.variant, request.family)
-        self._variant = variant
-        if request.mode == "replay":
-            result = ws.replay(variant, callbacks, self.cancel_event)
-            self._flush()
-            return RunOutcome(request, result.status, result.message, replay=result.model_dump())
-        trainer = ws.trainer(variant, callbacks, self.cancel_event)
-        if request.mode == "resume":
-            session = trainer.resume()
-        else:
-            session = trainer.train(overwrite=request.mode == "retrain")
+        asked = self.request
+        try:
+            store = JobStore(self.workspace.home)
+        except Exception as exc:
+            if asked is None:
+                raise
+            return self._run_unrecorded(callbacks, exc)
+        try:
+            try:
+                job = self._take_job(store)
+            except Exception as exc:  # the store cannot be written: a request still runs
+                if asked is None:
+                    raise
+                return self._run_unrecorded(callbacks, exc)
+            if job is None:
+                return None
+            started = time.monotonic()
+            done = execute_job(self.workspace, job, callbacks, self.cancel_event, store=store)
+        finally:
+            store.close()
         self._flush()
-        if session.status == "failed":
-            return RunOutcome(request, "failed", session.error_message or "the run failed")
-        summary = session.model_dump(mode="json", exclude={"metrics"})
-        return RunOutcome(request, session.status, _session_message(summary), session=summary)
+        for warning in done.warnings:
+            self.warningRaised.emit(warning)
+        return self._outcome(done.job, done.outcome, time.monotonic() - started)
+
+    def _take_job(self, store: Any) -> Any:
+        """The job to run: this request submitted as a running job, or the next queued one
+        (None: nothing left, or stopped before anything was claimed)."""
+        if self.request is None:
+            if self.cancel_event.is_set():
+                return None
+            job = store.claim_next()
+            if job is None:
+                return None
+            self.request = RunRequest.from_job(job)
+        else:
+            job = store.submit(self.request.to_job_request(), queued=False)
+            self.request = self.request.with_job(int(job.id))
+        self.jobStarted.emit(self.request)
+        return job
+
+    def _run_unrecorded(self, callbacks: list[Callback], problem: BaseException) -> RunOutcome:
+        """The store cannot be opened: run the request all the same, without a job."""
+        from engine.jobs.runner import run_unrecorded
+
+        assert self.request is not None
+        self.warningRaised.emit(
+            f"{error_message(problem)}; this run is not recorded in the job history"
+        )
+        started = time.monotonic()
+        outcome = run_unrecorded(
+            self.workspace, self.request.to_job_request(), callbacks, self.cancel_event
+        )
+        self._flush()
+        return self._outcome(None, outcome, time.monotonic() - started)
+
+    def _outcome(self, job: Any, outcome: Any, seconds: float) -> RunOutcome:
+        """The finished job (None: unrecorded) as the Training tab and notifications show it:
+        the engine's result (a session, a replay's comparison) says the most."""
+        request = self.request
+        assert request is not None
+        result = outcome.result
+        if isinstance(result, tuple):  # a distillation: (strategy, session)
+            result = result[-1]
+        status = str(job.status if job is not None else outcome.status)
+        error = (job.error if job is not None else None) or outcome.error
+        common: dict[str, Any] = {
+            "job_id": int(job.id) if job is not None else None,
+            "variant": (job.variant if job is not None else None) or outcome.variant or "",
+            "duration_s": seconds,
+        }
+        if request.mode == "replay" and result is not None and hasattr(result, "identical"):
+            return RunOutcome(
+                request, result.status, result.message, replay=result.model_dump(), **common
+            )
+        if status == "failed" or result is None:
+            return RunOutcome(request, "failed", error or "the run failed", **common)
+        if not hasattr(result, "final_metrics"):  # a sweep's record
+            return RunOutcome(request, status, error or status, **common)
+        summary = result.model_dump(mode="json", exclude={"metrics"})
+        return RunOutcome(
+            request,
+            status,
+            _session_message(summary, status),
+            session=summary,
+            metrics=dict(result.final_metrics or {}),
+            **common,
+        )
 
     def failure_message(self, exc: BaseException) -> str:
+        what = self.request.describe() if self.request is not None else "the next queued run"
         if isinstance(exc, TrainwrightError):  # a refused request: its message says it all
-            log.warning("%s refused: %s", self.request.describe(), exc)
+            log.warning("%s refused: %s", what, exc)
         else:
-            log.error("%s raised:\n%s", self.request.describe(), traceback.format_exc())
+            log.error("%s raised:\n%s", what, traceback.format_exc())
         self._safe_flush()  # the rows before the failure still reach the table and plots
         return error_message(exc)
 
@@ -146,12 +238,13 @@ class TrainingWorker(RequestTask):
     def _report_start(self, info: dict[str, Any]) -> None:
         payload = {k: v for k, v in info.items() if k != "metrics"}
         history: list[dict[str, Any]] = []
-        if info.get("resumed") and self._variant is not None:
+        if info.get("resumed") and info.get("family") and info.get("variant"):
             # The trainer has just cut the chronicle back to the checkpoint: what is in the
             # file now is exactly the history this run continues from.
-            history = list(read_chronicle(self._variant.chronicle_path))
+            directory = variant_dir(self.workspace.home, str(info["family"]), str(info["variant"]))
+            history = list(read_chronicle(variants.chronicle_path(directory)))
         payload["history"] = history
-        payload["mode"] = self.request.mode
+        payload["mode"] = self.request.mode if self.request is not None else "train"
         self.runStarted.emit(payload)
 
     def _maybe_flush(self) -> None:
@@ -171,15 +264,16 @@ class TrainingWorker(RequestTask):
             log.exception("could not flush the last rows")
 
 
-def _session_message(summary: dict[str, Any]) -> str:
+def _session_message(summary: dict[str, Any], status: str) -> str:
     """The status line for a finished (or stopped) run."""
-    status = summary.get("status")
     done, total = summary.get("epochs_completed", 0), summary.get("total_epochs", 0)
     if status == "completed":
         return f"completed {done} epochs in {summary.get('duration_s', 0.0):.1f} s"
     if status == "cancelled":
         return f"stopped at epoch {done} of {total}; resumable"
-    return str(status)
+    if status == "timed_out":
+        return f"stopped at its time limit at epoch {done} of {total}; resumable"
+    return status
 
 
 class RunController(QObject):
@@ -191,11 +285,21 @@ class RunController(QObject):
     runWarning = Signal(str)
     runEnded = Signal(object)  # RunOutcome, emitted once the thread has finished
     busyChanged = Signal(bool)
+    jobStarted = Signal(object)  # RunRequest with its job id: the job the run is recorded as
 
-    def __init__(self, workspace: Any, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        workspace: Any,
+        parent: QObject | None = None,
+        *,
+        store: JobStoreService | None = None,
+    ) -> None:
         super().__init__(parent)
         self.workspace = workspace
-        self.queue = RunQueueModel(self)
+        self._owns_store = store is None
+        self.store = store if store is not None else JobStoreService(workspace.home, self)
+        self.queue = RunQueue(self.store, self)
+        self.queue.startRequested.connect(self.start_next)
         self.runner = TaskRunner(self)
         self.active = ActiveTask(self.runner)  # the run in progress: its request, thread, cancel
         self._outcome: RunOutcome | None = None
@@ -209,12 +313,63 @@ class RunController(QObject):
 
     @property
     def current(self) -> RunRequest | None:
-        """The request running now (None when idle)."""
+        """The request running now (None when idle, or while the next one is being claimed)."""
         return self.active.request
+
+    @property
+    def current_job_id(self) -> int | None:
+        """The job the run in progress is recorded as (None when idle or not known yet)."""
+        current = self.active.request
+        return current.job_id if current is not None else None
 
     # ---- requests --------------------------------------------------------------------------
     def start(self, request: RunRequest) -> None:
         """Start now; the caller checks `busy` first (queue otherwise)."""
+        self._start_worker(request)
+
+    @Slot()
+    def start_next(self) -> None:
+        """Claim the first unpaused queued job and run it (if idle; nothing left: the queue
+        stops being worked through)."""
+        if self.busy or self._shutting_down:
+            return
+        self._start_worker(None)
+
+    def enqueue(self, request: RunRequest) -> None:
+        """Queue `request` behind the run in progress; the queue is worked through from now."""
+        self.queue.submit(request)
+        self.queue.set_active(True)
+
+    def retry(
+        self,
+        job_id: int,
+        on_done: Callable[[Any], None] | None = None,
+        on_failed: Callable[[str], None] | None = None,
+    ) -> None:
+        """Queue a finished job again (the store decides: resume from its checkpoint, or start
+        over). Idle: it goes to the front and starts now; mid-run: it waits at the end and the
+        queue is worked through. `on_done(job)` / `on_failed(message)` on the GUI thread."""
+        to_front = not self.busy
+
+        def retry(store: Any) -> Any:
+            job = store.retry(job_id)
+            queued = store.queue()
+            if to_front and queued and queued[0].id != job.id:
+                store.move(job.id, queued[0].id)
+            return job
+
+        def done(job: Any) -> None:
+            self.queue.refresh()
+            if self.busy:
+                self.queue.set_active(True)
+            else:
+                self.start_next()
+            if on_done is not None:
+                on_done(job)
+
+        self.store.call(retry, done, on_failed)
+
+    def _start_worker(self, request: RunRequest | None) -> None:
         if self.busy:
             raise RuntimeError("a run is already in progress")
         self._shutting_down = False
@@ -222,8 +377,9 @@ class RunController(QObject):
         worker.runStarted.connect(self._on_worker_started)
         worker.rowsReady.connect(self._on_worker_rows)
         worker.warningRaised.connect(self._on_worker_warning)
+        worker.jobStarted.connect(self._on_job_started)
         self._outcome = None
-        log.info("starting: %s", request.describe())
+        log.info("starting: %s", request.describe() if request else "the next queued job")
         self.active.start(
             worker, request, self._on_worker_result, self._on_worker_failed, self._on_ended
         )
@@ -236,13 +392,24 @@ class RunController(QObject):
 
     @Slot()
     def shutdown(self, timeout_ms: int = 60_000) -> bool:
-        """Clear the queue, stop the run and wait for its thread (on quit). True if idle."""
+        """Stop the run and wait for its thread (on quit), then close the store's thread (if
+        this controller opened it). The queue stays in the store. True if idle."""
         self._shutting_down = True
-        self.queue.clear()
+        self.queue.stop_polling()
         self.stop()
-        return self.runner.shutdown(timeout_ms)
+        ended = self.runner.shutdown(timeout_ms)
+        if self._owns_store:
+            ended = self.store.shutdown() and ended
+        return ended
 
     # ---- worker signals (queued onto the GUI thread) ---------------------------------------
+    @Slot(object)
+    def _on_job_started(self, request: RunRequest) -> None:
+        if self.active.busy:
+            self.active.request = request  # a claimed job: now the run has a request
+            self.jobStarted.emit(request)
+            self.queue.refresh()
+
     @Slot(object)
     def _on_worker_started(self, info: dict[str, Any]) -> None:
         if self.current is not None:
@@ -257,36 +424,33 @@ class RunController(QObject):
         self.runWarning.emit(message)
 
     @Slot(int, object)
-    def _on_worker_result(self, request_id: int, outcome: RunOutcome) -> None:
+    def _on_worker_result(self, request_id: int, outcome: RunOutcome | None) -> None:
         self._outcome = outcome
 
     @Slot(int, str)
     def _on_worker_failed(self, request_id: int, message: str) -> None:
-        if self.current is not None:
-            self._outcome = RunOutcome(self.current, "failed", message)
+        current = self.current
+        self._outcome = RunOutcome(
+            current or RunRequest("train", "", label="The next queued run"), "failed", message
+        )
 
     def _on_ended(self) -> None:
-        """The run's thread has ended: report the outcome, then start the next queued run."""
-        request, outcome = self.active.request, self._outcome
-        if outcome is None and request is not None:
-            outcome = RunOutcome(request, "failed", "the run ended without reporting a result")
+        """The run's thread has ended: report the outcome, then (queue active) claim the next
+        queued job. A claim that found nothing ends quietly and the queue stops."""
+        outcome = self._outcome
         self.active.ended()
         self._outcome = None
-        self.last_outcome = outcome
-        if outcome is not None:
-            log.info(
-                "ended: %s: %s %s", outcome.request.describe(), outcome.status, outcome.message
-            )
-        self.busyChanged.emit(False)
-        if outcome is not None:
-            self.runEnded.emit(outcome)
-        if not self._shutting_down and not self.busy:
-            self.start_next()
-
-    @Slot()
-    def start_next(self) -> None:
-        if self.busy:
+        if outcome is None:  # nothing was left to claim
+            self.queue.set_active(False)
+            self.busyChanged.emit(False)
+            self.queue.refresh()
             return
-        request = self.queue.pop_next()
-        if request is not None:
-            self.start(request)
+        self.last_outcome = outcome
+        if outcome.job_id is None:  # it never became a job (the store failed): stop here
+            self.queue.set_active(False)
+        log.info("ended: %s: %s %s", outcome.request.describe(), outcome.status, outcome.message)
+        self.busyChanged.emit(False)
+        self.runEnded.emit(outcome)
+        self.queue.refresh()
+        if not self._shutting_down and not self.busy and self.queue.active:
+            self.start_next()

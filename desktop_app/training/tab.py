@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from desktop_app.kit.family_combo import FamilyCombo
 from desktop_app.kit.family_forms import FamilyForms
 from desktop_app.kit.family_loader import FamilyLoader
+from desktop_app.kit.job_status import STATUS_TEXT
 from desktop_app.kit.preferences import Preferences
 from desktop_app.kit.warmup import EngineWarmup
 from desktop_app.kit.widgets import (
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 
 HISTORY_PREVIEW_BYTES = 40 * 2**20  # larger chronicles are not loaded on the GUI thread
 DATASET_FAMILY = "mlp"  # the family "Train on this" (Datasets tab) trains on a dataset
+RESUMABLE_STATES = ("cancelled", "failed", "interrupted", "timed_out")
 
 
 # The state label's text and tooltip for the variant the forms make: the states this tab
@@ -64,7 +66,14 @@ STATE_TEXT = {
     "completed": ("already trained", "Completed: Replay it, or Start to retrain it from scratch."),
     "failed": ("failed", "Resume it from its last checkpoint, or Start to retrain it."),
     "cancelled": ("cancelled", "Stopped: Resume it, or Start to retrain it."),
-    "interrupted": ("interrupted", "Ended without a clean stop: Resume it, or retrain it."),
+    "interrupted": (
+        STATUS_TEXT["interrupted"][0],
+        "Ended without a clean stop: Resume it, or retrain it.",
+    ),
+    "timed_out": (
+        STATUS_TEXT["timed_out"][0],
+        "Stopped at its time limit: Resume it, or retrain it.",
+    ),
     "created": ("created, never trained", "Start trains it."),
     "broken": ("broken", "Its files are damaged: Start retrains it."),
     "busy_elsewhere": ("training elsewhere", "Another process is training this variant."),
@@ -108,9 +117,7 @@ class TrainingTab(QWidget):
         controller.runWarning.connect(self._on_run_warning)
         controller.runEnded.connect(self._on_run_ended)
         controller.busyChanged.connect(self._on_busy_changed)
-        controller.queue.rowsInserted.connect(self._on_queue_changed)
-        controller.queue.rowsRemoved.connect(self._on_queue_changed)
-        controller.queue.modelReset.connect(self._on_queue_changed)
+        controller.queue.model.modelReset.connect(self._on_queue_changed)
         warmup.ready.connect(self._on_engine_ready)
         warmup.failed.connect(self._on_engine_failed)
         if warmup.error:
@@ -177,9 +184,11 @@ class TrainingTab(QWidget):
         )
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setMinimumWidth(300)
-        self.queue_panel = RunQueuePanel(self.controller.queue)
+        self.queue_panel = RunQueuePanel(self.controller.queue, busy=self._busy)
         queue_box = group("Queue", self.queue_panel, "queueGroup")
-        queue_box.setToolTip("Runs wait here while another one trains")
+        queue_box.setToolTip(
+            "Runs wait here while another one trains; they stay queued when Trainwright closes"
+        )
         self.left_splitter = QSplitter(Qt.Orientation.Vertical)
         self.left_splitter.setObjectName("leftSplitter")
         self.left_splitter.addWidget(scroll)
@@ -187,7 +196,7 @@ class TrainingTab(QWidget):
         self.left_splitter.setStretchFactor(0, 5)
         self.left_splitter.setStretchFactor(1, 1)
         self.left_splitter.setChildrenCollapsible(False)
-        self.left_splitter.setSizes([640, 130])
+        self.left_splitter.setSizes([580, 190])
         return self.left_splitter
 
     def _build_right(self) -> QWidget:
@@ -490,11 +499,13 @@ class TrainingTab(QWidget):
         self.start_button.setEnabled(
             usable and state not in ("training", "replaying", "busy_elsewhere", "queued")
         )
-        existing = ("completed", "failed", "cancelled", "interrupted", "created", "broken")
+        existing = (
+            "completed", "failed", "cancelled", "interrupted", "timed_out", "created", "broken"
+        )  # fmt: skip
         self.start_button.setText("Retrain…" if state in existing else "Start")
         self.start_button.setAccessibleName(self.start_button.text().rstrip("…"))
         self.stop_button.setEnabled(busy and not self.controller.active.stopping)
-        self.resume_button.setEnabled(usable and state in ("cancelled", "failed", "interrupted"))
+        self.resume_button.setEnabled(usable and state in RESUMABLE_STATES)
         self.replay_button.setEnabled(usable and state == "completed")
 
     # ---- actions ---------------------------------------------------------------------------
@@ -547,7 +558,7 @@ class TrainingTab(QWidget):
                 f"{running} is in progress.\n\nQueue “{request.describe()}” to start when it ends?",
             ):
                 return False
-            self.controller.queue.enqueue(request)
+            self.controller.enqueue(request)
             self.status_label.setText(f"Queued: {request.describe()}")
             self._refresh_variant_state()
             return True
@@ -617,7 +628,7 @@ class TrainingTab(QWidget):
         """Say how the run ended; a failure or a replay that differs also shows as an error."""
         self.progress_bar.stop()
         request = outcome.request
-        name = request.variant
+        name = outcome.name
         if outcome.failed:
             self.status_label.setText(f"Failed: {name}")
             self._show_run_error(f"{request.describe()} failed: {outcome.message}")
@@ -628,6 +639,8 @@ class TrainingTab(QWidget):
                 self._show_run_error(f"Replay of {name}: {outcome.message}")
         elif outcome.status == "cancelled":
             self.status_label.setText(f"Stopped {name}: {outcome.message}")
+        elif outcome.status == "timed_out":
+            self.status_label.setText(f"Timed out {name}: {outcome.message}")
         else:
             self.status_label.setText(f"Completed {name}: {outcome.message}")
         self._run = None
@@ -637,6 +650,10 @@ class TrainingTab(QWidget):
     @Slot(bool)
     def _on_busy_changed(self, busy: bool) -> None:
         self._update_actions()
+        self.queue_panel.refresh_state()
+
+    def _busy(self) -> bool:
+        return self.controller.busy
 
     @Slot()
     def _on_queue_changed(self, *args: object) -> None:

@@ -13,12 +13,13 @@ import sys
 import threading
 from typing import Any
 
-from engine.cli import CancelOnSigint, ProgressPrinter, add_parameter_options
+from engine.cli import CancelOnSigint, ProgressPrinter, add_parameter_options, run_as_job
 from engine.distill.api import distill_config
 from engine.errors import VariantError
+from engine.jobs import JobRequest
 from engine.names import safe_component
 from engine.params import parse_assignments
-from engine.strategies import DistillStrategy, StrategyOrchestrator
+from engine.strategies import DistillStrategy
 from engine.strategies.registry import result_from_session
 
 STRATEGY_PARAMETERS = ("temperature", "alpha")
@@ -60,15 +61,26 @@ def cmd_distill(ws: Any, args: argparse.Namespace) -> int:
     hyper = parse_assignments(DistillStrategy.parameters, strategy_items, kind="distillation")
     domain = parse_assignments(spec.domain_parameters, args.params, kind="domain")
     training = parse_assignments(spec.training_parameters(), training_items, kind="training")
-    config = distill_config(
-        ws, args.teacher, args.student_family, domain, training,
-        temperature=hyper.get("temperature"), alpha=hyper.get("alpha"), overwrite=args.overwrite,
+    options = {"temperature": hyper.get("temperature"), "alpha": hyper.get("alpha")}
+    # A missing teacher or other data is refused here, before anything is recorded.
+    distill_config(
+        ws, args.teacher, args.student_family, domain, training, **options,
+        overwrite=args.overwrite,
     )  # fmt: skip
+    request = JobRequest(
+        kind="distill",
+        teacher=args.teacher,
+        family=args.student_family,
+        domain=domain,
+        training=training,
+        options={k: v for k, v in options.items() if v is not None},
+        overwrite=args.overwrite,
+    )
     cancel = threading.Event()
     callbacks = [] if args.json else [ProgressPrinter()]
     with CancelOnSigint(cancel):
-        # Bad requests raise here (exit 2); a failed run is reported as a result.
-        strategy, session = StrategyOrchestrator(ws).execute(config, callbacks, cancel)
+        # As a job: bad requests raise here (exit 2); a failed run is reported as a result.
+        strategy, session = run_as_job(ws, request, callbacks, cancel)
     result = result_from_session(ws, strategy.name, session)
     if args.json:
         print(json.dumps(result, indent=2, default=str))

@@ -128,9 +128,10 @@ def result_from_session(
 ) -> StrategyResult:
     if session.status == "failed":
         return failure(f"training {session.variant} failed: {session.error_message}")
-    if session.status == "cancelled":
+    if session.status in ("cancelled", "timed_out"):
+        how = "stopped at its time limit" if session.status == "timed_out" else "stopped"
         return failure(
-            f"training {session.variant} was stopped; continue it with "
+            f"training {session.variant} was {how}; continue it with "
             f"`trainwright resume {session.variant}`"
         )
     directory = variant_dir(workspace.home, session.family, session.variant)

@@ -13,10 +13,11 @@ import sys
 import threading
 from typing import Any
 
-from engine.cli import CancelOnSigint, add_parameter_options
+from engine.cli import CancelOnSigint, add_parameter_options, run_as_job
 from engine.errors import TrainwrightError
+from engine.jobs import JobRequest
 from engine.params import parse_assignments
-from engine.sweeps import create_sweep, list_sweeps, load_sweep, plan_sweep, run_sweep
+from engine.sweeps import create_sweep, list_sweeps, load_sweep, plan_sweep
 
 RESUME = "resume"
 
@@ -120,11 +121,13 @@ def _run(ws: Any, record: Any, args: argparse.Namespace) -> int:
             line += f"  {row.error}"
         print(line, file=sys.stderr, flush=True)
 
+    request = JobRequest(
+        kind="sweep", sweep_id=record.id, family=record.spec.family, parallel=args.parallel
+    )
     cancel = threading.Event()
     with CancelOnSigint(cancel):
-        record = run_sweep(
-            ws, record.id, on_row=on_row, cancel_event=cancel, parallel=args.parallel
-        )
+        # As a job (history and log), by run_sweep with these rows and this cancel event.
+        record = run_as_job(ws, request, [], cancel, on_sweep_row=on_row)
     counts = record.counts()
     if quiet:
         _print_json(record.model_dump(mode="json"))

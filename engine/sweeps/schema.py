@@ -36,6 +36,7 @@ _PROBLEM_WORDS = {
     "not_number": "must be numbers",
     "not_whole": "must be whole numbers",
     "not_bool": "must be true or false",
+    "not_duration": "must be durations such as 90s, 20m or 2h",
 }
 
 
@@ -105,7 +106,7 @@ class SweepParameter(BaseModel):
             raise _Refused(f"{self.label} values {words}: {token}") from None
         if spec.choices is not None and value not in spec.choices:
             raise _Refused(self._not_allowed(token))
-        if spec.type in ("int", "float") and not spec.in_range(value):
+        if spec.type in ("int", "float", "duration") and not spec.in_range(value):
             raise _Refused(f"{self.label} out of range {spec.range_text()}: {token}")
         return value
 

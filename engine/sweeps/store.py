@@ -19,7 +19,9 @@ from engine.sweeps.plan import SweepPlan, SweepSpec
 from engine.training.lock import is_locked
 
 NA = "n/a"
-RowResult = Literal["completed", "failed", "cancelled"]
+# timed_out: the run stopped at its `timeout`; like cancelled it runs again (resumed) when the
+# sweep is resumed, but it does not stop the sweep.
+RowResult = Literal["completed", "failed", "cancelled", "timed_out"]
 SweepStatus = Literal["pending", "running", "completed", "cancelled"]
 
 
@@ -60,7 +62,8 @@ class SweepRecord(BaseModel):
     finished_at: str | None = None
 
     def finished(self) -> set[int]:
-        """Indices done for good (completed or failed); cancelled ones run again on resume."""
+        """Indices done for good (completed or failed); cancelled and timed-out ones run again
+        on resume."""
         return {r.index for r in self.rows if r.result in ("completed", "failed")}
 
     def put(self, row: SweepRow) -> None:
@@ -69,7 +72,7 @@ class SweepRecord(BaseModel):
         )
 
     def counts(self) -> dict[str, int]:
-        out = {"completed": 0, "failed": 0, "cancelled": 0}
+        out = {"completed": 0, "failed": 0, "cancelled": 0, "timed_out": 0}
         for r in self.rows:
             out[r.result] += 1
         return out

@@ -21,7 +21,7 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -168,10 +168,34 @@ def full_checkpoints(directory: Path) -> list[Path]:
     return [path for _, path in sorted(found, reverse=True)]
 
 
-def prune_full_checkpoints(directory: Path, keep: int = KEEP_FULL) -> None:
-    for path in full_checkpoints(directory)[keep:]:
+def prune_full_checkpoints(
+    directory: Path, keep: int = KEEP_FULL, protect: Callable[[Path], bool] | None = None
+) -> None:
+    """Keep the `keep` newest full checkpoints, and the newest one `protect` accepts (a retry's
+    anchor, which Stop, timeout and autosave checkpoints written after it must not push out)."""
+    older = full_checkpoints(directory)[keep:]
+    if protect is not None:
+        anchor = next((path for path in full_checkpoints(directory) if protect(path)), None)
+        older = [path for path in older if path != anchor]
+    for path in older:
         path.unlink(missing_ok=True)
         sidecar_path(path).unlink(missing_ok=True)
+
+
+def full_position(path: Path) -> tuple[int, int] | None:
+    """(epoch, step) of a full checkpoint, from its name; None for another file."""
+    match = FULL_PATTERN.match(Path(path).name)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def remove_weights_after(directory: Path, epoch: int) -> None:
+    """Remove the weights-only checkpoints (and sidecars) of epochs after `epoch`: a retry
+    going back to `epoch` writes its own, of another trajectory, in their place."""
+    for number, path in weights_files(directory).items():
+        if number > epoch:
+            for doomed in (path, sidecar_path(path)):
+                with contextlib.suppress(OSError):
+                    doomed.unlink(missing_ok=True)
 
 
 def remove_full_after(directory: Path, step: int) -> None:
@@ -226,6 +250,7 @@ def latest_valid_full(
     config_hash: str | None = None,
     records: Mapping[str, CheckpointEntry] | None = None,
     chronicle: Path | None = None,
+    only: Callable[[Path], bool] | None = None,
 ) -> tuple[Path | None, dict[str, Any] | None, list[str]]:
     """Where a resume of the variant whose checkpoints are in `directory` continues from.
 
@@ -237,7 +262,8 @@ def latest_valid_full(
     Otherwise CheckpointError (ChronicleCut when only the chronicle is wanting) in one line.
 
     Left out, `config_hash`, `records` and `chronicle` are read from the variant directory
-    above `directory` (config.json, metadata.json, chronicle.jsonl)."""
+    above `directory` (config.json, metadata.json, chronicle.jsonl). `only`, when given, says
+    which files to consider at all (a retry's anchors); the others are passed over silently."""
     directory = Path(directory)
     variant_dir = directory.parent
     if config_hash is None:
@@ -249,6 +275,8 @@ def latest_valid_full(
     skipped: list[str] = []
     cut: list[str] = []
     for path in full_checkpoints(directory):
+        if only is not None and not only(path):
+            continue
         try:
             payload = load_checkpoint(path)
         except CheckpointError as exc:

@@ -24,9 +24,10 @@ TRAINING_PARAMETERS: list[ParameterSpec] = [
     )
 ]
 
-# Settings that change how fast a run goes or how often it is saved, not what it computes:
-# they stay out of the variant's identity (its name suffix and config hash).
-EXECUTION_PARAMETERS = frozenset({"device", "threads", "resume_every"})
+# Settings that change how fast a run goes, how often it is saved or when it stops to be
+# resumed, not what it computes: they stay out of the variant's identity (its name suffix and
+# config hash). A run stopped by its `timeout` and resumed ends as an uninterrupted one.
+EXECUTION_PARAMETERS = frozenset({"device", "threads", "resume_every", "timeout"})
 
 
 _NO_DEFAULT = object()
@@ -52,9 +53,14 @@ def _field_type(spec: ParameterSpec) -> Any:
     if spec.choices is not None:
         kind: Any = Literal[tuple(spec.choices)]  # type: ignore[valid-type]
     else:
-        kind = {"int": int, "float": float, "bool": bool, "str": str, "int_list": list[int]}[
-            spec.type
-        ]
+        kind = {
+            "int": int,
+            "float": float,
+            "bool": bool,
+            "str": str,
+            "int_list": list[int],
+            "duration": float,  # seconds; typed as text (20m) and read by ParameterSpec.read
+        }[spec.type]
     return kind | None if spec.optional else kind
 
 

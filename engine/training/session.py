@@ -7,7 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Status = Literal["completed", "failed", "cancelled"]
+# "cancelled": stopped by a Stop (its cancel event); "timed_out": stopped by its `timeout`.
+# Both saved a full checkpoint where they stopped: a resume continues exactly.
+Status = Literal["completed", "failed", "cancelled", "timed_out"]
 
 
 class EpochMetrics(BaseModel):
@@ -45,3 +47,5 @@ class TrainingSession(BaseModel):
     warnings: list[str] = []
     weights_sha256: str | None = None
     duration_s: float = 0.0
+    attempts: int = 1  # attempts so far (1 + retries taken; metadata.json lists each)
+    effective_lr: float | None = None  # the peak lr of the last attempt

@@ -10,6 +10,7 @@ import threading
 import time
 import traceback
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Protocol
 
 import torch
@@ -25,7 +26,15 @@ from engine.errors import (
 )
 from engine.families.base import ModelFamily
 from engine.hashing import weights_sha256
-from engine.metadata import CheckpointEntry, VariantMetadata, check_config_hash, environment, now
+from engine.metadata import (
+    Attempt,
+    CheckpointEntry,
+    VariantMetadata,
+    check_config_hash,
+    environment,
+    now,
+)
+from engine.params import duration_text
 from engine.training import checkpoints as ckpt
 from engine.training import rng
 from engine.training.callbacks import CallbackList, Callbacks, CancelEvent, StepInfo
@@ -41,6 +50,11 @@ from engine.training.turns import end_turn, take_turn
 from engine.variants import Variant
 
 AUTOSAVE_SECONDS = 30.0
+# With `retries`, a full checkpoint is kept at every tenth of the epochs (an anchor): a retry
+# goes back to the newest anchor, so at most a tenth of the run is done again. Anchors sit at
+# places fixed by the config alone (not by resume_every, a Stop or the clock), so a retry
+# restarts from the same state in a replay, after a resume, and in the uninterrupted run.
+RETRY_ANCHORS = 10
 
 
 class Objective(Protocol):
@@ -64,7 +78,12 @@ class FamilyObjective:
 
 
 class TrainingFailure(Exception):
-    """A failure the loop detects itself (NaN, divergence): the run ends as failed."""
+    """A failure the loop detects itself (NaN, divergence): retried while the config's
+    `retries` allow, else the run ends as failed. `epoch` and `step` name the failing step."""
+
+    def __init__(self, message: str, *, epoch: int | None = None, step: int | None = None):
+        super().__init__(message)
+        self.epoch, self.step = epoch, step
 
 
 def default_threads() -> int:
@@ -126,6 +145,7 @@ class Trainer:
         threads: int | None = None,
         objective: Objective | None = None,
         metadata_extra: dict[str, Any] | None = None,
+        timeout: float | None = None,
     ) -> None:
         self.family = family
         # The loss `-t loss=` chose (engine.training.losses); a strategy's objective wins.
@@ -137,6 +157,9 @@ class Trainer:
         self.callbacks = CallbackList(callbacks)
         self.cancel_event = cancel_event or threading.Event()
         self.threads_override = threads
+        # Seconds of wall time a session may run: the config's `timeout` unless given (0: no
+        # limit, for a replay, which trains a temporary copy that cannot be resumed).
+        self.timeout = float(variant.config.training.timeout if timeout is None else timeout)
 
     # ---- public ----------------------------------------------------------------------------
     def train(self, *, overwrite: bool = False) -> TrainingSession:
@@ -260,6 +283,8 @@ class Trainer:
             self.callbacks.on_train_end(session)
             return session
         started = time.perf_counter()
+        # This session's wall-time budget starts with its turn; a resume has it afresh.
+        self.deadline = time.monotonic() + self.timeout if self.timeout > 0 else None
         self.meta = meta
         self.session = session
         self.chronicle: ChronicleWriter | None = None
@@ -273,7 +298,7 @@ class Trainer:
                 meta.extra.update(self.metadata_extra)  # saved before the first step
                 meta.save(v.metadata_path)
                 self._setup(resume)
-                self._loop()
+                self._train()
         except BaseException as exc:  # everything ends as a session, never as a crash
             session.status = "failed"
             session.error_message = _describe(exc)
@@ -283,6 +308,9 @@ class Trainer:
             self._save_on_failure()
             if isinstance(exc, OSError):  # a full disk, a read-only home: say what and what now
                 session.error_message = self._storage_failure(exc)
+            attempts = self.meta.attempts
+            if attempts and attempts[-1].error is None:  # not retried: the attempt ends here
+                attempts[-1].error = session.error_message
             if not isinstance(exc, Exception):
                 raise
         finally:
@@ -297,7 +325,9 @@ class Trainer:
         self.callbacks.on_train_end(session)
         return session
 
-    def _setup(self, resume: bool) -> None:
+    def _setup(self, resume: bool, *, retry: bool = False) -> None:
+        """Build the run's state from the config (seeded), restore it on resume (for a retry:
+        from the newest anchor, or from scratch), and announce the start."""
         v, cfg, family = self.variant, self.cfg, self.family
         domain = v.config.domain
         self.device = resolve_device(cfg.device)
@@ -318,6 +348,10 @@ class Trainer:
         self._single_group = _foreach_norm_applies(self.params)
         self.optimizer = build_optimizer(self.params, cfg)
         self.scheduler = build_scheduler(self.optimizer, cfg, self.steps_per_epoch)
+        self._unscaled_lrs = list(self.scheduler.base_lrs)  # a retry scales these
+        self._restored_scale = 1.0  # the lr scale the state holds (a checkpoint's, on restore)
+        self.lr_scale = 1.0  # this attempt's (_begin_attempt)
+        self.anchor_every = max(1, math.ceil(cfg.epochs / RETRY_ANCHORS)) if cfg.retries else 0
         self.grokfast = GrokfastFilter(self.params, cfg) if cfg.grokfast != "off" else None
         self.generator = torch.Generator().manual_seed(cfg.data_seed)
         # A standardised regression target: MAE is reported in the target's units (x its std).
@@ -332,10 +366,15 @@ class Trainer:
         truncate_at = 0
         self._restarted = False  # resumed from scratch: no full checkpoint was ever saved
         if resume:
-            truncate_at = self._restore()
+            truncate_at = self._restore(anchors=retry)
         else:
             check_config_hash(v.config, v.config_path)
         self.chronicle = ChronicleWriter(v.chronicle_path, truncate_at=truncate_at)
+        retrying = self._begin_attempt(retry)
+        self._scale_lr()
+        if retrying:  # before the new start: a listener shows it, then the rewound history
+            self.session.warnings.append(retrying)
+            self.callbacks.on_warning(retrying)
         self.callbacks.on_train_start(
             {
                 "variant": v.name,
@@ -345,10 +384,112 @@ class Trainer:
                 "steps_per_epoch": self.steps_per_epoch,
                 "resumed": resume and not self._restarted,
                 "metrics": list(self.session.metrics),
+                "attempt": self.meta.attempts[-1].attempt,
             }
         )
         if not resume or self._restarted:
             self._save_weights()
+
+    def _train(self) -> None:
+        """The loop; after a TrainingFailure with retries left, again from the newest anchor
+        at a smaller lr (`_setup(retry=True)`). Other exceptions are not retried."""
+        while True:
+            try:
+                self._loop()
+                return
+            except TrainingFailure as failure:
+                if not self._attempt_failed(failure):
+                    raise
+            assert self.chronicle is not None
+            self.chronicle.close()  # all of it on disk: the restore checks what it holds
+            self.chronicle = None
+            self._setup(resume=True, retry=True)
+
+    def _attempt_failed(self, failure: TrainingFailure) -> bool:
+        """Record the failure in the attempt that ran; whether the run may try again."""
+        current = self.meta.attempts[-1]
+        current.error, current.epoch, current.step = str(failure), failure.epoch, failure.step
+        return current.attempt <= self.cfg.retries
+
+    def _begin_attempt(self, retry: bool) -> str | None:
+        """The attempt this session runs, in metadata.json's `attempts`; for a retry, the
+        message that says so.
+
+        A retry adds one at the failed attempt's lr scale × retry_lr_factor, starting where the
+        restore went back to. Otherwise the run continues the attempt that wrote the state it
+        restored: the last one that started at or before its step (later ones, whose
+        checkpoints are gone, are dropped as the chronicle is cut back); the first on a new run.
+        """
+        meta, cfg = self.meta, self.cfg
+        if retry:
+            failed = meta.attempts[-1]
+            scale = failed.lr_scale * cfg.retry_lr_factor
+            meta.attempts.append(
+                Attempt(
+                    attempt=failed.attempt + 1,
+                    lr=cfg.lr * scale,
+                    lr_scale=scale,
+                    from_epoch=self.epoch,
+                    from_step=self.step,
+                )
+            )
+        elif meta.attempts:
+            last = max(i for i, a in enumerate(meta.attempts) if a.from_step <= self.step or i == 0)
+            del meta.attempts[last + 1 :]
+            current = meta.attempts[-1]
+            current.error = current.epoch = current.step = None  # running again
+        else:
+            meta.attempts = [Attempt(attempt=1, lr=cfg.lr)]
+        current = meta.attempts[-1]
+        self.lr_scale = current.lr_scale
+        meta.effective_lr = self.session.effective_lr = current.lr
+        self.session.attempts = current.attempt
+        if not retry:
+            return None
+        # Recorded with the checkpoints the restore removed: a crash from here on resumes
+        # this attempt; one before, the failed one (which fails again at the same step).
+        meta.epochs_completed, meta.steps = self.epoch, self.step
+        meta.save(self.variant.metadata_path)
+        start = f"epoch {self.epoch}" if self.step else "the start"
+        return (
+            f"attempt {failed.attempt} failed ({failed.error}); "
+            f"retrying from {start} at lr {current.lr:g}"
+        )
+
+    def _scale_lr(self) -> None:
+        """Give the optimizer and schedule this attempt's lr scale, when the state does not
+        hold it already: the schedule's base lrs (warm-up and decay follow them) and each
+        group's lr now, as the schedule would have set them at this step."""
+        if self.lr_scale == self._restored_scale:
+            return
+        scheduler, groups = self.scheduler, self.optimizer.param_groups
+        scheduler.base_lrs = [lr * self.lr_scale for lr in self._unscaled_lrs]
+        for group, base, factor in zip(
+            groups, scheduler.base_lrs, scheduler.lr_lambdas, strict=True
+        ):
+            group["initial_lr"] = base
+            group["lr"] = base * factor(scheduler.last_epoch)
+        scheduler._last_lr = [group["lr"] for group in groups]
+        self._restored_scale = self.lr_scale
+
+    def _is_anchor(self, path: Path) -> bool:
+        """Whether a full checkpoint is a retry anchor: at the end of an epoch that is a
+        multiple of `anchor_every` (fixed by the config)."""
+        position = ckpt.full_position(path)
+        if position is None or not self.anchor_every:
+            return False
+        epoch, step = position
+        return epoch > 0 and epoch % self.anchor_every == 0 and step == epoch * self.steps_per_epoch
+
+    def _time_out(self) -> None:
+        """Stop as a Stop does (a full checkpoint here), as timed out, and say so."""
+        self._save_full()
+        self.session.status = "timed_out"
+        epoch = self.epoch + (1 if self.batch_index else 0)
+        self.callbacks.on_warning(
+            f"stopped after the {duration_text(self.timeout)} timeout at epoch "
+            f"{epoch}, step {self.step}; resume to continue"
+        )
 
     def _loop(self) -> None:
         cfg, model, opt = self.cfg, self.model, self.optimizer
@@ -359,6 +500,9 @@ class Trainer:
         before_step = self.callbacks.overrides("on_before_step")
         after_step = self.callbacks.overrides("on_after_step")
         step_hooks = before_step or after_step
+        # The timeout, checked after each step (so every session makes progress): one local
+        # test a step without one, one clock read with one.
+        deadline, monotonic = self.deadline, time.monotonic
         while self.epoch < cfg.epochs:
             epoch_number = self.epoch + 1
             epoch_started = time.perf_counter()
@@ -372,7 +516,9 @@ class Trainer:
                 if not full_batch:
                     self.perm = torch.randperm(len(self.train_y), generator=self.generator)
             while self.batch_index < self.steps_per_epoch:
-                if self.cancel_event.is_set():
+                # At an epoch's first batch the check above has just run, before the order was
+                # drawn: stopping here, after the draw, would save an RNG a resume draws again.
+                if self.cancel_event.is_set() and self.batch_index:
                     self._save_full()
                     self.session.status = "cancelled"
                     return
@@ -390,12 +536,16 @@ class Trainer:
                 loss_value = loss.item()
                 if not math.isfinite(loss_value):
                     raise TrainingFailure(
-                        f"loss became {loss_value} at epoch {epoch_number}, step {self.step + 1}"
+                        f"loss became {loss_value} at epoch {epoch_number}, step {self.step + 1}",
+                        epoch=epoch_number,
+                        step=self.step + 1,
                     )
                 if loss_value > cfg.divergence_threshold:
                     raise TrainingFailure(
                         f"loss diverged to {loss_value:.4g} (above divergence_threshold "
-                        f"{cfg.divergence_threshold:g}) at epoch {epoch_number}, step {self.step + 1}"
+                        f"{cfg.divergence_threshold:g}) at epoch {epoch_number}, step {self.step + 1}",
+                        epoch=epoch_number,
+                        step=self.step + 1,
                     )
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -445,6 +595,9 @@ class Trainer:
                 # After the row and the epoch's end: the state is whole again if the hook fails.
                 if after_step:
                     self.callbacks.on_after_step(info)
+                if deadline is not None and monotonic() >= deadline and self.epoch < cfg.epochs:
+                    self._time_out()
+                    return
                 if epoch_end:
                     break
         self.session.status = "completed"
@@ -511,7 +664,8 @@ class Trainer:
         due = (cfg.resume_every and self.epoch % cfg.resume_every == 0) or (
             not cfg.resume_every and time.monotonic() - self.last_autosave >= AUTOSAVE_SECONDS
         )
-        if due and self.epoch < cfg.epochs:
+        anchor = self.anchor_every and self.epoch % self.anchor_every == 0
+        if (due or anchor) and self.epoch < cfg.epochs:
             self._save_full()
 
     def _check_stagnation(self, stats: dict[str, float]) -> str | None:
@@ -597,6 +751,10 @@ class Trainer:
             # What the schedule is: a resume under another one is refused (_restore).
             "schedule": self.scheduler.serialize(),
             "schedule_sha256": self.scheduler.sha256(),
+            # The attempt and the lr scale its optimizer and schedule hold (absent before
+            # retries existed: 1). metadata.json's attempts say which attempt continues.
+            "attempt": self.meta.attempts[-1].attempt,
+            "lr_scale": self.lr_scale,
         }
         # The chronicle this checkpoint covers (lines, SHA-256), read on from the last save.
         marked = getattr(self, "_chronicle_mark", None)
@@ -605,7 +763,8 @@ class Trainer:
         mark = marked[1].advance(self.variant.chronicle_path, self.chronicle.offset)
         path = self.variant.checkpoints_dir / ckpt.full_name(self.epoch, self.step)
         digest = ckpt.save_checkpoint(path, payload)
-        ckpt.prune_full_checkpoints(self.variant.checkpoints_dir)
+        protect = self._is_anchor if self.anchor_every else None
+        ckpt.prune_full_checkpoints(self.variant.checkpoints_dir, protect=protect)
         self.last_autosave = time.monotonic()
         self._record(
             path,
@@ -623,16 +782,27 @@ class Trainer:
         with contextlib.suppress(Exception):  # the failure itself is what gets reported
             self._save_full()
 
-    def _restore(self) -> int:
+    def _restore(self, *, anchors: bool = False) -> int:
         """Restore the newest usable full checkpoint (ckpt.latest_valid_full: it verifies, is
         this config's, and the chronicle still holds what it covers); the chronicle offset to
-        continue from. With none and none ever recorded, start over (offset 0): exact."""
+        continue from. With none and none ever recorded, start over (offset 0): exact.
+
+        For a retry (`anchors`), only anchors count (`_is_anchor`), and starting over is what
+        happens when none was written yet; what the failed attempt wrote after is removed."""
         v = self.variant
+        records = {c.file: c for c in self.meta.checkpoints}
+        if anchors:
+            records = {
+                name: c
+                for name, c in records.items()
+                if c.kind != "full" or self._is_anchor(Path(name))
+            }
         path, state, skipped = ckpt.latest_valid_full(
             v.checkpoints_dir,
             config_hash=v.config.config_hash,
-            records={c.file: c for c in self.meta.checkpoints},
+            records=records,
             chronicle=v.chronicle_path,
+            only=self._is_anchor if anchors else None,
         )
         if path is None or state is None:
             check_config_hash(v.config, v.config_path)
@@ -642,6 +812,10 @@ class Trainer:
             self.meta.checkpoints = []
             self.meta.epochs_completed = self.meta.steps = 0
             ckpt.remove_full_after(v.checkpoints_dir, -1)
+            if anchors:
+                ckpt.remove_weights_after(v.checkpoints_dir, 0)
+            self.session.metrics = []
+            self.session.epochs_completed = self.session.steps = 0
             return 0
         saved_schedule = state.get("schedule")  # absent from checkpoints written before it
         if saved_schedule is not None and state.get("schedule_sha256") != self.scheduler.sha256():
@@ -666,6 +840,7 @@ class Trainer:
         self.loss_ema.load_state_dict(state.get("loss_ema"))  # None before it existed: afresh
         self.best_loss = state["stagnation"]["best_loss"]
         self.since_best = state["stagnation"]["since_best"]
+        self._restored_scale = float(state.get("lr_scale", 1.0))
         offset = state["chronicle_offset"]
         self.meta.checkpoints = [c for c in self.meta.checkpoints if c.step <= self.step]
         self.session.metrics = [
@@ -677,6 +852,8 @@ class Trainer:
         # Newer full checkpoints were skipped (corrupt, another config's, beyond the chronicle):
         # this run writes its own in their place.
         ckpt.remove_full_after(v.checkpoints_dir, self.step)
+        if anchors:
+            ckpt.remove_weights_after(v.checkpoints_dir, self.epoch)
         return offset
 
     def _finish_metadata(self, session: TrainingSession) -> None:
