@@ -199,6 +199,14 @@ def test_a_small_sweep_runs_to_completion(make_panel, qtbot, workspace, tmp_path
     assert panel.model.sweep_id == record.id
     assert not panel.resume_button.isEnabled()  # completed: nothing to resume
 
+    # The sweep is a job of the history (the Jobs tab, `trainwright jobs`), with its log.
+    from engine.jobs.store import JobStore
+
+    with JobStore(workspace.home) as store:
+        (job,) = [j for j in store.list() if j.kind == "sweep"]
+        assert (job.status, job.sweep_id) == ("completed", record.id)
+        assert any("training" in r.message for r in store.logs(job.id))
+
     # The best row (highest accuracy) is highlighted.
     scores = [row.metric_score for row in record.rows]
     best = max(range(2), key=lambda i: scores[i])

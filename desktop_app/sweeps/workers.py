@@ -69,7 +69,9 @@ class SweepWorker(RequestTask):
     request: SweepRequest
 
     def compute(self) -> Any:
-        from engine.sweeps import create_sweep, load_sweep, run_sweep
+        from engine.jobs import run_now
+        from engine.jobs.records import JobRequest
+        from engine.sweeps import create_sweep, load_sweep
 
         ws, request = self.workspace, self.request
         if request.sweep_id:
@@ -82,14 +84,18 @@ class SweepWorker(RequestTask):
         if self.cancel_event.is_set():
             return record
         self._wait_for_turn()
-        return run_sweep(
+        # As a job: the Jobs tab and `trainwright jobs` list it, with its log.
+        job = JobRequest(kind="sweep", sweep_id=record.id, family=record.spec.family)
+        outcome = run_now(
             ws,
-            record.id,
-            on_progress=self._on_progress,
-            on_row=self._on_row,
-            callbacks=[_SweepCallback(self)],
-            cancel_event=self.cancel_event,
+            job,
+            [_SweepCallback(self)],
+            self.cancel_event,
+            on_sweep_row=self._on_row,
+            on_sweep_progress=self._on_progress,
+            warn=lambda message: log.warning("%s", message),
         )
+        return outcome.result
 
     def failure_message(self, exc: BaseException) -> str:
         if not isinstance(exc, TrainwrightError):

@@ -56,6 +56,9 @@ class Hooks:
 
     on_variant: Callable[[str, str], None] | None = None
     on_sweep_row: Callable[[Any], None] | None = None
+    # (done, total) after each combination, as run_sweep's on_progress: a window waits its
+    # turn there before the next combination starts.
+    on_sweep_progress: Callable[[int, int], None] | None = None
 
 
 def perform(
@@ -114,6 +117,7 @@ def _sweep(ws: Workspace, request: JobRequest, cbs: Any, cancel: Any, hooks: Hoo
         ws,
         request.sweep_id,
         on_row=hooks.on_sweep_row,
+        on_progress=hooks.on_sweep_progress,
         callbacks=cbs,
         cancel_event=cancel,
         parallel=request.parallel,

@@ -95,9 +95,10 @@ def run_unrecorded(
     cancel_event: threading.Event | None = None,
     *,
     on_sweep_row: Callable[[Any], None] | None = None,
+    on_sweep_progress: Callable[[int, int], None] | None = None,
 ) -> Outcome:
     """Run a request with no store (one that cannot be opened): as a job would, unrecorded."""
-    hooks = Hooks(on_sweep_row=on_sweep_row)
+    hooks = Hooks(on_sweep_row=on_sweep_row, on_sweep_progress=on_sweep_progress)
     return perform(
         workspace, request, list(callbacks or []), cancel_event or threading.Event(), hooks
     )
@@ -110,6 +111,7 @@ def run_now(
     cancel_event: threading.Event | None = None,
     *,
     on_sweep_row: Callable[[Any], None] | None = None,
+    on_sweep_progress: Callable[[int, int], None] | None = None,
     warn: Callable[[str], None] | None = None,
 ) -> Outcome:
     """Run `request` now in this process as a job (submitted running, then executed), as the
@@ -122,7 +124,12 @@ def run_now(
 
     def unrecorded(problem: BaseException | str) -> Outcome:
         outcome = run_unrecorded(
-            workspace, request, callbacks, cancel_event, on_sweep_row=on_sweep_row
+            workspace,
+            request,
+            callbacks,
+            cancel_event,
+            on_sweep_row=on_sweep_row,
+            on_sweep_progress=on_sweep_progress,
         )
         say(f"{_short(problem)}; this run is not recorded in the job history")
         return outcome
@@ -141,7 +148,9 @@ def run_now(
             job = store.submit(request, queued=False)
         except Exception as exc:
             return unrecorded(exc)
-        done = _execute(workspace, job, store, callbacks, cancel_event, on_sweep_row, True)
+        done = _execute(
+            workspace, job, store, callbacks, cancel_event, on_sweep_row, True, on_sweep_progress
+        )
     finally:
         store.close()
     for warning in done.warnings:
@@ -164,6 +173,7 @@ def _execute(
     cancel_event: threading.Event | None,
     on_sweep_row: Callable[[Any], None] | None,
     raise_errors: bool,
+    on_sweep_progress: Callable[[int, int], None] | None = None,
 ) -> JobOutcome:
     cancel = cancel_event if cancel_event is not None else threading.Event()
     warnings: list[str] = []
@@ -189,7 +199,11 @@ def _execute(
                     job.request,
                     [*(callbacks or []), recorder],
                     cancel,
-                    Hooks(on_variant=on_variant, on_sweep_row=on_row),
+                    Hooks(
+                        on_variant=on_variant,
+                        on_sweep_row=on_row,
+                        on_sweep_progress=on_sweep_progress,
+                    ),
                 )
             except TrainwrightError as exc:  # refused: the engine's one-line message
                 recorder.record("ERROR", f"refused: {describe_error(exc)}")
