@@ -15,6 +15,7 @@ CASES = [
     ("b1_overhead.py", ["B1a engine/plain", "B1b engine/plain"]),
     ("b3_grok.py", ["B3 engine/reference ms per epoch"]),
     ("b4_threads.py", ["B4a 2 threads / 1 thread", "B4b 2 threads / 1 thread"]),
+    ("b5_library_jobs.py", ["B5a resolve first/again", "B5b load decode/cache", "B5c job/direct"]),
 ]
 
 
