@@ -12,6 +12,7 @@ from typing import Any
 
 from engine.cli import CancelOnSigint, _Parser
 from engine.errors import TrainwrightError
+from engine.units import format_bytes
 
 
 def register(sub: Any) -> None:
@@ -220,13 +221,7 @@ def _contents(manifest: Any) -> str:
 
 
 def _size(size: int | None) -> str:
-    if size is None:
-        return "generated"
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000  # type: ignore[assignment]
-    return ""
+    return "generated" if size is None else format_bytes(size)
 
 
 def _print_json(obj: Any) -> None:

@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
 
 from desktop_app.kit.filter_proxy import AttributeFilterProxy
+from desktop_app.kit.formatting import format_bytes
 from desktop_app.kit.table_model import ALIGN_NUMBER, Index, RowTableModel
 
 COLUMNS = ("ID", "Name", "Kind", "Origin", "Size", "Rows / images", "Classes", "Status")
@@ -63,18 +64,6 @@ class DatasetRow:
     @property
     def ready(self) -> bool:
         return self.status == "ready"
-
-
-def format_size(size: int | None) -> str:
-    """Bytes in words: "812 B", "3.4 KB", "12.0 MB", "1.2 GB"."""
-    if size is None:
-        return ""
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TB"  # pragma: no cover - the loop returns
 
 
 class DatasetTableModel(RowTableModel):
@@ -133,7 +122,7 @@ class DatasetTableModel(RowTableModel):
         if column == ORIGIN:
             return r.origin
         if column == SIZE:
-            return format_size(r.size_bytes) if r.size_bytes is not None else "—"
+            return format_bytes(r.size_bytes) if r.size_bytes is not None else "—"
         if column == COUNT:
             return "" if r.count is None else f"{r.count:,}"
         if column == CLASSES:

@@ -26,8 +26,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.datasets.library_model import DatasetRow, format_size
+from desktop_app.datasets.library_model import DatasetRow
 from desktop_app.datasets.workers import THUMB_SIZE, ImagePreview, TablePreview
+from desktop_app.kit.formatting import format_bytes
 from desktop_app.kit.style import NOTE_STYLE
 from desktop_app.kit.table_model import ALIGN_NUMBER, ALIGN_TEXT, Index, RowTableModel
 from desktop_app.kit.widgets import described, selectable, text_label
@@ -343,7 +344,7 @@ def _details(row: DatasetRow) -> str:
     if row.imported_at:
         parts.append(f"on {row.imported_at[:19].replace('T', ' ')} UTC")
     if row.size_bytes is not None:
-        parts.append(f"· {format_size(row.size_bytes)}")
+        parts.append(f"· {format_bytes(row.size_bytes)}")
     if row.sha256:
         parts.append(f"· sha256 {row.sha256[:12]}…")
     text = " ".join(parts)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from engine.units import format_bytes as format_bytes  # the CLI says sizes the same way
+
 
 def format_value(
     value: Any, *, precision: int | None = None, booleans: tuple[str, str] = ("true", "false")
@@ -44,18 +46,6 @@ def format_duration(seconds: float, *, clock: bool = False) -> str:
     if not hours:
         return f"{minutes} min {secs:02d} s"
     return f"{hours} h {minutes:02d} min"
-
-
-def format_bytes(size: float | None) -> str:
-    """Bytes in words: "812 B", "3.4 KB", "12.0 MB", "1.2 GB" ("" for None)."""
-    if size is None:
-        return ""
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TB"  # pragma: no cover - the loop returns
 
 
 def format_local_time(iso: str | None, *, seconds: bool = False) -> str:
