@@ -157,18 +157,28 @@ def cmd_families(ws: Any, args: argparse.Namespace) -> int:
 
 
 def cmd_variants(ws: Any, args: argparse.Namespace) -> int:
+    from engine.training.session import headline
+
     found = ws.discover_variants()
     if args.json:
         _print_json([v.model_dump(mode="json") for v in found])
         return 0
     for v in found:
-        score = _headline(v.final_metrics)
+        score = headline(v.final_metrics)
         line = f"{v.family:<24} {v.variant:<48} {v.status:<11} {v.epochs_completed:>6}/{v.total_epochs:<6} {score}"
         print(line + (f"  ({v.problem})" if v.problem and v.status == "broken" else ""))
     return 0
 
 
 def cmd_train(ws: Any, args: argparse.Namespace) -> int:
+    exists = "use `trainwright resume {0}`, `replay`, or train with --overwrite to replace it"
+    return _run(ws, args, train_request(ws, args, exists))
+
+
+def train_request(ws: Any, args: argparse.Namespace, exists: str) -> Any:
+    """The train job of `FAMILY -p … -t … [--overwrite]` (train, queue add), every value
+    checked now; a variant that exists without --overwrite is refused with `exists` (its
+    name filled in as {0})."""
     from engine.jobs import JobRequest
     from engine.params import parse_assignments
 
@@ -178,10 +188,9 @@ def cmd_train(ws: Any, args: argparse.Namespace) -> int:
     variant = ws.create_variant(args.family, domain, training)
     if variant.exists() and not args.overwrite:
         raise TrainwrightError(
-            f"variant {variant.name} already exists; use `trainwright resume {variant.name}`, "
-            "`replay`, or train with --overwrite to replace it"
+            f"variant {variant.name} already exists; {exists.format(variant.name)}"
         )
-    request = JobRequest(
+    return JobRequest(
         kind="train",
         family=args.family,
         domain=domain,
@@ -189,7 +198,6 @@ def cmd_train(ws: Any, args: argparse.Namespace) -> int:
         variant=variant.name,
         overwrite=args.overwrite,
     )
-    return _run(ws, args, request)
 
 
 def cmd_resume(ws: Any, args: argparse.Namespace) -> int:
@@ -264,6 +272,8 @@ COMMANDS: dict[str, Callable[[Any, argparse.Namespace], int]] = {
 
 
 def _run(ws: Any, args: argparse.Namespace, request: Any) -> int:
+    from engine.training.session import headline
+
     cancel = threading.Event()
     callbacks = [] if args.json else [ProgressPrinter()]
     with CancelOnSigint(cancel):
@@ -283,7 +293,7 @@ def _run(ws: Any, args: argparse.Namespace, request: Any) -> int:
             }
         )
     else:
-        print(f"{session.status}: {session.variant} — {_headline(session.final_metrics)}")
+        print(f"{session.status}: {session.variant} — {headline(session.final_metrics)}")
         if session.error_message:
             print(f"error: {session.error_message}", file=sys.stderr)
         if session.status in ("cancelled", "timed_out"):
@@ -366,7 +376,9 @@ class ProgressPrinter:
         if not last_epoch and now - self.last < (0.1 if self.tty else self.interval):
             return
         self.last = now
-        score = _headline(metrics.model_dump(exclude_none=True))
+        from engine.training.session import headline
+
+        score = headline(metrics.model_dump(exclude_none=True))
         if self.tty:
             width = 30
             done = int(width * metrics.epoch / max(1, self.total))
@@ -392,19 +404,6 @@ class ProgressPrinter:
         if name.startswith("on_"):
             return lambda *a, **k: None
         raise AttributeError(name)
-
-
-def _headline(metrics: dict[str, Any]) -> str:
-    parts = []
-    for key, label in [
-        ("train_loss", "train loss"),
-        ("test_loss", "test loss"),
-        ("test_accuracy", "test acc"),
-        ("test_r2", "test R²"),
-    ]:
-        if metrics.get(key) is not None:
-            parts.append(f"{label} {metrics[key]:.4g}")
-    return ", ".join(parts) or "no metrics yet"
 
 
 def _print_json(obj: Any) -> None:

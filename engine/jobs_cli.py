@@ -19,10 +19,11 @@ from engine.cli import (
     ProgressPrinter,
     _Parser,
     add_parameter_options,
+    train_request,
     warn_once,
 )
 from engine.errors import TrainwrightError
-from engine.jobs import STATUSES, Job, JobRequest, JobStore, LogRecord, run_queue
+from engine.jobs import STATUSES, Job, JobStore, LogRecord, run_queue
 from engine.jobs.records import parse_time
 
 FOLLOW_POLL_S = 0.5
@@ -261,25 +262,8 @@ def cmd_queue(ws: Any, args: argparse.Namespace) -> int:
 
 
 def cmd_add(ws: Any, args: argparse.Namespace) -> int:
-    from engine.params import parse_assignments
-
-    spec = ws.registry.spec(args.family)
-    domain = parse_assignments(spec.domain_parameters, args.params, kind="domain")
-    training = parse_assignments(spec.training_parameters(), args.training, kind="training")
-    variant = ws.create_variant(args.family, domain, training)  # every value checked now
-    if variant.exists() and not args.overwrite:
-        raise TrainwrightError(
-            f"variant {variant.name} already exists; queue it with --overwrite to replace it, "
-            f"or resume it with `trainwright resume {variant.name}`"
-        )
-    request = JobRequest(
-        kind="train",
-        family=args.family,
-        domain=domain,
-        training=training,
-        variant=variant.name,
-        overwrite=args.overwrite,
-    )
+    exists = "queue it with --overwrite to replace it, or resume it with `trainwright resume {0}`"
+    request = train_request(ws, args, exists)
     with open_store(ws) as store:
         job = store.submit(request)
         waiting = len(store.queue())

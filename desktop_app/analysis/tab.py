@@ -30,7 +30,6 @@ from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
-    QLabel,
     QLayout,
     QMenu,
     QMessageBox,
@@ -56,7 +55,14 @@ from desktop_app.kit.curve_plots import CurveOverlay
 from desktop_app.kit.curves import CurveLoader, file_key, remember
 from desktop_app.kit.family_combo import FamilyCombo
 from desktop_app.kit.tasks import TaskRunner
-from desktop_app.kit.widgets import button, choice_filter, described, sortable_table, text_label
+from desktop_app.kit.widgets import (
+    button,
+    choice_filter,
+    described,
+    filter_bar,
+    sortable_table,
+    text_label,
+)
 from engine import variants
 from engine.analysis import available_analyses
 from engine.discovery import VariantSummary
@@ -145,15 +151,8 @@ class AnalysisTab(QWidget):
         self.refresh_button = button(
             "analysisRefreshButton", "Refresh", "Look for variants on disk again"
         )
-        row = QHBoxLayout()
-        for text, combo in (("&Family:", self.family_filter), ("&Status:", self.status_filter)):
-            label = QLabel(text)
-            label.setBuddy(combo)
-            row.addWidget(label)
-            row.addWidget(combo)
-        row.addStretch(1)
-        row.addWidget(self.refresh_button)
-        return row
+        fields = (("&Family:", self.family_filter), ("&Status:", self.status_filter))
+        return filter_bar(fields, (self.refresh_button,))
 
     def _build_table(self) -> QTableView:
         """The variants, newest first; several can be selected to compare them."""

@@ -90,6 +90,9 @@ def _float(value: Any) -> float | None:
 class VariantTableModel(RowTableModel):
     """One row per discovered variant; ITEM_ROLE gives the row's VariantSummary."""
 
+    columns = COLUMNS
+    column_tips = COLUMN_TIPS
+
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._rows: list[VariantSummary] = []
@@ -110,15 +113,6 @@ class VariantTableModel(RowTableModel):
         return sorted({s.family for s in self._rows})
 
     # ---- RowTableModel -----------------------------------------------------------------
-    def column_count(self) -> int:
-        return len(COLUMNS)
-
-    def column_title(self, column: int) -> str:
-        return COLUMNS[column]
-
-    def column_tip(self, column: int) -> str:
-        return COLUMN_TIPS[column]
-
     def role_data(self, s: VariantSummary, index: Index, role: int) -> Any:
         """What a cell says to a screen reader, its tooltip, tint and icon."""
         column = index.column()

@@ -69,6 +69,9 @@ class DatasetRow:
 class DatasetTableModel(RowTableModel):
     """One row per dataset; ITEM_ROLE gives the row's DatasetRow."""
 
+    columns = COLUMNS
+    column_tips = COLUMN_TIPS
+
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._rows: list[DatasetRow] = []
@@ -103,15 +106,6 @@ class DatasetTableModel(RowTableModel):
         return sum(1 for r in self._rows if r.imported)
 
     # ---- RowTableModel ---------------------------------------------------------------------
-    def column_count(self) -> int:
-        return len(COLUMNS)
-
-    def column_title(self, column: int) -> str:
-        return COLUMNS[column]
-
-    def column_tip(self, column: int) -> str:
-        return COLUMN_TIPS[column]
-
     def cell_text(self, r: DatasetRow, column: int) -> str:
         if column == ID:
             return r.id

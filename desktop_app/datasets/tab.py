@@ -23,9 +23,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QInputDialog,
-    QLabel,
     QLayout,
-    QLineEdit,
     QMenu,
     QMessageBox,
     QPushButton,
@@ -65,7 +63,8 @@ from desktop_app.kit.warmup import EngineWarmup
 from desktop_app.kit.widgets import (
     button,
     choice_filter,
-    described,
+    filter_bar,
+    filter_edit,
     group,
     sortable_table,
     text_label,
@@ -156,14 +155,12 @@ class DatasetsTab(QWidget):
 
     def _build_filters(self) -> QLayout:
         """Text, origin and kind filters; Import… and Refresh."""
-        self.filter_edit = described(
-            QLineEdit(),
+        self.filter_edit = filter_edit(
+            "datasetFilter",
             "Filter datasets",
             "Show only the datasets whose id or name contains this text",
-            object_name="datasetFilter",
+            "Filter by id or name",
         )
-        self.filter_edit.setPlaceholderText("Filter by id or name")
-        self.filter_edit.setClearButtonEnabled(True)
         self.origin_filter = choice_filter(
             "originFilter", "Origin filter", "Built-in or imported datasets", "Any origin", ORIGINS
         )
@@ -199,20 +196,12 @@ class DatasetsTab(QWidget):
             "Refresh",
             "List the library again (after changes made outside the window)",
         )
-        row = QHBoxLayout()
-        for text, widget in (
+        fields = (
             ("F&ilter:", self.filter_edit),
             ("&Origin:", self.origin_filter),
             ("&Kind:", self.kind_filter),
-        ):
-            label = QLabel(text)
-            label.setBuddy(widget)
-            row.addWidget(label)
-            row.addWidget(widget, 1 if widget is self.filter_edit else 0)
-        row.addStretch(1)
-        row.addWidget(self.import_button)
-        row.addWidget(self.refresh_button)
-        return row
+        )
+        return filter_bar(fields, (self.import_button, self.refresh_button))
 
     def _build_table(self) -> QTableView:
         self.table = sortable_table(

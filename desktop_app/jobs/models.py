@@ -69,6 +69,9 @@ def first_line(text: str | None) -> str:
 class JobTableModel(RowTableModel):
     """One row per job, newest first as listed; ITEM_ROLE gives the row's Job."""
 
+    columns = COLUMNS
+    column_tips = COLUMN_TIPS
+
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._rows: list[Any] = []
@@ -98,15 +101,6 @@ class JobTableModel(RowTableModel):
         return self._rows[row] if row >= 0 else None
 
     # ---- RowTableModel -----------------------------------------------------------------
-    def column_count(self) -> int:
-        return len(COLUMNS)
-
-    def column_title(self, column: int) -> str:
-        return COLUMNS[column]
-
-    def column_tip(self, column: int) -> str:
-        return COLUMN_TIPS[column]
-
     def cell_text(self, job: Any, column: int) -> str:
         if column == ID:
             return str(job.id)

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLayout,
-    QLineEdit,
     QMenu,
     QPushButton,
     QSplitter,
@@ -38,7 +37,8 @@ from desktop_app.kit.widgets import (
     ElidedLabel,
     button,
     choice_filter,
-    described,
+    filter_bar,
+    filter_edit,
     group,
     selectable,
     sortable_table,
@@ -129,14 +129,12 @@ class JobsTab(QWidget):
 
     def _build_filters(self) -> QLayout:
         """Text, status and kind filters, and Refresh."""
-        self.filter_edit = described(
-            QLineEdit(),
+        self.filter_edit = filter_edit(
+            "jobFilter",
             "Filter jobs",
             "Show only the jobs whose number, variant, status or error contains this text",
-            object_name="jobFilter",
+            "Filter by variant, number or error",
         )
-        self.filter_edit.setPlaceholderText("Filter by variant, number or error")
-        self.filter_edit.setClearButtonEnabled(True)
         self.status_filter = choice_filter(
             "jobStatusFilter",
             "Status filter",
@@ -155,19 +153,12 @@ class JobsTab(QWidget):
             f"List the jobs again now (it happens every {LIST_MS // 1000} s while this tab "
             "is shown, so runs started by the CLI appear)",
         )
-        row = QHBoxLayout()
-        for text, widget in (
+        fields = (
             ("F&ilter:", self.filter_edit),
             ("Stat&us:", self.status_filter),
             ("&Kind:", self.kind_filter),
-        ):
-            label = QLabel(text)
-            label.setBuddy(widget)
-            row.addWidget(label)
-            row.addWidget(widget, 1 if widget is self.filter_edit else 0)
-        row.addStretch(1)
-        row.addWidget(self.refresh_button)
-        return row
+        )
+        return filter_bar(fields, (self.refresh_button,))
 
     def _build_table(self) -> QTableView:
         self.table = sortable_table(

@@ -26,24 +26,28 @@ ALIGN_TEXT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
 
 
 class RowTableModel(QAbstractTableModel):
-    """Rows in `self._rows`; subclasses give `column_count`, `column_title`, `column_tip`
-    (and `row_title` for a numbered vertical header), and what a cell holds: its text
-    (`cell_text`), its sort key (`sort_key`) and its other roles (`role_data`), or their own
-    `data`."""
+    """Rows in `self._rows`; subclasses give their columns — fixed ones as the class
+    attributes `columns` and `column_tips`, changing ones by overriding `column_count`,
+    `column_title`, `column_tip` — (and `row_title` for a numbered vertical header), and what
+    a cell holds: its text (`cell_text`), its sort key (`sort_key`) and its other roles
+    (`role_data`), or their own `data`."""
+
+    columns: tuple[str, ...] = ()  # the headers of a model with fixed columns
+    column_tips: tuple[str, ...] = ()  # their tooltips, in the same order
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._rows: list[Any] = []
 
     # ---- what a subclass says ----------------------------------------------------------------
-    def column_count(self) -> int:  # pragma: no cover - overridden
-        raise NotImplementedError
+    def column_count(self) -> int:
+        return len(self.columns)
 
-    def column_title(self, column: int) -> str:  # pragma: no cover - overridden
-        raise NotImplementedError
+    def column_title(self, column: int) -> str:
+        return self.columns[column]
 
     def column_tip(self, column: int) -> str | None:
-        return None
+        return self.column_tips[column] if column < len(self.column_tips) else None
 
     def row_title(self, row: int) -> str | None:
         """The vertical header's text for a row (None: no vertical header text)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QAbstractItemModel, QSize, Qt
@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -153,6 +154,29 @@ def scrolling_column(
     scroll.setWidgetResizable(True)
     scroll.setWidget(column)
     return scroll
+
+
+def filter_edit(object_name: str, accessible: str, tip: str, placeholder: str) -> QLineEdit:
+    """The text filter over a table (with a clear button)."""
+    edit = described(QLineEdit(), accessible, tip, object_name=object_name)
+    edit.setPlaceholderText(placeholder)
+    edit.setClearButtonEnabled(True)
+    return edit
+
+
+def filter_bar(fields: Sequence[tuple[str, QWidget]], trailing: Sequence[QWidget]) -> QHBoxLayout:
+    """The row over a table: each filter after a label whose mnemonic (&) focuses it (a text
+    filter takes the spare width), then `trailing` (Import…, Refresh) at the right."""
+    row = QHBoxLayout()
+    for text, widget in fields:
+        label = QLabel(text)
+        label.setBuddy(widget)
+        row.addWidget(label)
+        row.addWidget(widget, 1 if isinstance(widget, QLineEdit) else 0)
+    row.addStretch(1)
+    for widget in trailing:
+        row.addWidget(widget)
+    return row
 
 
 def labelled(text: str, widget: QWidget, *, stretch: int = 0) -> QHBoxLayout:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from engine.datasets.content_memo import remembered_hash
+from engine.datasets.content_memo import remembered_hash, signature
 from engine.datasets.types import (
     CSV_DEFAULTS,
     CSV_PREFIX,
@@ -72,9 +72,10 @@ def file_sha256(path: str | Path) -> str:
     again only when the file changed on disk (engine.datasets.content_memo)."""
     p = Path(path).expanduser()
     try:
-        return remembered_hash([p], lambda: hashlib.sha256(_read_file(p)).hexdigest())
-    except (OSError, ValueError):  # stat failed: let the reader say why, in its words
+        key = signature([p])
+    except (OSError, ValueError):  # missing, unreadable, a NUL in the path: the reader says why
         return hashlib.sha256(_read_file(p)).hexdigest()
+    return remembered_hash(key, lambda: hashlib.sha256(_read_file(p)).hexdigest())
 
 
 def _read_file(p: Path) -> bytes:
@@ -376,19 +377,19 @@ def _encode_target(
 class CsvFileDataset:
     """A user's CSV file; parsed when constructed so a bad file fails at selection time.
 
-    The file's bytes are read (and hashed) every time one is constructed, so an edited file is
-    seen at the next run; its rows are parsed once per content hash (`cached_table`)."""
+    The file's content hash is taken every time one is constructed (`file_sha256`: hashed
+    again only when the file changed on disk), so an edited file is seen at the next run; its
+    bytes are read and parsed once per content hash (`cached_table`)."""
 
     def __init__(
         self, path: str | Path, *, target: str | None = None, task_type: str | None = None
     ) -> None:
         self.path = Path(path).expanduser()
-        data = _read_file(self.path)
-        self.sha256 = hashlib.sha256(data).hexdigest()
+        self.sha256 = file_sha256(self.path)
         self._data, self.target = cached_table(
             f"csv:{self.path.resolve()}",
             self.sha256,
-            lambda: _decode(data, self.path),
+            lambda: _decode(_read_file(self.path), self.path),
             source=self.path.name,
             target=target,
             task_type=task_type,

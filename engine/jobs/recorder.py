@@ -20,6 +20,7 @@ from typing import Any
 from engine.errors import TrainwrightError
 from engine.jobs.records import now
 from engine.training.callbacks import Callback
+from engine.training.session import headline
 
 Sink = Callable[[list[tuple[str, str, str]]], None]
 PROGRESS_EVERY_S = 10.0  # at most one "epoch 40/300 …" line this often
@@ -176,19 +177,6 @@ def _handled_elsewhere(name: str, ours: logging.Handler) -> bool:
             return False
         logger = logger.parent
     return False
-
-
-def headline(metrics: dict[str, Any]) -> str:
-    parts = []
-    for key, label in (
-        ("train_loss", "train loss"),
-        ("test_loss", "test loss"),
-        ("test_accuracy", "test acc"),
-        ("test_r2", "test R²"),
-    ):
-        if metrics.get(key) is not None:
-            parts.append(f"{label} {metrics[key]:.4g}")
-    return ", ".join(parts) or "no metrics yet"
 
 
 def describe_error(error: BaseException) -> str:

@@ -49,3 +49,18 @@ class TrainingSession(BaseModel):
     duration_s: float = 0.0
     attempts: int = 1  # attempts so far (1 + retries taken; metadata.json lists each)
     effective_lr: float | None = None  # the peak lr of the last attempt
+
+
+def headline(metrics: dict[str, Any]) -> str:
+    """A run's result in one line ("train loss 0.02, test loss 0.03, test acc 0.99"): what
+    the CLI prints and the job log records at the end of a run."""
+    parts = []
+    for key, label in (
+        ("train_loss", "train loss"),
+        ("test_loss", "test loss"),
+        ("test_accuracy", "test acc"),
+        ("test_r2", "test R²"),
+    ):
+        if metrics.get(key) is not None:
+            parts.append(f"{label} {metrics[key]:.4g}")
+    return ", ".join(parts) or "no metrics yet"
