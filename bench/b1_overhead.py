@@ -94,7 +94,7 @@ def instrumented_run(runner: C.EngineRunner, n_threads: int) -> tuple[float, flo
     T = trainer.Trainer
     bd.wrap(T, "_setup", "setup (model, data, optimizer, first weights file)")
     bd.wrap(T, "_finish_metadata", "metadata (start/finish)")
-    bd.wrap(trainer, "evaluate", EVAL)
+    bd.wrap(trainer, "evaluate_split", EVAL)
     bd.wrap(chronicle.ChronicleWriter, "append", "chronicle lines (json + write)")
     bd.wrap(chronicle.ChronicleWriter, "sync", "chronicle fsync")
     bd.wrap(T, "_save_weights", "checkpoints: weights files")

@@ -146,7 +146,8 @@ def cmd_families(ws: Any, args: argparse.Namespace) -> int:
     for spec in specs:
         print(f"{spec.name:<26} {spec.display_name}")
         for p in spec.domain_parameters:
-            print(f"    -p {p.name}={p.default!s:<12} {p.allowed()}. {p.help}")
+            only = f"({p.condition_short()}) " if p.applies_when else ""
+            print(f"    -p {p.name}={p.default!s:<12} {p.allowed()}. {only}{p.help}")
     print("\ntraining options, for every family (a family or its dataset may change a default):")
     for p in TRAINING_PARAMETERS:
         default = ",".join(map(str, p.default)) if isinstance(p.default, list) else p.default
@@ -290,10 +291,13 @@ def _run(ws: Any, args: argparse.Namespace, request: Any) -> int:
                 "path": session.path,
                 "error_message": session.error_message,
                 "warnings": session.warnings,
+                "stop_reason": session.stop_reason,
             }
         )
     else:
         print(f"{session.status}: {session.variant} — {headline(session.final_metrics)}")
+        if session.stop_reason:
+            print(f"stopped early: {session.stop_reason}")
         if session.error_message:
             print(f"error: {session.error_message}", file=sys.stderr)
         if session.status in ("cancelled", "timed_out"):

@@ -43,10 +43,16 @@ class CheckpointEntry(BaseModel):
     tensors; a full checkpoint also has `state_sha256` (model, optimizer, RNG and config, see
     engine.training.checkpoints.state_sha256) and the chronicle it covers: its first
     `chronicle_bytes` bytes, `chronicle_lines` lines hashing to `chronicle_sha256`. Entries
-    written before those existed have None (`trainwright verify` then skips those checks)."""
+    written before those existed have None (`trainwright verify` then skips those checks).
+
+    Kind "best" is `checkpoints/best.pt`: the weights of the best evaluation so far (see
+    `VariantMetadata.best`), laid out like a weights checkpoint; its epoch and step are that
+    evaluation's. `confusion` (rows: true class, columns: predicted) is the test split's
+    confusion matrix at that epoch, on weights and best entries of evaluated epochs of families
+    that report one (family.json `analyses` lists "confusion_matrix")."""
 
     file: str
-    kind: Literal["weights", "full"]
+    kind: Literal["weights", "full", "best"]
     epoch: int
     step: int
     sha256: str
@@ -55,6 +61,31 @@ class CheckpointEntry(BaseModel):
     chronicle_bytes: int | None = None
     chronicle_lines: int | None = None
     chronicle_sha256: str | None = None
+    confusion: list[list[int]] | None = None
+
+
+class ClassificationReport(BaseModel):
+    """The latest evaluation's confusion matrix (rows: true class, columns: predicted) and
+    each class's accuracy on the test split (None for a class without test examples)."""
+
+    epoch: int
+    step: int
+    confusion: list[list[int]]
+    per_class_accuracy: list[float | None]
+
+
+class BestRecord(BaseModel):
+    """The best evaluation of the run (`keep_best`): the highest `metric` ("test_accuracy", or
+    "test_r2" for regression; a tie goes to the lower test loss), whose weights are in `file`
+    (checkpoints/best.pt, also listed in `checkpoints` as kind "best")."""
+
+    metric: str
+    value: float
+    test_loss: float | None = None
+    epoch: int
+    step: int
+    file: str
+    weights_sha256: str
 
 
 class Attempt(BaseModel):
@@ -100,6 +131,15 @@ class VariantMetadata(BaseModel):
     # completed run's last attempt is the one that succeeded); empty before 0.2.0's retries.
     attempts: list[Attempt] = []
     effective_lr: float | None = None  # the last attempt's peak lr (None before retries existed)
+    # What the data is (0.3.0): each class index's name (family.class_names) and what raw
+    # inputs go through before the model (family.preprocessing), written at the start of a run.
+    class_names: list[str] | None = None
+    preprocessing: dict[str, Any] | None = None
+    classification: ClassificationReport | None = None  # the latest evaluation's
+    best: BestRecord | None = None  # with `keep_best`, once an evaluation happened
+    # Why a completed run ended where it did when something else than its epoch count ended it
+    # ("target test_accuracy ≥ 0.95 reached at epoch 12 (0.9611)"); None otherwise.
+    stop_reason: str | None = None
     extra: dict[str, Any] = {}
 
     def save(self, path: Path) -> None:

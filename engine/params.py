@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from engine.errors import ParameterError
 
@@ -123,6 +124,22 @@ class ParameterSpec(BaseModel):
     added_in: str | None = None
     # A richer editor than a text field: "dataset" is a picker over the dataset library.
     widget: Literal["dataset"] | None = None
+    # With widget "dataset": the kinds of dataset it takes (None: every kind); the picker lists
+    # only these, and the family refuses another kind by name.
+    dataset_kinds: list[Literal["tabular", "images"]] | None = None
+    # The parameter applies only when each named parameter has one of the listed values
+    # ({"architecture": ["resnet"]}). Elsewhere it takes its default, so it never changes a
+    # variant's identity; a form hides it, a sweep does not multiply its grid by it, and a
+    # value given for it explicitly is refused (engine.resolution).
+    applies_when: dict[str, list[Any]] | None = None
+    # What 0 means ("native size", "full batch", "off"): a form shows it instead of a bare 0.
+    zero_label: str | None = None
+
+    @model_validator(mode="after")
+    def _check_zero_label(self) -> ParameterSpec:
+        if self.zero_label is not None and self.type not in ("int", "float", "duration"):
+            raise ValueError(f"{self.name}: zero_label is for numbers, not {self.type}")
+        return self
 
     @property
     def display_label(self) -> str:
@@ -138,8 +155,57 @@ class ParameterSpec(BaseModel):
             return self
         return self.model_copy(update=bounds.model_dump(exclude_unset=True))
 
+    def applies(self, values: Mapping[str, Any]) -> bool:
+        """Whether this parameter applies given the other parameters' `values` (a name left
+        out of `values` does not restrict: the caller gives every value it knows)."""
+        return not self.failed_conditions(values)
+
+    def failed_conditions(self, values: Mapping[str, Any]) -> list[str]:
+        """The names in `applies_when` whose value in `values` is not one of those listed."""
+        return [
+            name
+            for name, allowed in (self.applies_when or {}).items()
+            if name in values and values[name] not in allowed
+        ]
+
+    def condition_text(self) -> str:
+        """`architecture is resnet`, `pooling is max or avg and batch_norm is true`: when the
+        parameter applies, in words ("" when it always does)."""
+        return " and ".join(
+            f"{name} is " + " or ".join(_word(v) for v in allowed)
+            for name, allowed in (self.applies_when or {}).items()
+        )
+
+    def condition_short(self) -> str:
+        """`resnet only`, `architecture=resnet, pooling=max only`: the condition as a note
+        after a parameter in a listing ("" when it always applies)."""
+        rules = self.applies_when or {}
+        if not rules:
+            return ""
+        if len(rules) == 1:
+            ((_name, allowed),) = rules.items()
+            if all(isinstance(v, str) for v in allowed):
+                return " or ".join(allowed) + " only"
+        parts = [
+            f"{name}=" + "|".join(_word(v) for v in allowed) for name, allowed in rules.items()
+        ]
+        return ", ".join(parts) + " only"
+
+    def not_applying(self, values: Mapping[str, Any]) -> str:
+        """Why a value of this parameter is refused in `values`, in one line:
+        `applies only when architecture is resnet (architecture is simple_cnn)`."""
+        now = ", ".join(
+            f"{name} is {_word(values[name])}" for name in self.failed_conditions(values)
+        )
+        return f"applies only when {self.condition_text()}" + (f" ({now})" if now else "")
+
     def allowed(self) -> str:
-        """What values are allowed, in words, for error messages and tooltips."""
+        """What values are allowed, in words, for error messages and tooltips (with what 0
+        means, for a parameter that has a `zero_label`)."""
+        text = self._allowed()
+        return f"{text}, 0 = {self.zero_label}" if self.zero_label and self.in_range(0) else text
+
+    def _allowed(self) -> str:
         if self.type == "bool":
             return "true or false"
         if self.choices is not None:
@@ -311,6 +377,37 @@ class ParameterSpec(BaseModel):
         return str(value)
 
 
+def inapplicable(specs: list[ParameterSpec], values: Mapping[str, Any]) -> list[ParameterSpec]:
+    """The parameters of `specs` that do not apply given `values` (every parameter's value):
+    their `applies_when` fails, or a parameter it names does not apply itself (pool_size
+    "when pooling is max" does not apply where pooling does not). Specs order."""
+    by_name = {spec.name: spec for spec in specs}
+    known: dict[str, bool] = {}
+
+    def applies(spec: ParameterSpec, seen: frozenset[str]) -> bool:
+        if spec.name not in known:
+            if spec.name in seen:  # a cycle (a family.json refuses them): let it apply
+                return True
+            controllers = [by_name[n] for n in spec.applies_when or {} if n in by_name]
+            inner = seen | {spec.name}
+            known[spec.name] = spec.applies(values) and all(applies(c, inner) for c in controllers)
+        return known[spec.name]
+
+    return [spec for spec in specs if not applies(spec, frozenset())]
+
+
+def applicable_values(
+    specs: list[ParameterSpec], values: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[ParameterSpec]]:
+    """`values` with every parameter that does not apply set to its default (what is
+    computed does not depend on it, so neither does the identity), and those parameters."""
+    skipped = inapplicable(specs, values)
+    out = dict(values)
+    for spec in skipped:
+        out[spec.name] = spec.default
+    return out, skipped
+
+
 def validate_values(
     specs: list[ParameterSpec], values: dict[str, Any], *, kind: str
 ) -> dict[str, Any]:
@@ -345,6 +442,13 @@ def parse_assignments(
     return parsed
 
 
+def _word(value: Any) -> str:
+    """A value as a condition reads it: `resnet`, `true`, `3`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return _fmt(value) if isinstance(value, float) else str(value)
+
+
 def _fmt(number: float) -> str:
     return str(int(number)) if float(number).is_integer() and abs(number) < 1e15 else f"{number:g}"
 
@@ -353,7 +457,9 @@ __all__ = [
     "Bounds",
     "ParameterSpec",
     "ValueProblem",
+    "applicable_values",
     "duration_text",
+    "inapplicable",
     "parse_assignments",
     "parse_duration",
     "validate_values",

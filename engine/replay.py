@@ -55,6 +55,8 @@ def replay(
         copy = variant.at_home(Path(tmp))
         # No time limit: a replay of a variant trained with a `timeout` runs to the end.
         trainer = trainer_for(workspace, copy, callbacks, cancel_event, threads=threads, timeout=0)
+        if trainer.initial_weights is not None:  # init_from: the source's weights unchanged
+            trainer.initial_weights.check_recorded(original.extra.get("init_from"), variant.name)
         session = trainer.train()
         if session.status != "completed":
             return ReplayResult(
@@ -84,16 +86,26 @@ def _remove_debris(variant: Variant) -> None:
 def _compare(
     variant: Variant, copy: Variant, original: VariantMetadata, replayed: VariantMetadata
 ) -> ReplayResult:
-    theirs = {(c.kind, c.epoch, c.step): c for c in replayed.checkpoints if c.kind == "weights"}
+    """The first place the copy differs from the original: a weights checkpoint (counted in
+    `checkpoints_compared`), the best weights (keep_best: "best weights"), a chronicle line,
+    its length, or the final weights."""
+    kinds = ("weights", "best")
+    theirs = {(c.kind, c.epoch, c.step): c for c in replayed.checkpoints if c.kind in kinds}
     compared = 0
     divergence = None
     for entry in sorted(original.checkpoints, key=lambda c: c.step):
         other = theirs.get((entry.kind, entry.epoch, entry.step))
-        if entry.kind != "weights" or other is None:
+        if entry.kind not in kinds:
             continue
-        compared += 1
+        if entry.kind == "best" and other is None and replayed.best is not None:
+            divergence = {"epoch": entry.epoch, "step": entry.step, "what": "best weights"}
+            break
+        if other is None:
+            continue
+        compared += entry.kind == "weights"
         if other.weights_sha256 != entry.weights_sha256:
-            divergence = {"epoch": entry.epoch, "step": entry.step, "what": "weights"}
+            what = "weights" if entry.kind == "weights" else "best weights"
+            divergence = {"epoch": entry.epoch, "step": entry.step, "what": what}
             break
     lines = 0
     a = list(read_chronicle(variant.chronicle_path))

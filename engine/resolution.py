@@ -17,6 +17,7 @@ the user typed; `FamilyRegistry.resolve_config` is this with the first error rai
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -24,7 +25,7 @@ from pydantic import BaseModel, ConfigDict
 from engine.errors import ParameterError
 from engine.hashing import config_hash
 from engine.names import VARIANT_NAME, cap_name
-from engine.params import ParameterSpec
+from engine.params import ParameterSpec, applicable_values
 from engine.training.config import TRAINING_PARAMETERS, TrainingConfig, training_specs
 from engine.training.losses import loss_errors
 from engine.training.provenance import current_record
@@ -92,10 +93,22 @@ def resolve_parameters(
     preferences: dict[str, Any] | None = None,
     strategy: str = "native",
     strategy_params: dict[str, Any] | None = None,
+    explicit: Collection[str] | None = None,
 ) -> Resolution:
-    """Validate `domain` and `training` (omitted names take their defaults) for `family`."""
+    """Validate `domain` and `training` (omitted names take their defaults) for `family`.
+
+    A domain parameter that does not apply (its `applies_when` fails: `depth` with a
+    simple_cnn) takes its default before anything else looks at it, so it never changes the
+    config hash or the variant's name. A value given for it is refused (an error on its
+    field, "applies only when architecture is resnet (architecture is simple_cnn)") when its
+    name is `explicit` — by default every name in `domain` — and differs from the default:
+    a resolved config's own domain resolves to itself. A sweep passes `explicit=()`: a fixed
+    value that applies in some of its combinations is dropped in the others."""
     errors: dict[str, str] = {}
     domain_values = _validate(spec.domain_parameters, domain or {}, "domain", errors)
+    if not errors:
+        given = set(domain or {}) if explicit is None else set(explicit) & set(domain or {})
+        domain_values = _applicable(spec.domain_parameters, domain_values, given, errors)
     if not errors:
         try:
             domain_values = family.validate_domain(domain_values)
@@ -198,6 +211,25 @@ def with_preferences(
         else spec
         for spec in specs
     ]
+
+
+def _applicable(
+    specs: list[ParameterSpec], values: dict[str, Any], given: set[str], errors: dict[str, str]
+) -> dict[str, Any]:
+    """`values` with the parameters that do not apply at their defaults; a value `given`
+    for one of them, other than its default, is an error on its field."""
+    applied, skipped = applicable_values(specs, values)
+    off = {spec.name: spec for spec in skipped}
+    for spec in skipped:
+        if spec.name in given and values[spec.name] != spec.default:
+            message = spec.not_applying(values)
+            controller = next((off[n] for n in spec.applies_when or {} if n in off), None)
+            if not spec.failed_conditions(values) and controller is not None:
+                # Its own rule holds, but a parameter it names does not apply itself.
+                why = controller.not_applying(values)
+                message += f" ({controller.name} does not apply here: it {why})"
+            errors[spec.name] = message
+    return applied
 
 
 def _validate(

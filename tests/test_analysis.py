@@ -112,7 +112,7 @@ def test_available_analyses_follow_family_json(workspace):
         "fourier",
         "grokking",
     ]
-    assert available_analyses(registry.spec("mlp")) == ["parameter_norm"]
+    assert available_analyses(registry.spec("mlp")) == ["parameter_norm", "confusion_matrix"]
     assert available_analyses(None) == ["parameter_norm"]
 
 

@@ -16,6 +16,7 @@ CASES = [
     ("b3_grok.py", ["B3 engine/reference ms per epoch"]),
     ("b4_threads.py", ["B4a 2 threads / 1 thread", "B4b 2 threads / 1 thread"]),
     ("b5_library_jobs.py", ["B5a resolve first/again", "B5b load decode/cache", "B5c job/direct"]),
+    ("b6_images.py", ["B6a engine/plain", "B6b cache/decode images per second"]),
 ]
 
 

@@ -161,7 +161,8 @@ def test_verify_reports_verified_then_each_mismatch(make_tab, trained_home, work
     assert not button.isEnabled()  # one verify at a time
     qtbot.waitUntil(lambda: tab.verify_result is not None, timeout=30000)
     assert tab.verify_result.verified, tab.verify_result.mismatches
-    assert "verified: 5 checkpoints" in tab.verify_label.text()  # weights 0, 10, 20, 30; full 30
+    # weights 0, 10, 20, 30; full 30; best (keep_best)
+    assert "verified: 6 checkpoints" in tab.verify_label.text()
     assert any(m.endswith(tab.verify_result.message) for m in messages)
     qtbot.waitUntil(lambda: button.isEnabled(), timeout=10000)
 
@@ -262,7 +263,7 @@ def test_fourier_analysis_fills_plot_and_slider(make_tab, trained_home, workspac
 
 def test_mlp_has_no_fourier_analysis(make_tab, trained_home, workspace, qtbot):
     tab = analysed(make_tab, trained_home, workspace, qtbot, "mlp")
-    assert tab.analysis.analyses == ["parameter_norm"]
+    assert tab.analysis.analyses == ["parameter_norm", "confusion_matrix"]
     assert tab.analyses_page.fourier_group.isHidden()
     assert len(tab.analyses_page.norm_plot.getPlotItem().listDataItems()) == 1
 

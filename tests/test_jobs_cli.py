@@ -86,7 +86,7 @@ def test_train_is_recorded_as_a_job_with_its_log_and_its_output_unchanged(capsys
     session = json.loads(result.stdout)
     assert set(session) == {
         "variant", "family", "status", "epochs_completed", "final_metrics",
-        "weights_sha256", "path", "error_message", "warnings",
+        "weights_sha256", "path", "error_message", "warnings", "stop_reason",
     }  # fmt: skip
     home = ["--home", str(tmp_path)]
 

@@ -23,7 +23,9 @@ from engine.workspace import Workspace
 
 FAMILY = "modulo_addition_1layer"
 # Weights every 2 epochs, a full checkpoint every 2 (the two newest kept) and at the end.
+# No best.pt (keep_best off; tests/test_target_best.py verifies one): the counts below hold.
 TRAINING = {"epochs": 6, "checkpoint_every": 2, "resume_every": 2, "scheduler": "cosine"}
+TRAINING["keep_best"] = False
 
 
 @pytest.fixture(scope="module")

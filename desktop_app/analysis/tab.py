@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.analysis.analyses_page import NO_VARIANT_TEXT, AnalysesPage
+from desktop_app.analysis.classification_page import ClassificationPage
 from desktop_app.analysis.variant_details import VariantDetails
 from desktop_app.analysis.variant_model import (
     MODIFIED,
@@ -242,11 +243,12 @@ class AnalysisTab(QWidget):
         return row
 
     def _build_views(self) -> QTabWidget:
-        """Curves, Analyses and Details of the selected variants."""
+        """Curves, Analyses, Classification and Details of the selected variants."""
         self.curve_overlay = CurveOverlay("lossPlot", "metricPlot", "per epoch")
         self.loss_plot = self.curve_overlay.loss_plot
         self.metric_plot = self.curve_overlay.metric_plot
         self.analyses_page = AnalysesPage()
+        self.classification_page = ClassificationPage(self.workspace, self.runner)
         self.details = VariantDetails()
         self.details.setToolTip(
             f"{variants.CONFIG_FILE}, {variants.METADATA_FILE} and the checkpoints of the "
@@ -255,12 +257,13 @@ class AnalysisTab(QWidget):
         self.tabs = described(
             QTabWidget(),
             "Variant views",
-            "Curves, analyses and details",
+            "Curves, analyses, classification and details",
             object_name="analysisTabs",
         )
         for page, title in (
             (self.curve_overlay, "Curves"),
             (self.analyses_page, "Analyses"),
+            (self.classification_page, "Classification"),
             (self.details, "Details"),
         ):
             self.tabs.addTab(page, title)
@@ -396,6 +399,7 @@ class AnalysisTab(QWidget):
         self.details.show_variant(current)
         self.curve_loader.request([s.path for s in selected])
         self._maybe_analyse()
+        self._maybe_classify()
 
     def _update_actions(
         self, selected: list[VariantSummary], current: VariantSummary | None
@@ -478,6 +482,16 @@ class AnalysisTab(QWidget):
     @Slot(int)
     def _on_page_changed(self, _: int) -> None:
         self._maybe_analyse()
+        self._maybe_classify()
+
+    def show_classification(self) -> None:
+        """Bring the Classification page to the front (which reads the current variant's)."""
+        self.tabs.setCurrentWidget(self.classification_page)
+
+    def _maybe_classify(self) -> None:
+        """Show the current variant's confusion matrices if the Classification page shows."""
+        if self.tabs.currentWidget() is self.classification_page and not self._closing:
+            self.classification_page.show_variant(self.current_variant())
 
     def _analyses_for(self, summary: VariantSummary) -> list[str]:
         try:
@@ -700,6 +714,7 @@ class AnalysisTab(QWidget):
             deleted.append(summary.variant)
             self.curve_loader.forget(summary.path)
             self._analysis_cache.pop(summary.path, None)
+            self.classification_page.forget(summary.path)
         self.refresh()
         message = f"Deleted {', '.join(deleted)}" if deleted else "Nothing deleted"
         if errors:

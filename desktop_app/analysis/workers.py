@@ -1,8 +1,9 @@
-"""The Analysis tab's background work: checkpoint analyses, replays and verifies, each a kit
-Task.
+"""The Analysis tab's background work: checkpoint analyses, replays, verifies, confusion
+matrices and misclassified examples, each a kit Task.
 
 Results carry the request id, so the tab can drop answers to requests it has since replaced;
-both stop early once their cancel event is set. (Curves are read by the kit's CurveLoader.)
+the long ones stop early once their cancel event is set. (Curves are read by the kit's
+CurveLoader.)
 """
 
 from __future__ import annotations
@@ -86,3 +87,44 @@ class VerifyTask(Task):
 
         variant = Variant.load(Path(self.path))
         return self.workspace.verify(variant, self.cancel_event, self.report_progress)
+
+
+class ConfusionTask(Task):
+    """Reads a variant's metadata.json: result (VariantMetadata, ConfusionSeries), or
+    (None, None) when the variant has no metadata yet; a damaged file is a failure."""
+
+    kind = "confusion"
+
+    def compute(self) -> Any:
+        from engine import variants
+        from engine.analysis.classification import confusion_series
+        from engine.metadata import VariantMetadata
+
+        meta = VariantMetadata.load(variants.metadata_path(Path(self.path)))
+        return meta, confusion_series(meta)
+
+
+class MisclassifiedTask(Task):
+    """Runs one checkpoint of a classifier on its test split: result MisclassifiedReport (the
+    examples it gets wrong, most confident first, at most `limit`)."""
+
+    kind = "misclassified"
+
+    def __init__(
+        self, request_id: int, workspace: Any, path: str, checkpoint: str, limit: int
+    ) -> None:
+        super().__init__(request_id, path)
+        self.workspace = workspace
+        self.checkpoint = checkpoint
+        self.limit = limit
+
+    def compute(self) -> Any:
+        from engine.analysis.classification import find_misclassified
+
+        return find_misclassified(
+            self.workspace,
+            self.path,
+            self.checkpoint,
+            self.limit,
+            cancel_event=self.cancel_event,
+        )

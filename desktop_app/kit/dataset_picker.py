@@ -11,6 +11,9 @@ The `DatasetCatalog` is the one list every picker shows (`DatasetCatalog.shared(
 process like the engine warm-up): it starts with the built-ins, and the Datasets tab publishes
 the library's list to it after each listing (an import, a rename, a delete), so every picker
 follows the library without reading the disk itself.
+
+A spec with `dataset_kinds` (the image classifier's `dataset`: `["images"]`) makes a picker
+that lists only datasets of those kinds; without "tabular" there is no Browse… for a CSV.
 """
 
 from __future__ import annotations
@@ -129,9 +132,16 @@ class DatasetPicker(QWidget):
 
     valueChanged = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None, catalog: DatasetCatalog | None = None):
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        catalog: DatasetCatalog | None = None,
+        kinds: Iterable[str] | None = None,
+    ):
         super().__init__(parent)
         self.catalog = catalog or DatasetCatalog.shared()
+        # The dataset kinds listed (None: every kind); a CSV file is a table.
+        self.kinds: frozenset[str] | None = frozenset(kinds) if kinds is not None else None
         # Asks for a CSV file (None: cancelled); tests replace it.
         self.choose_file: Callable[[], str | None] = self._choose_file
         self.combo = QComboBox(self)
@@ -144,7 +154,9 @@ class DatasetPicker(QWidget):
         self.combo.setMinimumContentsLength(12)
         self.combo.setMaxVisibleItems(20)
         self.combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.combo.lineEdit().setPlaceholderText("a dataset id or csv:PATH")
+        self.combo.lineEdit().setPlaceholderText(
+            "a dataset id or csv:PATH" if self.takes_csv else "a dataset id"
+        )
         self.browse_button = QToolButton(self)
         self.browse_button.setText("Browse…")
         self.browse_button.setToolTip(BROWSE_TIP)
@@ -155,16 +167,28 @@ class DatasetPicker(QWidget):
         layout.setSpacing(2)
         layout.addWidget(self.combo, 1)
         layout.addWidget(self.browse_button)
+        self.browse_button.setVisible(self.takes_csv)
         self.setFocusProxy(self.combo)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._choices: list[DatasetChoice] = []
         self._last = ""
-        self._fill(self.catalog.choices(), keep="")
+        self._fill(self._listed(self.catalog.choices()), keep="")
         self._last = self.value()
         self.combo.currentIndexChanged.connect(self._on_combo_changed)
         self.combo.editTextChanged.connect(self._on_combo_changed)
         self.browse_button.clicked.connect(self.browse)
         self.catalog.changed.connect(self._on_catalog_changed)
+
+    @property
+    def takes_csv(self) -> bool:
+        """Whether a CSV file (a table) may be chosen: Browse… is shown only then."""
+        return self.kinds is None or "tabular" in self.kinds
+
+    def _listed(self, choices: list[DatasetChoice]) -> list[DatasetChoice]:
+        """The catalogue's choices of the kinds this picker takes."""
+        if self.kinds is None:
+            return choices
+        return [c for c in choices if c.kind in self.kinds]
 
     # ---- what the form uses ----------------------------------------------------------------
     def setAccessibleName(self, name: str) -> None:
@@ -265,7 +289,7 @@ class DatasetPicker(QWidget):
 
     @Slot()
     def _on_catalog_changed(self) -> None:
-        self._fill(self.catalog.choices(), keep=self.value())
+        self._fill(self._listed(self.catalog.choices()), keep=self.value())
         self._emit_if_changed()
 
     @Slot()

@@ -94,7 +94,11 @@ class FamilyForms(QObject):
             return
         spec = self.registry.spec(name)
         if self._shown is not None:
-            typed = (self.domain_form.edited_values(), self.training_form.edited_values())
+            # Hidden fields too: a resnet's depth typed, then simple_cnn chosen, is kept.
+            typed = (
+                self.domain_form.edited_values(include_hidden=True),
+                self.training_form.edited_values(include_hidden=True),
+            )
             self._typed[self._shown] = typed
         if name in self._typed:
             domain, training = self._typed[name]

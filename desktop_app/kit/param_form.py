@@ -10,6 +10,12 @@ as "10, 50, 100", checked by the engine's sweep validator (`engine.sweeps.valida
 whose message shows in red right under the field (e.g. "Epoch out of range (1-500): 0").
 Off, the field takes one value, checked by the ParameterSpec as everywhere else.
 
+A parameter with `applies_when` (a resnet's depth) has its row hidden while it does not apply
+(architecture simple_cnn), re-evaluated on every edit of the fields that decide it; in list
+mode it shows while it applies in some combination (architecture swept over both). A hidden
+field's value is not part of `values()`, `grid()` or `errors()`: the engine gets no value for
+a parameter that does not apply, and takes its default.
+
     form = ParamForm("training", lists=True)
     form.set_specs(spec.training_parameters(), family=spec)   # spec: the FamilySpec
     form.set_list("epochs", "1, 2, 3")
@@ -20,6 +26,7 @@ Off, the field takes one value, checked by the ParameterSpec as everywhere else.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -45,7 +52,7 @@ from desktop_app.kit.param_widgets import (
 )
 from desktop_app.kit.widgets import error_label
 from engine.errors import ParameterError
-from engine.params import ParameterSpec
+from engine.params import ParameterSpec, inapplicable
 from engine.sweeps import SweepParameter, sweep_schema, validate_sweep_list
 
 LIST_TEXT = "≡"
@@ -84,6 +91,8 @@ class _Field:
         self.values: list[Any] | None = None  # the parsed list, when swept and valid
         self.edited = False  # the user typed this value: defaults never overwrite it
         self.hint = ""  # where the default comes from ("20 — default of dataset two_moons")
+        self.form: QFormLayout | None = None  # the layout holding its row (to hide it)
+        self.applies = True  # its `applies_when` holds: the row shows, the value counts
 
     @property
     def swept(self) -> bool:
@@ -96,6 +105,8 @@ class _Field:
 
     @property
     def message(self) -> str | None:
+        if not self.applies:  # hidden, and not sent: nothing to fix there
+            return None
         if self.local_error:
             return self.local_error
         return None if self.swept else self.external_error
@@ -163,8 +174,9 @@ class ParamForm(QWidget):
             self._add_field(form, parent, spec, value, advanced=advanced, sweep=sweep)
             self._fields[spec.name].edited = spec.name in values
         self._layout.addWidget(content)
-        content.show()
         self._content = content
+        self._update_applies()
+        content.show()
         self.changed.emit()
 
     def _drop_content(self) -> None:
@@ -268,6 +280,7 @@ class ParamForm(QWidget):
         label.setToolTip(tip)
         label.setBuddy(field.widget)
         form.addRow(label, field.row)
+        field.form = form
 
     def _connect(self, field: _Field) -> None:
         changed_signal(field.widget).connect(self._on_edit)
@@ -291,6 +304,7 @@ class ParamForm(QWidget):
         else:  # sender unknown (called directly): re-check everything
             for field in self._fields.values():
                 self._check(field)
+        self._update_applies()
         self.changed.emit()
 
     @Slot(bool)
@@ -300,6 +314,7 @@ class ParamForm(QWidget):
             if sender is field.toggle:
                 self._apply_mode(field, swept)
                 break
+        self._update_applies()
         self.changed.emit()
 
     def _apply_mode(self, field: _Field, swept: bool) -> None:
@@ -361,6 +376,54 @@ class ParamForm(QWidget):
         if message and field.advanced and toggle is not None and not toggle.isChecked():
             self._set_advanced_visible(True)
 
+    # ---- which parameters apply --------------------------------------------------------------
+    def _update_applies(self) -> None:
+        """Show the rows of the parameters that apply, hide the others (label, editor, error,
+        list toggle). A parameter applies if it does for some value of the fields that decide
+        it: their single values, or in list mode each value of their valid lists."""
+        deciding = {
+            name
+            for field in self._fields.values()
+            for name in field.spec.applies_when or {}
+            if name in self._fields
+        }
+        if not deciding:
+            return
+        single = {name: self._current(field) for name, field in self._fields.items()}
+        options = [self._candidates(name, single[name]) for name in deciding]
+        applying: set[str] = set()
+        specs = self.specs()
+        for chosen in itertools.product(*options):
+            case = {**single, **dict(zip(deciding, chosen, strict=True))}
+            skipped = {spec.name for spec in inapplicable(specs, case)}
+            applying |= set(self._fields) - skipped
+        for name, field in self._fields.items():
+            applies = name in applying
+            if applies == field.applies:
+                continue
+            field.applies = applies
+            if field.form is not None:
+                field.form.setRowVisible(field.row, applies)
+            self._show(field)
+
+    def _current(self, field: _Field) -> Any:
+        """The field's single value, or its default while it does not parse."""
+        try:
+            return read_value(field.widget, field.spec)
+        except ParameterError:
+            return field.spec.default
+
+    def _candidates(self, name: str, single: Any) -> list[Any]:
+        """The values a deciding field takes: its valid list when swept, else its value."""
+        field = self._fields[name]
+        if field.swept and field.values:
+            return list(field.values)
+        return [single]
+
+    def applies(self, name: str) -> bool:
+        """Whether the parameter applies to the values now (its row shows)."""
+        return self._fields[name].applies
+
     # ---- values ----------------------------------------------------------------------------
     def names(self) -> list[str]:
         return list(self._fields)
@@ -384,11 +447,12 @@ class ParamForm(QWidget):
         field = self._fields[name]
         return read_value(field.widget, field.spec)
 
-    def values(self) -> dict[str, Any]:
-        """Parsed single values of the fields that parse and are not swept."""
+    def values(self, *, include_hidden: bool = False) -> dict[str, Any]:
+        """Parsed single values of the fields that parse and are not swept, and apply (shown)
+        unless `include_hidden`: a parameter that does not apply gets no value."""
         out = {}
         for name, field in self._fields.items():
-            if field.swept:
+            if field.swept or not (field.applies or include_hidden):
                 continue
             with contextlib.suppress(ParameterError):
                 out[name] = read_value(field.widget, field.spec)
@@ -401,11 +465,14 @@ class ParamForm(QWidget):
         field.edited = True
         self._write(field, value)
         self._check(field)
+        self._update_applies()
         self.changed.emit()
 
-    def edited_values(self) -> dict[str, Any]:
-        """Parsed single values the user typed (fields left alone take the engine's defaults)."""
-        return {name: value for name, value in self.values().items() if self._fields[name].edited}
+    def edited_values(self, *, include_hidden: bool = False) -> dict[str, Any]:
+        """Parsed single values the user typed (fields left alone take the engine's defaults);
+        with `include_hidden`, those of hidden fields too (to show them again later)."""
+        values = self.values(include_hidden=include_hidden)
+        return {name: value for name, value in values.items() if self._fields[name].edited}
 
     def hint(self, name: str) -> str:
         """Where the field's default comes from, as its tooltip says it."""
@@ -455,6 +522,7 @@ class ParamForm(QWidget):
                 updated.append(spec.name)
             self._check(field)
         if updated:
+            self._update_applies()
             self.changed.emit()
         return updated
 
@@ -497,22 +565,23 @@ class ParamForm(QWidget):
             self.set_swept(name, True)
         else:
             self._check(field)
+            self._update_applies()
             self.changed.emit()
 
     def grid_texts(self) -> dict[str, str]:
-        """The text of every swept field's list (valid or not)."""
+        """The text of every swept field's list (valid or not) that applies."""
         return {
             name: field.list_edit.text()
             for name, field in self._fields.items()
-            if field.swept and field.list_edit is not None
+            if field.swept and field.applies and field.list_edit is not None
         }
 
     def grid(self) -> dict[str, list[Any]]:
-        """The parsed lists of the swept fields whose list is valid."""
+        """The parsed lists of the swept fields whose list is valid and that apply."""
         return {
             name: list(field.values)
             for name, field in self._fields.items()
-            if field.swept and field.values is not None
+            if field.swept and field.applies and field.values is not None
         }
 
     def fixed_values(self) -> dict[str, Any]:

@@ -6,7 +6,9 @@ Widgets by type: int → QSpinBox (its range from the spec), float with a small 
 QLineEdit typed as text (`90s`, `20m`, `2h`; the spec parses it and shows a value back in
 that form). A spec
 that asks for a richer editor gets it: `widget == "dataset"` → DatasetPicker (its value is
-the dataset id, parsed like typed text).
+the dataset id, parsed like typed text), listing only the spec's `dataset_kinds` if it has
+them. A spin box whose minimum is 0 shows the spec's `zero_label` for 0 ("full batch",
+"native size") instead of a bare 0.
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ def make_value_widget(spec: ParameterSpec, parent: QWidget | None = None) -> QWi
     """The editor for one parameter: check box, combo, spin box, dataset picker, or a
     validated line edit."""
     if spec.widget == "dataset":
-        return DatasetPicker(parent)
+        return DatasetPicker(parent, kinds=getattr(spec, "dataset_kinds", None))
     if spec.type == "bool":
         return QCheckBox(parent)
     if spec.type == "choice" and spec.choices is not None:
@@ -101,6 +103,7 @@ def make_value_widget(spec: ParameterSpec, parent: QWidget | None = None) -> QWi
         spin.setRange(low, high)
         spin.setAccelerated(True)
         spin.setCorrectionMode(QAbstractSpinBox.CorrectionMode.CorrectToNearestValue)
+        _label_zero(spin, spec)
         return spin
     if spec.type == "float" and not spec.optional and _small_float_range(spec):
         spin = FloatSpinBox(parent)
@@ -108,6 +111,7 @@ def make_value_widget(spec: ParameterSpec, parent: QWidget | None = None) -> QWi
         spin.setRange(float(spec.min or 0.0), float(spec.max or 0.0))
         spin.setSingleStep(_float_step(spec))
         spin.setCorrectionMode(QAbstractSpinBox.CorrectionMode.CorrectToNearestValue)
+        _label_zero(spin, spec)
         return spin
     edit = QLineEdit(parent)
     if spec.optional:
@@ -117,6 +121,14 @@ def make_value_widget(spec: ParameterSpec, parent: QWidget | None = None) -> QWi
     elif spec.type == "duration":
         edit.setPlaceholderText(DURATION_PLACEHOLDER)
     return edit
+
+
+def _label_zero(spin: QSpinBox | QDoubleSpinBox, spec: ParameterSpec) -> None:
+    """Show what 0 means in place of 0. A spin box shows its special value text at its
+    minimum, so only a range that starts at 0 gets it."""
+    label = getattr(spec, "zero_label", None)
+    if label and spin.minimum() == 0:
+        spin.setSpecialValueText(label)
 
 
 def read_value(widget: QWidget, spec: ParameterSpec) -> Any:
@@ -185,5 +197,9 @@ def changed_signal(widget: QWidget) -> Any:
 
 
 def describe_spec(spec: ParameterSpec) -> str:
-    """A parameter's tooltip: its help, then what values it allows."""
-    return spec.help + ("\n" if spec.help else "") + f"Allowed: {spec.allowed()}"
+    """A parameter's tooltip: its help, when it applies, then what values it allows."""
+    lines = [spec.help] if spec.help else []
+    condition = spec.condition_text() if getattr(spec, "applies_when", None) else ""
+    if condition:
+        lines.append(f"Applies only when {condition}.")
+    return "\n".join([*lines, f"Allowed: {spec.allowed()}"])

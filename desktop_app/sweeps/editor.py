@@ -156,6 +156,9 @@ class SweepEditor(QWidget):
                 family,
                 self.domain_form.values(),
                 preferences=preferences.training_defaults() if preferences is not None else None,
+                # A shown field may apply in only some combinations (depth, with the
+                # architecture swept): creating the sweep checks that it applies in one.
+                explicit=(),
             )
         except Exception as exc:
             # Not a verdict on the values (the family failed to load, say): creating the

@@ -268,7 +268,9 @@ def _session_message(summary: dict[str, Any], status: str) -> str:
     """The status line for a finished (or stopped) run."""
     done, total = summary.get("epochs_completed", 0), summary.get("total_epochs", 0)
     if status == "completed":
-        return f"completed {done} epochs in {summary.get('duration_s', 0.0):.1f} s"
+        message = f"completed {done} epochs in {summary.get('duration_s', 0.0):.1f} s"
+        reason = summary.get("stop_reason")
+        return f"{message}: {reason}" if reason else message
     if status == "cancelled":
         return f"stopped at epoch {done} of {total}; resumable"
     if status == "timed_out":

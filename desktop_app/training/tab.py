@@ -37,6 +37,7 @@ from desktop_app.kit.widgets import (
     text_label,
 )
 from desktop_app.training.controller import RunController, RunOutcome
+from desktop_app.training.parameter_count import ParameterCountLabel
 from desktop_app.training.results_view import ResultsView
 from desktop_app.training.run_progress import RunProgress
 from desktop_app.training.run_queue import RunQueuePanel, RunRequest
@@ -174,9 +175,19 @@ class TrainingTab(QWidget):
 
     def _build_left(self) -> QSplitter:
         """The parameter forms over the queue of runs."""
+        # The model's parameter count under its form (counted in the background, on the
+        # family loader's runner, which the window shuts down on close).
+        self.parameter_count = ParameterCountLabel(
+            self.family_loader.runner, self.workspace.registry
+        )
+        model = QWidget()
+        model_layout = QVBoxLayout(model)
+        model_layout.setContentsMargins(0, 0, 0, 0)
+        model_layout.addWidget(self.domain_form)
+        model_layout.addWidget(self.parameter_count)
         scroll = scrolling_column(
             [
-                group("Model", self.domain_form, "domainGroup"),
+                group("Model", model, "domainGroup"),
                 group("Training", self.training_form, "trainingGroup"),
             ],
             "formsScroll",
@@ -374,6 +385,7 @@ class TrainingTab(QWidget):
             self.config = None  # a user's family.py, importing in the background
             self._set_state("loading")
             self._update_actions()
+            self.parameter_count.show_invalid("the family is still loading")
             return
         self.domain_form.clear_external_errors()
         self.training_form.clear_external_errors()
@@ -397,6 +409,16 @@ class TrainingTab(QWidget):
             self._resolve_error = f"{type(exc).__name__}: {exc}"
         self._refresh_error_area()
         self._refresh_variant_state()
+        self.parameter_count.show_config(
+            self.config, self._invalid_reason(), ready=self.engine_ready
+        )
+
+    def _invalid_reason(self) -> str:
+        """Why the forms make no config, in one line (for the parameter count's tooltip)."""
+        for form in self._forms():
+            for name, message in form.errors().items():
+                return f"{name}: {message}"
+        return self._resolve_error or "the parameters are invalid"
 
     def _on_family_loaded(self, name: str) -> None:
         if name == self.family():

@@ -26,7 +26,10 @@ if TYPE_CHECKING:
 PARAMETER_NORM = "parameter_norm"
 FOURIER = "fourier"
 GROKKING = "grokking"
-KNOWN_ANALYSES = (PARAMETER_NORM, FOURIER, GROKKING)
+# Confusion matrices: recorded by the trainer at each evaluation (metadata.json), not measured
+# on checkpoints here (engine.training.trainer.CONFUSION_ANALYSIS is the same name).
+CONFUSION = "confusion_matrix"
+KNOWN_ANALYSES = (PARAMETER_NORM, FOURIER, GROKKING, CONFUSION)
 
 ProgressCallback = Callable[[int, int], None]  # (checkpoints done, checkpoints in all)
 
@@ -146,6 +149,7 @@ def _domain(directory: Any) -> dict[str, Any]:
 
 
 __all__ = [
+    "CONFUSION",
     "FOURIER",
     "GROKKING",
     "KNOWN_ANALYSES",

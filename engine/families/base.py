@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -12,6 +13,9 @@ if TYPE_CHECKING:
     from torch import nn
 
 Split = tuple["torch.Tensor", "torch.Tensor", "torch.Tensor", "torch.Tensor"]
+# A random transform of a whole training batch (augmentation): (batch, generator) -> batch.
+# Every draw comes from the generator, whose state the trainer keeps in its checkpoints.
+BatchAugment = Callable[["torch.Tensor", "torch.Generator"], "torch.Tensor"]
 
 
 @runtime_checkable
@@ -66,3 +70,28 @@ class FamilyBase:
         if targets.is_floating_point():
             return F.mse_loss(outputs.reshape(targets.shape), targets)
         return F.cross_entropy(outputs, targets)
+
+    # ---- optional: what families with more to say about their data offer ------------------
+    def batch_augment(self, params: dict[str, Any]) -> BatchAugment | None:
+        """The augmentation applied to each training batch (None: none)."""
+        return None
+
+    def class_names(self, params: dict[str, Any]) -> list[str] | None:
+        """The label of each class index (classification), for confusion matrices and
+        predictions; None when the family has no names for them."""
+        return None
+
+    def preprocessing(
+        self, params: dict[str, Any], training_fraction: float, data_seed: int
+    ) -> dict[str, Any] | None:
+        """What raw inputs go through before the model (JSON: image size, channels, the
+        training split's normalisation), recorded in the variant's metadata; None: nothing."""
+        return None
+
+    def test_images(
+        self, params: dict[str, Any], training_fraction: float, data_seed: int
+    ) -> torch.Tensor | None:
+        """The test split's examples as uint8 images [n, c, h, w], in the order of the test
+        tensors `generate_training_dataset` returns (to show misclassified ones); None when
+        the inputs are not images."""
+        return None

@@ -60,6 +60,21 @@ class MLPFamily(FamilyBase):
     def defaults_source(self, params: dict[str, Any]) -> str:
         return f"dataset {params['dataset']}"
 
+    def class_names(self, params: dict[str, Any]) -> list[str] | None:
+        """Each class index's name: an image dataset's classes, a table's target values (its
+        encoded labels); None for regression. A table without names gets "0", "1", …"""
+        source = self._source(params)
+        if source.info.kind == "images":
+            return [str(name) for name in source.class_names]
+        if source.info.task_type == "regression":
+            return None  # no need to load the data
+        data = source.load(seed=params["seed"])
+        if data.task_type != "classification":
+            return None
+        if data.class_names is not None:
+            return [str(name) for name in data.class_names]
+        return [str(index) for index in range(data.num_classes or 0)]
+
     def data_record(self, params: dict[str, Any]) -> DataRecord | None:
         """The content hash of the user's data these parameters train on (None: built-in)."""
         return data_record(params["dataset"], self.home)

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from engine.errors import FamilyError
+from engine.errors import FamilyError, ParameterError
 from engine.params import Bounds, ParameterSpec
 from engine.training.config import training_specs
 
@@ -75,6 +75,7 @@ class FamilySpec(BaseModel):
         unknown = sorted(set(self.sweep_bounds) - known)
         if unknown:
             raise ValueError(f"sweep_bounds names unknown parameter(s) {', '.join(unknown)}")
+        _check_conditions(self.domain_parameters)
         if self.sweep_collapse is not None:
             rule = self.sweep_collapse
             missing = sorted({rule.when, *rule.ignore} - names)
@@ -87,6 +88,43 @@ class FamilySpec(BaseModel):
 
     def training_parameters(self) -> list[ParameterSpec]:
         return training_specs(self.training_defaults)
+
+
+def _check_conditions(specs: list[ParameterSpec]) -> None:
+    """Each `applies_when` names other domain parameters and valid values of them, and no
+    parameter depends on itself through others (a cycle would leave nothing to decide it)."""
+    by_name = {spec.name: spec for spec in specs}
+    for spec in specs:
+        where = f"domain_parameters.{spec.name}.applies_when"
+        for name, values in (spec.applies_when or {}).items():
+            if name == spec.name:
+                raise ValueError(f"{where}: {name} cannot depend on itself")
+            if name not in by_name:
+                known = ", ".join(n for n in by_name if n != spec.name)
+                raise ValueError(f"{where}: unknown parameter {name!r}; known: {known}")
+            if not values:
+                raise ValueError(f"{where}.{name}: lists no value")
+            for value in values:
+                try:
+                    by_name[name].validate_value(value)
+                except ParameterError as exc:
+                    raise ValueError(f"{where}.{name}: {exc.message}") from None
+    for spec in specs:
+        chain = _cycle(spec.name, by_name, [])
+        if chain:
+            where = f"domain_parameters.{spec.name}.applies_when"
+            raise ValueError(f"{where}: a cycle: {' → '.join(chain)}")
+
+
+def _cycle(name: str, by_name: dict[str, ParameterSpec], path: list[str]) -> list[str]:
+    """The names of a cycle of `applies_when` through `name` ([] when there is none)."""
+    if name in path:
+        return [*path[path.index(name) :], name]
+    for controller in by_name[name].applies_when or {}:
+        found = _cycle(controller, by_name, [*path, name])
+        if found:
+            return found
+    return []
 
 
 def load_family_spec(path: Path | Any) -> FamilySpec:
@@ -106,4 +144,8 @@ def load_family_spec(path: Path | Any) -> FamilySpec:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "family.json"
+        error = first.get("ctx", {}).get("error")
+        if first["type"] == "value_error" and not first["loc"] and error is not None:
+            # A whole-file check: its message says which field (no "Value error, " prefix).
+            raise FamilyError(f"{path}: {error}") from None
         raise FamilyError(f"{path}: {where}: {first['msg']}") from None

@@ -77,6 +77,8 @@ class JobRecorder(Callback):
         where = f"epoch {entry.get('epoch')}, step {entry.get('step')}"
         if entry.get("kind") == "full":
             self.record("INFO", f"saved a resumable checkpoint at {where}")
+        elif entry.get("kind") == "best":
+            self.record("DEBUG", f"saved the best weights so far (those of {where})")
         else:
             self.record("DEBUG", f"saved weights at {where}")
 

@@ -136,11 +136,19 @@ class TrainingStrategy(ABC):
         **kwargs: Any,
     ) -> Trainer:
         """A Trainer for `variant` (new, resumed or replayed at another home) with this loss;
-        `kwargs` go to the Trainer (`threads`)."""
+        `kwargs` go to the Trainer (`threads`).
+
+        A config with `init_from` gets the source's weights here, looked up in this workspace
+        (a replay's copy at another home still finds it), checked before anything is written
+        (engine.training.transfer)."""
         from engine.training.trainer import Trainer
+        from engine.training.transfer import resolve_transfer
 
         family = self.workspace.registry.family(variant.family)
+        transfer = resolve_transfer(self.workspace, variant)
         objective, extra = self.prepare(variant)
+        if transfer is not None:
+            extra = {**extra, "init_from": transfer.record}
         return Trainer(
             family,
             variant,
@@ -148,5 +156,6 @@ class TrainingStrategy(ABC):
             cancel_event,
             objective=objective,
             metadata_extra=extra,
+            initial_weights=transfer,
             **kwargs,
         )

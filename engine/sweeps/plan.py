@@ -14,7 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from engine.errors import ParameterError
 from engine.families.spec import FamilySpec
+from engine.params import inapplicable
 from engine.sweeps.errors import SweepError
 from engine.sweeps.schema import SweepParameter, collapse_rule, family_spec, sweep_schema
 
@@ -77,34 +79,36 @@ def parse_grid(spec: FamilySpec, grid: Mapping[str, str | list[Any]]) -> dict[st
 def count_combinations(
     spec: FamilySpec, grid: Mapping[str, list[Any]], domain: Mapping[str, Any] | None = None
 ) -> int:
-    """How many runs the grid makes, without listing them (for a live count in a form)."""
-    collapse = collapse_rule(spec)
-    sizes = {name: len(values) for name, values in grid.items()}
-    if collapse is None:
-        return math.prod(sizes.values())
-    switch, when, names = collapse
-    collapsed = [n for n in names if n in grid]
-    others = math.prod(n for k, n in sizes.items() if k not in collapsed and k != switch)
-    full = math.prod(sizes[n] for n in collapsed)
-    switch_values = grid.get(switch, [_fixed(spec, domain or {}, switch)])
-    return others * sum(1 if value == when else full for value in switch_values)
+    """How many runs the grid makes, without listing them (for a live count in a form): for
+    each distinct case of the parameters that decide what applies, the product of the lists
+    that apply in it."""
+    deciding = _deciding(spec)
+    total = 0
+    for dropped in _cases(spec, grid, domain or {}).values():
+        total += math.prod(
+            len(values) for name, values in grid.items() if name not in deciding | dropped
+        )
+    return total
 
 
 def combinations(
     spec: FamilySpec, grid: Mapping[str, list[Any]], domain: Mapping[str, Any] | None = None
 ) -> list[dict[str, Any]]:
-    """Every distinct combination, in order; collapsed parameters are left out of a
-    combination in which they do not apply (the family records its fixed values)."""
-    collapse = collapse_rule(spec)
+    """Every distinct combination, in order. A parameter that does not apply in a
+    combination is left out of it: one whose `applies_when` fails there (resolution gives it
+    its default), or one the family's `sweep_collapse` stops varying (the family records
+    its fixed values)."""
     names = list(grid)
+    base = _domain_values(spec, domain or {})
+    domain_names = {p.name for p in spec.domain_parameters}
     out: list[dict[str, Any]] = []
     seen: set[tuple[tuple[str, Any], ...]] = set()
     for values in itertools.product(*(grid[n] for n in names)):
         combo = dict(zip(names, values, strict=True))
-        if collapse is not None:
-            switch, when, collapsed = collapse
-            if combo.get(switch, _fixed(spec, domain or {}, switch)) == when:
-                combo = {k: v for k, v in combo.items() if k not in collapsed}
+        effective = {**base, **{k: v for k, v in combo.items() if k in domain_names}}
+        dropped = _dropped(spec, effective)
+        if dropped:
+            combo = {k: v for k, v in combo.items() if k not in dropped}
         key = tuple((k, repr(v)) for k, v in combo.items())
         if key not in seen:
             seen.add(key)
@@ -115,10 +119,88 @@ def combinations(
 def ignored_parameters(
     spec: FamilySpec, grid: Mapping[str, list[Any]], domain: Mapping[str, Any]
 ) -> list[str]:
+    """Swept names the family's `sweep_collapse` leaves out of every combination (a linear
+    baseline's hidden_dim): noted, not refused."""
     collapse = collapse_rule(spec)
     if collapse is None or collapse[0] in grid or _fixed(spec, domain, collapse[0]) != collapse[1]:
         return []
     return [n for n in collapse[2] if n in grid]
+
+
+def never_applying(
+    spec: FamilySpec, grid: Mapping[str, list[Any]], domain: Mapping[str, Any]
+) -> list[tuple[str, str]]:
+    """(name, why) for each swept or fixed domain parameter that applies in none of the
+    combinations (`depth` listed with architecture simple_cnn only): refused, as a value
+    given for a parameter that does not apply is refused for one run."""
+    by_name = {p.name: p for p in spec.domain_parameters}
+    fixed = [n for n in domain if n in by_name and domain[n] != by_name[n].default]
+    given = [n for n in dict.fromkeys([*grid, *fixed]) if n in by_name and by_name[n].applies_when]
+    if not given:
+        return []
+    cases = _controller_cases(spec, grid, _domain_values(spec, domain))
+    out = []
+    for name in given:
+        if all(name in _inapplicable_names(spec, effective) for effective in cases):
+            effective = cases[0]
+            why = by_name[name].not_applying(effective)
+            controllers = [n for n in by_name[name].applies_when or {} if n in grid]
+            if controllers and why.endswith(")"):
+                why = why[:-1] + " in every combination)"
+            out.append((name, why))
+    return out
+
+
+def _deciding(spec: FamilySpec) -> set[str]:
+    """The domain parameters whose values decide whether others apply."""
+    names = {n for p in spec.domain_parameters for n in p.applies_when or {}}
+    collapse = collapse_rule(spec)
+    return names | ({collapse[0]} if collapse is not None else set())
+
+
+def _controller_cases(
+    spec: FamilySpec, grid: Mapping[str, list[Any]], base: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """The domain values of each combination of the swept deciding parameters (the rest as
+    fixed or default): few, whatever the other lists are."""
+    swept = [n for n in grid if n in _deciding(spec)]
+    return [
+        {**base, **dict(zip(swept, values, strict=True))}
+        for values in itertools.product(*(grid[n] for n in swept))
+    ]
+
+
+def _cases(
+    spec: FamilySpec, grid: Mapping[str, list[Any]], domain: Mapping[str, Any]
+) -> dict[tuple[tuple[str, str], ...], set[str]]:
+    """Each distinct case of the swept deciding parameters (those that apply in it, with
+    their values) and the names dropped in it."""
+    out: dict[tuple[tuple[str, str], ...], set[str]] = {}
+    for effective in _controller_cases(spec, grid, _domain_values(spec, domain)):
+        dropped = _dropped(spec, effective)
+        key = tuple(
+            (n, repr(effective[n])) for n in grid if n in _deciding(spec) and n not in dropped
+        )
+        out.setdefault(key, dropped)
+    return out
+
+
+def _dropped(spec: FamilySpec, values: Mapping[str, Any]) -> set[str]:
+    """The domain parameters that do not apply given every domain value `values`."""
+    dropped = _inapplicable_names(spec, values)
+    collapse = collapse_rule(spec)
+    if collapse is not None and values.get(collapse[0]) == collapse[1]:
+        dropped |= set(collapse[2])
+    return dropped
+
+
+def _inapplicable_names(spec: FamilySpec, values: Mapping[str, Any]) -> set[str]:
+    return {p.name for p in inapplicable(spec.domain_parameters, values)}
+
+
+def _domain_values(spec: FamilySpec, domain: Mapping[str, Any]) -> dict[str, Any]:
+    """Every domain parameter's value: fixed, else its default."""
+    return {p.name: domain.get(p.name, p.default) for p in spec.domain_parameters}
 
 
 def plan_sweep(
@@ -145,13 +227,17 @@ def plan_sweep(
             raise SweepError(f"{param.label} is both swept and fixed; give it one way only")
     if parallel < 1:
         raise SweepError(f"parallel runs must be at least 1, not {parallel}")
+    for name, why in never_applying(spec, parsed, domain):
+        raise ParameterError(name, why)
     total = count_combinations(spec, parsed, domain)
     if total > max_combinations:
         raise SweepError(
             f"This sweep would run {total} combinations; at most {max_combinations} are "
             "allowed. Shorten some lists."
         )
-    registry.resolve_config(family, domain, training)  # fixed values are checked up front
+    # Fixed values are checked up front; one that applies in only some combinations (depth
+    # with architecture swept) is not refused for the combinations where it does not.
+    registry.resolve_config(family, domain, training, explicit=())
     sweep_spec = SweepSpec(
         family=family, domain=domain, training=training, grid=parsed, parallel=parallel
     )

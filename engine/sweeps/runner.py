@@ -284,7 +284,8 @@ def run_combination(
     schema = sweep_schema(workspace.registry.spec(spec.family))
     try:
         domain, training = combination_config(schema, spec, combo)
-        variant = workspace.create_variant(spec.family, domain, training)
+        # A fixed value that does not apply in this combination takes its default here.
+        variant = workspace.create_variant(spec.family, domain, training, explicit=())
     except TrainwrightError as exc:
         return _failed(index, None, dict(combo), str(exc))
     parameters = _parameters(schema, spec, combo, variant)

@@ -63,9 +63,9 @@ RESUME_FIELDS: dict[str, type | tuple[type, ...]] = {
     "grokfast": object,  # a dict, or None without Grokfast
 }
 # Files a killed write leaves: temp files of these names (engine.atomic), orphan sidecars.
-_CHECKPOINT_NAMES = r"(?:weights_e\d+|state_e\d+_s\d+)\.pt(?:\.sha256)?"
+_CHECKPOINT_NAMES = r"(?:weights_e\d+|state_e\d+_s\d+|best)\.pt(?:\.sha256)?"
 _VARIANT_NAMES = "|".join(re.escape(n) for n in (variants.CONFIG_FILE, variants.METADATA_FILE))
-_SIDECAR = re.compile(r"(?:weights_e\d+|state_e\d+_s\d+)\.pt\.sha256")
+_SIDECAR = re.compile(r"(?:weights_e\d+|state_e\d+_s\d+|best)\.pt\.sha256")
 
 
 def weights_name(epoch: int) -> str:

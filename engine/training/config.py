@@ -25,9 +25,10 @@ TRAINING_PARAMETERS: list[ParameterSpec] = [
 ]
 
 # Settings that change how fast a run goes, how often it is saved or when it stops to be
-# resumed, not what it computes: they stay out of the variant's identity (its name suffix and
-# config hash). A run stopped by its `timeout` and resumed ends as an uninterrupted one.
-EXECUTION_PARAMETERS = frozenset({"device", "threads", "resume_every", "timeout"})
+# resumed, or which extra files it keeps, not what it computes: they stay out of the variant's
+# identity (its name suffix and config hash). A run stopped by its `timeout` and resumed ends
+# as an uninterrupted one; `keep_best` only adds the `best` weights file.
+EXECUTION_PARAMETERS = frozenset({"device", "threads", "resume_every", "timeout", "keep_best"})
 
 
 _NO_DEFAULT = object()

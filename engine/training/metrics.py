@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -142,7 +143,15 @@ class EpochAccumulator:
         self.sums = sums.to(device) if sums.numel() == 4 else 0.0
 
 
-@torch.no_grad()
+@dataclass
+class Evaluation:
+    """One evaluation on the test split: its metrics (test_loss, test_accuracy or test_r2 and
+    test_mae) and, when asked for on a classification split, the confusion matrix."""
+
+    metrics: dict[str, float]
+    confusion: list[list[int]] | None = None
+
+
 def evaluate(
     model: torch.nn.Module,
     loss_fn: Any,
@@ -156,8 +165,24 @@ def evaluate(
 
     `target_std`: the scale of a standardised regression target; the MAE is multiplied by it
     to be in the target's own units (the loss stays the model's, R² is the same in either)."""
+    return evaluate_split(model, loss_fn, x, y, chunk, target_std=target_std).metrics
+
+
+@torch.no_grad()
+def evaluate_split(
+    model: torch.nn.Module,
+    loss_fn: Any,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    chunk: int = 65536,
+    *,
+    target_std: float = 1.0,
+    confusion: bool = False,
+) -> Evaluation:
+    """`evaluate`, and with `confusion` (for a classification split) the confusion matrix
+    counted from the same outputs: no second forward pass."""
     if len(y) == 0:
-        return {}
+        return Evaluation({})
     was_training = model.training
     model.eval()
     try:
@@ -166,6 +191,7 @@ def evaluate(
         else:
             outputs = torch.cat([model(x[i : i + chunk]) for i in range(0, len(x), chunk)])
         out = {"test_loss": float(loss_fn(outputs, y))}
+        matrix = None
         if y.is_floating_point():
             pred = outputs.reshape(y.shape).to(torch.float64)
             target = y.to(torch.float64)
@@ -173,10 +199,29 @@ def evaluate(
             out["test_r2"] = _r2(sse, float(target.sum()), float((target**2).sum()), len(y))
             out["test_mae"] = float((pred - target).abs().mean()) * target_std
         else:
-            out["test_accuracy"] = float((outputs.argmax(-1) == y).double().mean())
-        return out
+            predicted = outputs.argmax(-1)
+            out["test_accuracy"] = float((predicted == y).double().mean())
+            if confusion:
+                matrix = confusion_matrix(predicted, y, outputs.shape[-1])
+        return Evaluation(out, matrix)
     finally:
         model.train(was_training)
+
+
+def confusion_matrix(
+    predicted: torch.Tensor, targets: torch.Tensor, num_classes: int
+) -> list[list[int]]:
+    """Counts of (true class, predicted class): row i, column j = examples of class i
+    predicted as j. Classes beyond `num_classes` (a label the outputs cannot name) widen it."""
+    size = max(num_classes, int(targets.max()) + 1, int(predicted.max()) + 1)
+    index = targets.to(torch.int64) * size + predicted.to(torch.int64)
+    counts = torch.bincount(index.cpu(), minlength=size * size)
+    return counts.view(size, size).tolist()
+
+
+def per_class_accuracy(confusion: list[list[int]]) -> list[float | None]:
+    """Each class's share of its test examples predicted right (None: it has none)."""
+    return [row[i] / sum(row) if sum(row) else None for i, row in enumerate(confusion)]
 
 
 def _r2(sse: float, sum_y: float, sum_y2: float, n: int) -> float:

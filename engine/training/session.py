@@ -49,6 +49,8 @@ class TrainingSession(BaseModel):
     duration_s: float = 0.0
     attempts: int = 1  # attempts so far (1 + retries taken; metadata.json lists each)
     effective_lr: float | None = None  # the peak lr of the last attempt
+    # Why a completed run ended before its epochs were done (its `target_metric`), in words.
+    stop_reason: str | None = None
 
 
 def headline(metrics: dict[str, Any]) -> str:

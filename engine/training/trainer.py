@@ -28,7 +28,9 @@ from engine.families.base import ModelFamily
 from engine.hashing import weights_sha256
 from engine.metadata import (
     Attempt,
+    BestRecord,
     CheckpointEntry,
+    ClassificationReport,
     VariantMetadata,
     check_config_hash,
     environment,
@@ -37,15 +39,17 @@ from engine.metadata import (
 from engine.params import duration_text
 from engine.training import checkpoints as ckpt
 from engine.training import rng
+from engine.training.best import BEST_FILE, BestState, candidate, target_reached
 from engine.training.callbacks import CallbackList, Callbacks, CancelEvent, StepInfo
 from engine.training.chronicle import ChronicleWriter, is_epoch_end, read_chronicle
 from engine.training.grokfast import GrokfastFilter
 from engine.training.lock import VariantLock
 from engine.training.losses import LossFn, chosen_loss
-from engine.training.metrics import EpochAccumulator, LossEMA, evaluate
+from engine.training.metrics import EpochAccumulator, LossEMA, evaluate_split, per_class_accuracy
 from engine.training.optim import build_optimizer, build_scheduler, schedule_changes
 from engine.training.provenance import check_data_unchanged, check_target_scaling
 from engine.training.session import EpochMetrics, TrainingSession
+from engine.training.transfer import Transfer
 from engine.training.turns import end_turn, take_turn
 from engine.variants import Variant
 
@@ -55,6 +59,12 @@ AUTOSAVE_SECONDS = 30.0
 # places fixed by the config alone (not by resume_every, a Stop or the clock), so a retry
 # restarts from the same state in a replay, after a resume, and in the uninterrupted run.
 RETRY_ANCHORS = 10
+# A family whose family.json `analyses` lists this has its evaluations' confusion matrices
+# recorded (engine.analysis.CONFUSION: the same name; the trainer sits beside engine.analysis).
+CONFUSION_ANALYSIS = "confusion_matrix"
+# The augmentation generator's seed is the data seed moved out of the range of data seeds
+# (0 .. 2**31 - 1): never the batch-order generator's seed, whatever the config.
+AUGMENT_SEED_OFFSET = 2**32
 
 
 class Objective(Protocol):
@@ -146,6 +156,7 @@ class Trainer:
         objective: Objective | None = None,
         metadata_extra: dict[str, Any] | None = None,
         timeout: float | None = None,
+        initial_weights: Transfer | None = None,
     ) -> None:
         self.family = family
         # The loss `-t loss=` chose (engine.training.losses); a strategy's objective wins.
@@ -160,6 +171,9 @@ class Trainer:
         # Seconds of wall time a session may run: the config's `timeout` unless given (0: no
         # limit, for a replay, which trains a temporary copy that cannot be resumed).
         self.timeout = float(variant.config.training.timeout if timeout is None else timeout)
+        # `init_from`: the source's weights, loaded over the seeded model (engine.training.
+        # transfer resolves them; the strategy's `trainer` passes them in).
+        self.initial_weights = initial_weights
 
     # ---- public ----------------------------------------------------------------------------
     def train(self, *, overwrite: bool = False) -> TrainingSession:
@@ -222,6 +236,8 @@ class Trainer:
             meta = VariantMetadata.load(v.metadata_path)
             if meta.status == "completed":
                 raise VariantError(f"variant {v.name} is already completed")
+            if self.initial_weights is not None:  # the source it started from, unchanged
+                self.initial_weights.check_recorded(meta.extra.get("init_from"), v.name)
             check_target_scaling(self.family, v.config, meta.versions.get("engine", ""))
             # Stopped before its first step (waiting for another run): nothing to restore.
             fresh = meta.steps == 0 and not ckpt.full_checkpoints(v.checkpoints_dir)
@@ -296,6 +312,7 @@ class Trainer:
                 meta.started_at = meta.started_at or now()
                 meta.platform["torch_threads"] = threads
                 meta.extra.update(self.metadata_extra)  # saved before the first step
+                self._describe_data(meta)
                 meta.save(v.metadata_path)
                 self._setup(resume)
                 self._train()
@@ -319,11 +336,26 @@ class Trainer:
             session.duration_s = time.perf_counter() - started
             session.epochs_completed = getattr(self, "epoch", 0)
             session.steps = getattr(self, "step", 0)
+            if session.status == "completed":
+                session.stop_reason = getattr(self, "stop_reason", None)
             self._finish_metadata(session)
             end_turn()
             lock.release()
         self.callbacks.on_train_end(session)
         return session
+
+    def _describe_data(self, meta: VariantMetadata) -> None:
+        """What metadata.json says of the data before the first step: each class's name and
+        the inputs' preprocessing, when the family tells (optional methods: a user family
+        need not have them)."""
+        family, domain, cfg = self.family, self.variant.config.domain, self.cfg
+        names = getattr(family, "class_names", None)
+        found = names(domain) if callable(names) else None
+        meta.class_names = [str(name) for name in found] if found is not None else None
+        describe = getattr(family, "preprocessing", None)
+        meta.preprocessing = (
+            describe(domain, cfg.training_fraction, cfg.data_seed) if callable(describe) else None
+        )
 
     def _setup(self, resume: bool, *, retry: bool = False) -> None:
         """Build the run's state from the config (seeded), restore it on resume (for a retry:
@@ -334,6 +366,8 @@ class Trainer:
         seed = domain[family.spec.seed_parameter]
         rng.seed_everything(seed)
         self.model = family.create_model(domain).to(self.device)
+        if self.initial_weights is not None:  # before the optimizer: it takes the trainable
+            self.initial_weights.apply(self.model)
         train_x, train_y, test_x, test_y = family.generate_training_dataset(
             domain, cfg.training_fraction, cfg.data_seed
         )
@@ -354,6 +388,21 @@ class Trainer:
         self.anchor_every = max(1, math.ceil(cfg.epochs / RETRY_ANCHORS)) if cfg.retries else 0
         self.grokfast = GrokfastFilter(self.params, cfg) if cfg.grokfast != "off" else None
         self.generator = torch.Generator().manual_seed(cfg.data_seed)
+        # Augmentation (family.batch_augment): every draw from a generator of its own, whose
+        # state full checkpoints keep; None costs the loop one test of a local a step.
+        augment = getattr(family, "batch_augment", None)
+        self.augment = augment(domain) if callable(augment) else None
+        self.augment_generator = (
+            torch.Generator().manual_seed(cfg.data_seed + AUGMENT_SEED_OFFSET)
+            if self.augment is not None
+            else None
+        )
+        analyses = getattr(getattr(family, "spec", None), "analyses", None) or []
+        self.confusion = CONFUSION_ANALYSIS in analyses and not self.test_y.is_floating_point()
+        self.latest_confusion: tuple[int, list[list[int]]] | None = None  # (epoch, matrix)
+        self.best: BestState | None = None  # `keep_best`: the best evaluation so far
+        self.best_unwritten = False  # whether best.pt lags behind `best`
+        self.stop_reason: str | None = None  # set when an evaluation reaches target_metric
         # A standardised regression target: MAE is reported in the target's units (x its std).
         target_scale = getattr(family, "target_scale", None)
         scale = target_scale(domain, cfg.training_fraction, cfg.data_seed) if target_scale else None
@@ -369,6 +418,7 @@ class Trainer:
             truncate_at = self._restore(anchors=retry)
         else:
             check_config_hash(v.config, v.config_path)
+        self._align_best()
         self.chronicle = ChronicleWriter(v.chronicle_path, truncate_at=truncate_at)
         retrying = self._begin_attempt(retry)
         self._scale_lr()
@@ -503,7 +553,8 @@ class Trainer:
         # The timeout, checked after each step (so every session makes progress): one local
         # test a step without one, one clock read with one.
         deadline, monotonic = self.deadline, time.monotonic
-        while self.epoch < cfg.epochs:
+        augment, augment_generator = self.augment, self.augment_generator
+        while self.epoch < cfg.epochs and self.stop_reason is None:
             epoch_number = self.epoch + 1
             epoch_started = time.perf_counter()
             if self.batch_index == 0:
@@ -531,6 +582,8 @@ class Trainer:
                     ]
                     idx = idx.to(self.device)
                     xb, yb = self.train_x[idx], self.train_y[idx]
+                if augment is not None:
+                    xb = augment(xb, augment_generator)
                 outputs = model(xb)
                 loss = self.objective(outputs, yb, xb)
                 loss_value = loss.item()
@@ -595,7 +648,12 @@ class Trainer:
                 # After the row and the epoch's end: the state is whole again if the hook fails.
                 if after_step:
                     self.callbacks.on_after_step(info)
-                if deadline is not None and monotonic() >= deadline and self.epoch < cfg.epochs:
+                if (
+                    deadline is not None
+                    and monotonic() >= deadline
+                    and self.epoch < cfg.epochs
+                    and self.stop_reason is None
+                ):
                     self._time_out()
                     return
                 if epoch_end:
@@ -634,15 +692,16 @@ class Trainer:
         self.batch_index = 0
         stats = self.acc.result()
         if self.epoch % cfg.eval_every == 0 or self.epoch == cfg.epochs:
-            stats.update(
-                evaluate(
-                    self.model,
-                    self.compute_loss,
-                    self.test_x,
-                    self.test_y,
-                    target_std=self.target_std,
-                )
+            evaluation = evaluate_split(
+                self.model,
+                self.compute_loss,
+                self.test_x,
+                self.test_y,
+                target_std=self.target_std,
+                confusion=self.confusion,
             )
+            stats.update(evaluation.metrics)
+            self._evaluated(evaluation.metrics, evaluation.confusion)
         stats["epoch_time"] = round(time.perf_counter() - epoch_started, 6)
         row.update(stats)
         warning = self._check_stagnation(stats)
@@ -659,14 +718,34 @@ class Trainer:
         if warning:
             self.callbacks.on_warning(warning)
         every = cfg.checkpoint_every
-        if (every and self.epoch % every == 0) or self.epoch == cfg.epochs:
+        last = self.epoch == cfg.epochs or self.stop_reason is not None
+        if (every and self.epoch % every == 0) or last:
             self._save_weights()
         due = (cfg.resume_every and self.epoch % cfg.resume_every == 0) or (
             not cfg.resume_every and time.monotonic() - self.last_autosave >= AUTOSAVE_SECONDS
         )
         anchor = self.anchor_every and self.epoch % self.anchor_every == 0
-        if (due or anchor) and self.epoch < cfg.epochs:
+        if (due or anchor) and not last:  # the last one is saved as the loop ends
             self._save_full()
+
+    def _evaluated(self, metrics: dict[str, float], confusion: list[list[int]] | None) -> None:
+        """What an evaluation leads to besides its row: the latest confusion matrix, a new
+        best (`keep_best`), and the stop when it reaches `target_metric`."""
+        if confusion is not None:
+            self.latest_confusion = (self.epoch, confusion)
+            self.meta.classification = ClassificationReport(
+                epoch=self.epoch,
+                step=self.step,
+                confusion=confusion,
+                per_class_accuracy=per_class_accuracy(confusion),
+            )
+        if self.cfg.keep_best:
+            better = candidate(self.model, metrics, self.epoch, self.step, confusion, self.best)
+            if better is not None:
+                self.best, self.best_unwritten = better, True
+        reason = target_reached(metrics, self.cfg.target_metric, self.epoch)
+        if reason is not None:
+            self.stop_reason = reason
 
     def _check_stagnation(self, stats: dict[str, float]) -> str | None:
         patience = self.cfg.stagnation_patience
@@ -699,15 +778,22 @@ class Trainer:
         wsha: str | None,
         state_sha: str | None = None,
         chronicle: dict[str, Any] | None = None,
+        *,
+        position: tuple[int, int] | None = None,
+        confusion: list[list[int]] | None = None,
     ) -> None:
+        """List a written checkpoint in metadata.json (at this epoch and step, or `position`:
+        the best's own) and save it; listeners hear of it."""
+        epoch, step = position or (self.epoch, self.step)
         entry = CheckpointEntry(
             file=path.name,
             kind=kind,
-            epoch=self.epoch,
-            step=self.step,
+            epoch=epoch,
+            step=step,
             sha256=digest,
             weights_sha256=wsha,
             state_sha256=state_sha,
+            confusion=confusion,
             **(chronicle or {}),
         )
         existing = [c for c in self.meta.checkpoints if c.file != entry.file]
@@ -725,7 +811,10 @@ class Trainer:
         digest = ckpt.save_checkpoint(
             path, {"model": state, "epoch": self.epoch, "step": self.step}
         )
-        self._record(path, "weights", digest, weights_sha256(state))
+        latest = self.latest_confusion
+        confusion = latest[1] if latest is not None and latest[0] == self.epoch else None
+        self._record(path, "weights", digest, weights_sha256(state), confusion=confusion)
+        self._write_best()
 
     def _save_full(self) -> None:
         assert self.chronicle is not None
@@ -755,7 +844,13 @@ class Trainer:
             # retries existed: 1). metadata.json's attempts say which attempt continues.
             "attempt": self.meta.attempts[-1].attempt,
             "lr_scale": self.lr_scale,
+            # The best evaluation so far with its weights (`keep_best`; None: none yet), and
+            # why the run stopped early (a resume of a run stopped at its target ends there).
+            "best": self.best.payload() if self.best is not None else None,
+            "stop_reason": self.stop_reason,
         }
+        if self.augment_generator is not None:  # in "rng": the state hash covers it
+            payload["rng"]["augment"] = self.augment_generator.get_state()
         # The chronicle this checkpoint covers (lines, SHA-256), read on from the last save.
         marked = getattr(self, "_chronicle_mark", None)
         if marked is None or marked[0] is not self.chronicle:
@@ -774,6 +869,59 @@ class Trainer:
             ckpt.state_sha256(payload),
             mark.record(),
         )
+        self._write_best()
+
+    # ---- the best weights (keep_best) ------------------------------------------------------
+    def _write_best(self) -> None:
+        """Bring checkpoints/best.pt, its entry and `meta.best` in line with `best` when they
+        lag behind it (a new best since the last write; a resume that went back before the
+        one on disk, or to before any: then they go)."""
+        if not self.best_unwritten:
+            return
+        path = self.variant.checkpoints_dir / BEST_FILE
+        best, meta = self.best, self.meta
+        if best is None:
+            for doomed in (path, ckpt.sidecar_path(path)):
+                doomed.unlink(missing_ok=True)
+            meta.best = None
+            meta.checkpoints = [c for c in meta.checkpoints if c.kind != "best"]
+            meta.save(self.variant.metadata_path)
+            self.best_unwritten = False
+            return
+        digest = ckpt.save_checkpoint(path, best.checkpoint())
+        meta.best = BestRecord(
+            metric=best.metric,
+            value=best.value,
+            test_loss=best.test_loss,
+            epoch=best.epoch,
+            step=best.step,
+            file=BEST_FILE,
+            weights_sha256=best.weights_sha256,
+        )
+        self.best_unwritten = False
+        self._record(
+            path,
+            "best",
+            digest,
+            best.weights_sha256,
+            position=(best.epoch, best.step),
+            confusion=best.confusion,
+        )
+
+    def _align_best(self) -> None:
+        """After the start or a restore: whether best.pt and metadata.json describe `best`
+        (else they are rewritten, or removed, at the next checkpoint write)."""
+        on_record = self.meta.best
+        entry = next((c for c in self.meta.checkpoints if c.kind == "best"), None)
+        if self.best is None:
+            self.best_unwritten = on_record is not None or entry is not None
+            return
+        sidecar = ckpt.sidecar_path(self.variant.checkpoints_dir / BEST_FILE)
+        try:  # a write killed between best.pt and its sidecar leaves them apart
+            written = entry is not None and sidecar.read_text().strip() == entry.sha256
+        except OSError:
+            written = False
+        self.best_unwritten = not (written and self.best.same_as(on_record))
 
     def _save_on_failure(self) -> None:
         """Keep what can be kept: a full checkpoint of the state before the failing step."""
@@ -809,6 +957,7 @@ class Trainer:
             for reason in skipped:
                 self.session.warnings.append(f"skipped checkpoint: {reason}; started over")
             self._restarted = True
+            self.best = None  # _align_best: what an earlier try wrote goes
             self.meta.checkpoints = []
             self.meta.epochs_completed = self.meta.steps = 0
             ckpt.remove_full_after(v.checkpoints_dir, -1)
@@ -832,6 +981,9 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         rng.restore(state["rng"], self.generator)
+        augment_state = state["rng"].get("augment")
+        if self.augment_generator is not None and augment_state is not None:
+            self.augment_generator.set_state(augment_state)
         if self.grokfast is not None and state["grokfast"] is not None:
             self.grokfast.load_state_dict(state["grokfast"])
         self.epoch, self.step = state["epoch"], state["step"]
@@ -841,8 +993,13 @@ class Trainer:
         self.best_loss = state["stagnation"]["best_loss"]
         self.since_best = state["stagnation"]["since_best"]
         self._restored_scale = float(state.get("lr_scale", 1.0))
+        if self.cfg.keep_best:
+            self.best = BestState.from_payload(state.get("best"))  # absent before 0.3.0
+        self.stop_reason = state.get("stop_reason")
         offset = state["chronicle_offset"]
-        self.meta.checkpoints = [c for c in self.meta.checkpoints if c.step <= self.step]
+        self.meta.checkpoints = [
+            c for c in self.meta.checkpoints if c.step <= self.step or c.kind == "best"
+        ]
         self.session.metrics = [
             EpochMetrics(**_epoch_fields(row))
             for row in read_chronicle(self.variant.chronicle_path, limit_bytes=offset)
@@ -860,6 +1017,7 @@ class Trainer:
         meta = self.meta
         meta.status = session.status
         meta.error_message = session.error_message
+        meta.stop_reason = session.stop_reason
         meta.elapsed_s = round(meta.elapsed_s + session.duration_s, 3)
         for warning in session.warnings:
             if warning not in meta.warnings:
