@@ -406,15 +406,20 @@ class MainWindow(QMainWindow):
 
     @Slot(str, str)
     def _on_train_requested(self, dataset: str, target: str) -> None:
-        """The Datasets tab's Train on this: the Training tab, MLP, that dataset (and target)."""
+        """The Datasets tab's Train on this: the Training tab, the family for the dataset's
+        kind (MLP for a table, image classifier for images), that dataset (and target)."""
         self.tabs.setCurrentWidget(self.training_tab)
-        if not self.training_tab.use_dataset(dataset, target or None):
+        family = self.training_tab.use_dataset(dataset, target or None)
+        if family is None:
             self.status_bar.showMessage(
-                f"The MLP family is not available: cannot train on {dataset}", 10_000
+                f"No family for this kind of dataset is available: cannot train on {dataset}",
+                10_000,
             )
             return
         column = f", target column {target}" if target else ""
-        self.status_bar.showMessage(f"MLP on dataset {dataset}{column}: check and Start", 10_000)
+        self.status_bar.showMessage(
+            f"{family} on dataset {dataset}{column}: check and Start", 10_000
+        )
 
     # ---- closing ---------------------------------------------------------------------------
     def _ask_close(self) -> bool:

@@ -388,7 +388,9 @@ def test_an_image_preview_shows_thumbnails_per_class(make_tab, qtbot, tmp_path, 
 
 
 # ---- Train on this, and the picker -----------------------------------------------------------
-def test_train_on_this_selects_mlp_the_dataset_and_the_target(window, qtbot, tmp_path):
+def test_train_on_this_selects_the_family_for_the_kind_the_dataset_and_the_target(
+    window, qtbot, tmp_path
+):
     tab = window.datasets_tab
     import_and_wait(qtbot, tab, write_csv(tmp_path / "houses.csv"), "houses")
     qtbot.waitUntil(lambda: tab.preview.table_preview is not None, timeout=TIMEOUT_MS)
@@ -406,13 +408,25 @@ def test_train_on_this_selects_mlp_the_dataset_and_the_target(window, qtbot, tmp
     assert training.config.domain["dataset"] == "houses"
     assert training.config.domain["target"] == "rooms"
 
-    # A built-in: no target carried, and the one typed before is cleared.
+    # A built-in table: no target carried, and the one typed before is cleared.
+    window.tabs.setCurrentWidget(tab)
+    assert tab.select_dataset("wine")
+    tab.train_button.click()
+    assert training.family() == "mlp"
+    assert training.domain_form.value("dataset") == "wine"
+    assert training.domain_form.value("target") == ""
+    qtbot.waitUntil(lambda: training.config is not None, timeout=TIMEOUT_MS)
+
+    # Images go to the image classifier, whose picker lists them.
     window.tabs.setCurrentWidget(tab)
     assert tab.select_dataset("digits")
     tab.train_button.click()
+    assert training.family() == "image_classifier"
     assert training.domain_form.value("dataset") == "digits"
-    assert training.domain_form.value("target") == ""
     qtbot.waitUntil(lambda: training.config is not None, timeout=TIMEOUT_MS)
+    assert training.config.family == "image_classifier"
+    assert training.config.domain["dataset"] == "digits"
+    assert "image_classifier on dataset digits" in window.status_bar.currentMessage()
 
 
 def test_the_picker_keeps_typed_text_and_follows_the_catalog(qtbot, tmp_path):

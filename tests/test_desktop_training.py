@@ -169,6 +169,27 @@ def test_small_run_completes_with_a_point_per_epoch_and_every_chronicle_row(
     assert tab.replay_button.isEnabled()
 
 
+def test_a_run_that_reaches_its_target_says_so_and_leaves_no_time_estimate(
+    qtbot, window, tab, workspace
+):
+    config = configure(
+        qtbot, tab, {"dataset": "iris"}, {"epochs": 200, "target_metric": 0.9}, family="mlp"
+    )
+    tab.start_button.click()
+    outcome = run_to_end(qtbot, window)
+
+    assert outcome.status == "completed", outcome.message
+    meta = workspace.variant(config.variant)
+    stopped_at = outcome.session["epochs_completed"]
+    assert stopped_at < 200
+    assert "target test_accuracy ≥ 0.9 reached" in tab.status_label.text()
+    bar = tab.progress_bar
+    assert bar.value() == bar.maximum()  # full: the run is over, not stuck part-way
+    assert f"{stopped_at} / 200 epochs" in bar.format() and "target reached" in bar.format()
+    assert "left" not in bar.format()
+    assert meta.exists()
+
+
 def test_finished_run_appears_in_the_analysis_tab(qtbot, window, tab):
     config = configure(qtbot, tab, {"prime": 11}, {"epochs": 5})
     tab.start_button.click()

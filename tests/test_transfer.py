@@ -11,8 +11,8 @@ from helpers.callbacks import StopAfter
 from engine.errors import ParameterError
 from engine.hashing import weights_sha256
 from engine.metadata import VariantMetadata
+from engine.models.heads import head_name
 from engine.training import checkpoints as ckpt
-from engine.training.transfer import head_name
 
 SMALL = {"hidden_dim": 16}
 FAST = {"epochs": 3, "batch_size": 64, "threads": 1}

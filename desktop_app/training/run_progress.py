@@ -35,10 +35,12 @@ class RunProgress(QProgressBar):
         self._start_epoch = 0
         self.total = 0
         self.epochs_done = 0
+        self._early = ""
 
     def start(self, start_epoch: int, total: int) -> None:
         """A run starts at `start_epoch` of `total` epochs."""
         self._running = True
+        self._early = ""
         self._started_at = time.monotonic()
         self._start_epoch = self.epochs_done = start_epoch
         self.total = total
@@ -50,22 +52,27 @@ class RunProgress(QProgressBar):
         self.epochs_done = epoch
         self.refresh()
 
-    def stop(self) -> None:
-        """The run has ended: the bar keeps its last figures."""
+    def stop(self, *, early: str = "") -> None:
+        """The run has ended: the bar keeps its last figures, without an estimate of a time
+        left that no longer comes; `early` (a run that reached its target before its last
+        epoch) fills the bar and says why it ended there."""
         self._timer.stop()
-        self.refresh()
         self._running = False
+        self._early = early
+        self.refresh()
 
     @Slot()
     def refresh(self) -> None:
         total = max(1, self.total)
         done = min(self.epochs_done, total)
         self.setRange(0, total)
-        self.setValue(done)
+        self.setValue(total if self._early else done)
         elapsed = time.monotonic() - self._started_at if self._started_at else 0.0
         text = f"{done} / {self.total} epochs · {format_duration(elapsed, clock=True)} elapsed"
         this_run = done - self._start_epoch
         if self._running and this_run > 0 and done < total:
             remaining = elapsed / this_run * (total - done)
             text += f" · ~{format_duration(remaining, clock=True)} left"
+        if self._early:
+            text += f" · {self._early}"
         self.setFormat(text)

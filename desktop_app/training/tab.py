@@ -51,7 +51,8 @@ if TYPE_CHECKING:
     from desktop_app.training.plots import TrainingPlots
 
 HISTORY_PREVIEW_BYTES = 40 * 2**20  # larger chronicles are not loaded on the GUI thread
-DATASET_FAMILY = "mlp"  # the family "Train on this" (Datasets tab) trains on a dataset
+# The family "Train on this" (Datasets tab) trains on a dataset of each kind.
+DATASET_FAMILIES = {"tabular": "mlp", "images": "image_classifier"}
 RESUMABLE_STATES = ("cancelled", "failed", "interrupted", "timed_out")
 
 
@@ -308,12 +309,14 @@ class TrainingTab(QWidget):
     def select_family(self, name: str) -> bool:
         return self.family_forms.select_family(name)
 
-    def use_dataset(self, dataset: str, target: str | None = None) -> bool:
-        """Train the MLP family on `dataset` (from the Datasets tab): the family, the
-        dataset, its target column (None: the dataset's own) and the task type it infers.
-        False if there is no MLP family."""
-        if not self.select_family(DATASET_FAMILY):
-            return False
+    def use_dataset(self, dataset: str, target: str | None = None) -> str | None:
+        """Train on `dataset` (from the Datasets tab): the family for its kind (an MLP for a
+        table, the image classifier for images), the dataset, its target column (None: the
+        dataset's own) and the task type it infers. The family chosen, or None if it is not
+        available."""
+        family = DATASET_FAMILIES[self._dataset_kind(dataset)]
+        if not self.select_family(family):
+            return None
         form = self.domain_form
         if form.has_field("dataset"):
             form.set_value("dataset", dataset)
@@ -321,7 +324,18 @@ class TrainingTab(QWidget):
             form.set_value("target", target or "")
         if form.has_field("task_type"):
             form.set_value("task_type", "auto")
-        return True
+        return family
+
+    def _dataset_kind(self, dataset: str) -> str:
+        """ "images" or "tabular" (also for a dataset that cannot be read: the MLP's form then
+        says what is wrong with it)."""
+        from engine.datasets import get_dataset
+
+        try:
+            kind = get_dataset(dataset, home=self.workspace.home).info.kind
+        except Exception:
+            return "tabular"
+        return kind if kind in DATASET_FAMILIES else "tabular"
 
     @Slot(object)
     def _on_family_changed(self, spec: Any) -> None:
@@ -648,7 +662,10 @@ class TrainingTab(QWidget):
     @Slot(object)
     def _on_run_ended(self, outcome: RunOutcome) -> None:
         """Say how the run ended; a failure or a replay that differs also shows as an error."""
-        self.progress_bar.stop()
+        reason = (
+            (outcome.session or {}).get("stop_reason") if outcome.status == "completed" else None
+        )
+        self.progress_bar.stop(early="target reached" if reason else "")
         request = outcome.request
         name = outcome.name
         if outcome.failed:

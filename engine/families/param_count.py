@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import TrainwrightError
+from engine.models.heads import head_name, in_module
 
 if TYPE_CHECKING:
     from torch import nn
@@ -77,23 +78,9 @@ def meta_model(family: Any, params: dict[str, Any]) -> nn.Module:
     return model
 
 
-def head_name(model: nn.Module) -> str:
-    """The head: the module named by the model's `head_name`, else the last module (in
-    registration order) that owns parameters directly (as a transfer run finds it)."""
-    named = getattr(model, "head_name", None)
-    if isinstance(named, str) and named:
-        return named
-    last = ""
-    for name, module in model.named_modules():
-        if any(True for _ in module.parameters(recurse=False)):
-            last = name
-    return last
-
-
 def _non_head_parameters(model: nn.Module) -> set[str]:
     head = head_name(model)
-    prefix = f"{head}." if head else ""
-    return {name for name, _ in model.named_parameters() if not name.startswith(prefix)}
+    return {name for name, _ in model.named_parameters() if not in_module(name, head)}
 
 
 def _inside_module_init(frame: Any) -> bool:
@@ -147,7 +134,6 @@ def _meta_mode() -> Any:
 __all__ = [
     "ParameterCount",
     "ParameterCountError",
-    "head_name",
     "meta_model",
     "parameter_count",
     "parameter_counts",

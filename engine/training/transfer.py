@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import ParameterError, TrainwrightError
-from engine.hashing import weights_sha256
 from engine.metadata import VariantMetadata
-from engine.training.checkpoints import load_checkpoint
+from engine.models.heads import head_name, in_module
+from engine.training.final_weights import load_final_weights
 from engine.variants import Variant
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ class Transfer:
                 own[name].copy_(tensor)
         if self.freeze:
             for name, parameter in model.named_parameters():
-                if not _in_module(name, self.head):
+                if not in_module(name, self.head):
                     parameter.requires_grad_(False)
 
     def check_recorded(self, recorded: Any, variant: str) -> None:
@@ -105,27 +105,14 @@ def resolve_transfer(workspace: Any, variant: Variant) -> Transfer | None:
     problems = [
         _shape_problem(key, own.get(key), state.get(key), name)
         for key in sorted(set(own) | set(state), key=_order(own, state))
-        if not _in_module(key, head)
+        if not in_module(key, head)
     ]
     problems = [p for p in problems if p]
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise ParameterError(FIELD, f"{problems[0]}{more}; only the output layer may differ")
-    weights = {k: v for k, v in state.items() if not (reinit and _in_module(k, head))}
+    weights = {k: v for k, v in state.items() if not (reinit and in_module(k, head))}
     return Transfer(name, source.family, digest, weights, head, reinit, freeze)
-
-
-def head_name(model: nn.Module) -> str:
-    """The model's output layer: its `head_name` attribute, else the last module (in
-    registration order) that owns parameters itself ("": the model itself, e.g. a Linear)."""
-    named = getattr(model, "head_name", None)
-    if isinstance(named, str) and named:
-        return named
-    last = ""
-    for name, module in model.named_modules():
-        if next(module.parameters(recurse=False), None) is not None:
-            last = name
-    return last
 
 
 def _find(workspace: Any, name: str, variant: Variant) -> Variant:
@@ -147,7 +134,7 @@ def _find(workspace: Any, name: str, variant: Variant) -> Variant:
 def final_weights(source: Variant) -> tuple[dict[str, torch.Tensor], str]:
     """The completed source's final weights and their hash, verified twice: the file against
     its sidecar (load_checkpoint), the tensors against metadata.json. (What distillation's
-    teacher loader checks too; that sits above the trainer, this below it.)"""
+    teacher loader uses too: engine.training.final_weights.)"""
     try:
         meta = VariantMetadata.load(source.metadata_path)
     except (OSError, ValueError) as exc:
@@ -156,24 +143,14 @@ def final_weights(source: Variant) -> tuple[dict[str, torch.Tensor], str]:
         raise ParameterError(
             FIELD, f"{source.name} is {meta.status}, not completed; finish training it first"
         )
-    entries = [c for c in meta.checkpoints if c.kind == "weights"]
-    final = max(entries, key=lambda c: (c.epoch, c.step), default=None)
-    if final is None or final.epoch != meta.epochs_completed:
-        raise ParameterError(FIELD, f"{source.name} has no final weights checkpoint")
     try:
-        payload = load_checkpoint(source.checkpoints_dir / final.file)
-    except TrainwrightError as exc:  # missing, corrupt, altered: its words
-        raise ParameterError(FIELD, f"{source.name}: {exc}") from None
-    state = payload.get("model") if isinstance(payload, dict) else None
-    if not isinstance(state, dict):
-        raise ParameterError(FIELD, f"{final.file} of {source.name} holds no model weights")
-    digest = weights_sha256(state)
-    expected = final.weights_sha256 or meta.weights_sha256
-    if expected and digest != expected:
+        final = load_final_weights(source, meta)
+    except TrainwrightError as exc:  # missing, corrupt, altered: its words, naming the source
+        said = str(exc)
         raise ParameterError(
-            FIELD, f"{final.file} of {source.name} does not hold the recorded final weights"
-        )
-    return state, digest
+            FIELD, said if source.name in said else f"{source.name}: {said}"
+        ) from None
+    return final.state, final.weights_sha256
 
 
 def _fresh_model(family: Any, domain: dict[str, Any]) -> nn.Module:
@@ -185,8 +162,8 @@ def _fresh_model(family: Any, domain: dict[str, Any]) -> nn.Module:
 
 
 def _head_differs(own: dict[str, Any], source: dict[str, Any], head: str) -> bool:
-    mine = {k: tuple(v.shape) for k, v in own.items() if _in_module(k, head)}
-    theirs = {k: tuple(v.shape) for k, v in source.items() if _in_module(k, head)}
+    mine = {k: tuple(v.shape) for k, v in own.items() if in_module(k, head)}
+    theirs = {k: tuple(v.shape) for k, v in source.items() if in_module(k, head)}
     return mine != theirs
 
 
@@ -202,9 +179,3 @@ def _order(own: dict[str, Any], source: dict[str, Any]) -> Any:
     """Sort keys as this model registers them (then the source's others, in its order)."""
     position = {k: i for i, k in enumerate([*own, *(k for k in source if k not in own)])}
     return position.__getitem__
-
-
-def _in_module(key: str, module: str) -> bool:
-    """Whether a state-dict entry belongs to the module named `module` ("": the root model's
-    own parameters and buffers, when the root is the last module owning any)."""
-    return key.startswith(module + ".") if module else "." not in key

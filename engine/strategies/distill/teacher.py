@@ -12,10 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import CheckpointError, TrainwrightError
 from engine.families.registry import FamilyRegistry
-from engine.hashing import weights_sha256
-from engine.metadata import CheckpointEntry, VariantMetadata
+from engine.metadata import VariantMetadata
 from engine.strategies.distill.errors import DistillError
-from engine.training.checkpoints import load_checkpoint
+from engine.training.final_weights import load_final_weights
 from engine.variants import Variant
 
 if TYPE_CHECKING:
@@ -63,14 +62,6 @@ def completed_metadata(variant: Variant, role: str = "teacher") -> VariantMetada
     return meta
 
 
-def final_weights_entry(variant: Variant, meta: VariantMetadata) -> CheckpointEntry:
-    entries = [c for c in meta.checkpoints if c.kind == "weights"]
-    final = max(entries, key=lambda c: (c.epoch, c.step), default=None)
-    if final is None or final.epoch != meta.epochs_completed:
-        raise CheckpointError(f"{variant.name} has no final weights checkpoint")
-    return final
-
-
 def load_trained_model(
     registry: FamilyRegistry,
     variant: Variant,
@@ -85,18 +76,8 @@ def load_trained_model(
     import torch
 
     meta = completed_metadata(variant, role)
-    entry = final_weights_entry(variant, meta)
-    path = variant.checkpoints_dir / entry.file
-    state = load_checkpoint(path)
-    model_state = state.get("model") if isinstance(state, dict) else None
-    if not isinstance(model_state, dict):
-        raise CheckpointError(f"checkpoint {path.name} of {variant.name} holds no model weights")
-    digest = weights_sha256(model_state)
-    expected = entry.weights_sha256 or meta.weights_sha256
-    if expected and digest != expected:
-        raise CheckpointError(
-            f"checkpoint {path.name} of {variant.name} does not hold the recorded final weights"
-        )
+    final = load_final_weights(variant, meta)
+    model_state, digest, path = final.state, final.weights_sha256, final.path
     family = registry.family(variant.family)
     with torch.random.fork_rng(devices=[]):
         model = family.create_model(variant.config.domain)
