@@ -190,10 +190,23 @@ def part_b(root: Path, count: int, size: int, pairs: int, n_threads: int) -> Non
             for fn in order:
                 seconds, _ = C.timed(fn)
                 (cache_s if fn is from_cache else decode_s).append(seconds)
+    data_cache = C.median(
+        [C.timed(lambda: cached_images(directory, manifest, size, 3))[0] for _ in range(pairs)]
+    )
+    data_decode = C.median(
+        [
+            C.timed(lambda: torch.stack([decode_image(p, size, 3) for p in files]))[0]
+            for _ in range(pairs)
+        ]
+    )
     c, d = C.median(cache_s), C.median(decode_s)
     print(f"B6b an epoch of {count} {size}x{size} PNG images, {n_threads} thread(s):")
     print(
         f"  tensor cache {count / c:.0f} images/s ({c:.2f} s), decoding the files {count / d:.0f} images/s ({d:.2f} s)"
+    )
+    print(
+        f"  the data alone: cache {count / data_cache:.0f} images/s, "
+        f"decoding {count / data_decode:.0f} images/s ({data_decode / data_cache:.0f}x)"
     )
     print(f"RATIO B6b cache/decode images per second = {d / c:.2f}")
 
