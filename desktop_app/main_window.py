@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import (
     QApplication,
     QMainWindow,
@@ -22,11 +22,13 @@ from PySide6.QtWidgets import (
 
 import engine
 from desktop_app.datasets.tab import DatasetsTab
+from desktop_app.help.shortcuts import keys as shortcut_keys
 from desktop_app.jobs.notifications import RunNotifier
 from desktop_app.jobs.tab import JobsTab
 from desktop_app.kit.gui_gc import GuiThreadGarbageCollector
 from desktop_app.kit.job_store import JobStoreService, StoreOpened
 from desktop_app.kit.preferences import (
+    THEMES,
     Preferences,
     PreferencesDialog,
     home_is_explicit,
@@ -110,6 +112,8 @@ class MainWindow(QMainWindow):
         self.notifier = RunNotifier(self.status_bar.showMessage, self)
         self._build_menus()
         self._connect()
+        if preferences.theme != "system":
+            self.apply_theme(preferences.theme)
 
         self.resize(1280, 820)
         self._restore_settings()
@@ -191,14 +195,15 @@ class MainWindow(QMainWindow):
 
     # ---- menus -----------------------------------------------------------------------------
     def _build_menus(self) -> None:
-        """File (Preferences, Export, Quit) and Help (About)."""
+        """File (Preferences, Export, Quit), View (Theme) and Help (Keyboard shortcuts, Quick
+        start, About); their keys come from desktop_app.help.shortcuts' table."""
         file_menu = self.menuBar().addMenu("&File")
         self.preferences_action = self._action(
             "preferencesAction",
             "&Preferences…",
             "Data home, torch threads and device",
             self.show_preferences,
-            QKeySequence.StandardKey.Preferences,
+            "app.preferences",
         )
         self.export_action = self._action(
             "exportAction",
@@ -207,29 +212,135 @@ class MainWindow(QMainWindow):
             self.training_tab.export_chronicle_dialog,
         )
         self.quit_action = self._action(
-            "quitAction", "&Quit", "Close Trainwright", self.close, QKeySequence.StandardKey.Quit
+            "quitAction", "&Quit", "Close Trainwright", self.close, "app.quit"
         )
         file_menu.addAction(self.preferences_action)
         file_menu.addAction(self.export_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
+        self._build_view_menu()
         help_menu = self.menuBar().addMenu("&Help")
+        self.shortcuts_action = self._action(
+            "shortcutsAction",
+            "&Keyboard shortcuts",
+            "Every keyboard shortcut of the window",
+            self.show_shortcuts,
+            "help.shortcuts",
+        )
+        self.quick_start_action = self._action(
+            "quickStartAction",
+            "&Quick start",
+            "The first steps: train, compare, sweep, bring your data",
+            self.show_quick_start,
+        )
         self.about_action = self._action(
             "aboutAction", "&About Trainwright", "Version information", self.show_about
         )
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addAction(self.quick_start_action)
+        help_menu.addSeparator()
         help_menu.addAction(self.about_action)
 
+    def _build_view_menu(self) -> None:
+        """View → Theme: System, Light or Dark (stored in the preferences)."""
+        view_menu = self.menuBar().addMenu("&View")
+        theme_menu = view_menu.addMenu("&Theme")
+        theme_menu.setObjectName("themeMenu")
+        self.theme_group = QActionGroup(self)
+        self.theme_group.setExclusive(True)
+        self.theme_actions: dict[str, QAction] = {}
+        tips = {
+            "system": "The look of the desktop (its palette)",
+            "light": "Light backgrounds, dark text, in every tab and plot",
+            "dark": "Dark backgrounds, light text, in every tab and plot",
+        }
+        for name in THEMES:
+            action = QAction(f"&{name.capitalize()}", self)
+            action.setObjectName(f"theme{name.capitalize()}Action")
+            action.setToolTip(tips[name])
+            action.setStatusTip(tips[name])
+            action.setCheckable(True)
+            action.setChecked(name == self.preferences.theme)
+            action.setData(name)
+            self.theme_group.addAction(action)
+            theme_menu.addAction(action)
+            self.theme_actions[name] = action
+        self.theme_group.triggered.connect(self._on_theme_chosen)
+
     def _action(
-        self, name: str, text: str, tip: str, slot: Callable[[], Any], keys: Any = None
+        self,
+        name: str,
+        text: str,
+        tip: str,
+        slot: Callable[[], Any],
+        shortcut_id: str | None = None,
     ) -> QAction:
+        """A menu action; its keys (if any) from the shortcuts table."""
         action = QAction(text, self)
         action.setObjectName(name)
         action.setToolTip(tip)
         action.setStatusTip(tip)
-        if keys is not None:
-            action.setShortcut(QKeySequence(keys))
+        if shortcut_id is not None:
+            action.setShortcuts(shortcut_keys(shortcut_id))
         action.triggered.connect(slot)
         return action
+
+    @Slot()
+    def show_shortcuts(self) -> QWidget:
+        """The keyboard shortcuts sheet (one, raised if open)."""
+        from desktop_app.help.shortcuts import ShortcutsDialog
+
+        return self._show_help_dialog("_shortcuts_dialog", ShortcutsDialog)
+
+    @Slot()
+    def show_quick_start(self) -> QWidget:
+        """The Quick start page (one, raised if open)."""
+        from desktop_app.help.quick_start import QuickStartDialog
+
+        return self._show_help_dialog("_quick_start_dialog", QuickStartDialog)
+
+    def _show_help_dialog(self, attribute: str, kind: Callable[[QWidget], QWidget]) -> QWidget:
+        dialog = getattr(self, attribute, None)
+        if dialog is None:
+            dialog = kind(self)
+            setattr(self, attribute, dialog)
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
+        return dialog
+
+    # ---- theme -----------------------------------------------------------------------------
+    @Slot(QAction)
+    def _on_theme_chosen(self, action: QAction) -> None:
+        self.set_theme(str(action.data()))
+
+    def set_theme(self, name: str) -> None:
+        """Use a theme now and from the next start (saved in the preferences)."""
+        if name not in THEMES:
+            raise ValueError(f"{name!r} is not a theme; allowed: {', '.join(THEMES)}")
+        self.theme_actions[name].setChecked(True)
+        if name != self.preferences.theme:
+            chosen = self.preferences.model_copy(update={"theme": name})
+            try:
+                chosen.save(self.workspace.home)
+            except OSError as exc:
+                self.status_bar.showMessage(f"Could not save the theme: {exc}", 15_000)
+            self.preferences = chosen
+        self.apply_theme(name)
+
+    def apply_theme(self, name: str) -> bool:
+        """Give the application the theme's palette (every plot follows it); False, and a
+        message, if it cannot be applied."""
+        app = QApplication.instance()
+        if app is None:
+            return False
+        try:
+            from desktop_app.kit.theme import apply_theme
+        except ImportError:
+            self.status_bar.showMessage("Themes are not available in this build", 10_000)
+            return False
+        apply_theme(app, name)
+        return True
 
     @Slot()
     def show_about(self) -> QMessageBox:

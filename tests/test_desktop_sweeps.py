@@ -207,9 +207,9 @@ def test_a_small_sweep_runs_to_completion(make_panel, qtbot, workspace, tmp_path
         assert (job.status, job.sweep_id) == ("completed", record.id)
         assert any("training" in r.message for r in store.logs(job.id))
 
-    # The best row (highest accuracy) is highlighted.
-    scores = [row.metric_score for row in record.rows]
-    best = max(range(2), key=lambda i: scores[i])
+    # The best row (highest accuracy; a tie goes to the lower test loss, then the first) is
+    # highlighted.
+    best = min(range(2), key=lambda i: (-record.rows[i].metric_score, record.rows[i].test_loss, i))
     assert panel.model.best_row() == best
     model = panel.table.model()
     assert model.index(best, 0).data(BEST_ROLE) is True

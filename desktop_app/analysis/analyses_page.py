@@ -23,10 +23,16 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.kit.curve_plots import overlay_plot
+from desktop_app.kit.theme import OKABE_ITO
 from desktop_app.kit.widgets import described, text_label
 from engine.analysis import FOURIER, GROKKING, PARAMETER_NORM
 
 NO_VARIANT_TEXT = "Select a variant to analyse its checkpoints."
+# Okabe–Ito colours: they read on the light and the dark theme's plots alike.
+CURVE_COLOR = OKABE_ITO[0]  # blue
+MARKER_COLOR = OKABE_ITO[5]  # vermillion
+FILL_COLOR = (*OKABE_ITO[4], 150)  # sky blue
+THRESHOLD_COLOR = OKABE_ITO[1]  # orange
 
 
 class AnalysesPage(QWidget):
@@ -55,7 +61,9 @@ class AnalysesPage(QWidget):
             "Sum of squared weights at each weights checkpoint",
             "Σ w²",
         )
-        self.norm_marker = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("r", width=1))
+        self.norm_marker = pg.InfiniteLine(
+            angle=90, movable=False, pen=pg.mkPen(MARKER_COLOR, width=1)
+        )
         plots = QSplitter(Qt.Orientation.Horizontal)
         plots.addWidget(self.norm_plot)
         plots.addWidget(self._build_fourier_group())
@@ -131,7 +139,9 @@ class AnalysesPage(QWidget):
             norm.plot(
                 np.asarray(result.epochs, dtype=np.float64),
                 np.asarray(result.parameter_norms),
-                pen=pg.mkPen("c", width=1.5),
+                pen=pg.mkPen(CURVE_COLOR, width=1.5),
+                symbolBrush=pg.mkBrush(CURVE_COLOR),
+                symbolPen=None,
                 symbol="o",
                 symbolSize=5,
             )
@@ -187,14 +197,16 @@ class AnalysesPage(QWidget):
             norms,
             stepMode="center",
             fillLevel=0,
-            brush=pg.mkBrush(80, 160, 255, 150),
-            pen="w",
+            brush=pg.mkBrush(FILL_COLOR),
+            pen=pg.mkPen(CURVE_COLOR, width=1),
         )
         if len(norms):
             threshold = 0.25 * float(np.max(norms))
             plot.addItem(
                 pg.InfiniteLine(
-                    pos=threshold, angle=0, pen=pg.mkPen("y", style=Qt.PenStyle.DashLine)
+                    pos=threshold,
+                    angle=0,
+                    pen=pg.mkPen(THRESHOLD_COLOR, style=Qt.PenStyle.DashLine),
                 )
             )
         keys = result.key_frequencies[index]

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.kit.curve_plots import overlay_plot
+from desktop_app.kit.theme import follow_theme
 from desktop_app.kit.widgets import described, labelled, text_label
 from engine.analysis.classification import (
     ConfusionPoint,
@@ -82,6 +83,16 @@ class ConfusionView(QWidget):
         layout.addWidget(self.plots, 1)
         self.slider.valueChanged.connect(self._on_slider_changed)
         self.best_button.clicked.connect(self.show_best)
+        follow_theme(self, self._restyle)
+
+    def _restyle(self) -> None:
+        """The palette changed (the plots restyle themselves): the colour bar's axis and the
+        bars' numbers take its text colour."""
+        _style_axes(self.color_bar.axis)
+        label = self.color_bar.getAxis("left")
+        label.setLabel("share of the true class", color=_text_color().name())
+        for text in self.bar_texts:
+            text.setColor(_text_color())
 
     # ---- construction ----------------------------------------------------------------------
     def _build_slider_row(self) -> QHBoxLayout:

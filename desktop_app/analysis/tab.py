@@ -2,7 +2,10 @@
 analyse.
 
 Everything slow (reading chronicles, loading checkpoints, replaying, verifying) runs in a kit Task on its
-own QThread; the GUI thread only draws what comes back. Each request has an id, and answers to
+own QThread; the GUI thread only draws what comes back. The list follows the variants folder
+without Refresh: a QFileSystemWatcher on it, its family folders and its variant folders (a new
+variant, a checkpoint's metadata.json) and, while a listed variant trains and the tab shows, a
+poll of its chronicle, start a scan in a task, at most every SCAN_DELAY_MS. Each request has an id, and answers to
 requests that have since been replaced are dropped. Resuming (in the Training tab) and
 distilling (its dialog) are asked of the main window with signals.
 """
@@ -12,16 +15,19 @@ from __future__ import annotations
 import contextlib
 import html
 import itertools
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import (
+    QFileSystemWatcher,
     QItemSelection,
     QItemSelectionModel,
     QModelIndex,
     QPoint,
     Qt,
+    QTimer,
     QUrl,
     Signal,
     Slot,
@@ -44,14 +50,17 @@ from PySide6.QtWidgets import (
 
 from desktop_app.analysis.analyses_page import NO_VARIANT_TEXT, AnalysesPage
 from desktop_app.analysis.classification_page import ClassificationPage
-from desktop_app.analysis.variant_details import VariantDetails
+from desktop_app.analysis.variant_details import ConfigDiffDialog, VariantDetails
 from desktop_app.analysis.variant_model import (
     MODIFIED,
     STATUSES,
+    Scan,
     VariantFilterProxy,
     VariantTableModel,
+    differing_parameters,
+    scan_variants,
 )
-from desktop_app.analysis.workers import AnalysisTask, ReplayTask, VerifyTask
+from desktop_app.analysis.workers import AnalysisTask, ReplayTask, ScanTask, VerifyTask
 from desktop_app.kit.curve_plots import CurveOverlay
 from desktop_app.kit.curves import CurveLoader, file_key, remember
 from desktop_app.kit.family_combo import FamilyCombo
@@ -71,6 +80,9 @@ from engine.errors import VariantError
 from engine.run_rules import can_delete, can_replay, can_resume, can_verify, delete_variant_dir
 
 ANALYSIS_CACHE_SIZE = 16
+SCAN_DELAY_MS = 500  # a change on disk is listed this long after it (changes in between too)
+LIVE_POLL_MS = 1000  # while a listed variant trains: how often its epochs are read again
+LIVE_CURVES_S = 5.0  # a training variant's curves are read again at most this often
 
 
 class AnalysisTab(QWidget):
@@ -107,6 +119,22 @@ class AnalysisTab(QWidget):
         self._verify_request = 0
         self._verify_path: str | None = None
         self.verify_result: Any = None  # the last VerifyReport
+        # The variant each result label speaks of: cleared when another one is selected.
+        self._replay_label_path: str | None = None
+        self._verify_label_path: str | None = None
+        # Following the variants folder: a watcher, a debounce, and a poll for live runs.
+        self._scan_request = 0
+        self._scan_again = False  # the folder changed while a scan ran: scan once more
+        self._live_curves_at = 0.0
+        self.watcher = QFileSystemWatcher(self)
+        self.watcher.directoryChanged.connect(self._schedule_scan)
+        self._scan_timer = QTimer(self)
+        self._scan_timer.setSingleShot(True)
+        self._scan_timer.setInterval(SCAN_DELAY_MS)
+        self._scan_timer.timeout.connect(self._start_scan)
+        self._live_timer = QTimer(self)
+        self._live_timer.setInterval(LIVE_POLL_MS)
+        self._live_timer.timeout.connect(self._schedule_scan)
 
         self._build()
         self._connect()
@@ -203,6 +231,12 @@ class AnalysisTab(QWidget):
             self.request_distill,
         )
         self.distill_action.setObjectName("distillAction")
+        self.compare_action = self._action(
+            "&Compare configs…",
+            "Show the configs of the two selected variants side by side, differences first",
+            self.compare_configs,
+        )
+        self.compare_action.setObjectName("compareConfigsAction")
         self.resume_button = self._button("Resume", "analysisResumeButton", self.resume_action)
         self.replay_button = self._button("Replay", "replayButton", self.replay_action)
         self.cancel_replay_button = button(
@@ -212,6 +246,9 @@ class AnalysisTab(QWidget):
         self.delete_button = self._button("Delete…", "deleteButton", self.delete_action)
         self.open_folder_button = self._button("Open folder", "openFolderButton", self.open_action)
         self.distill_button = self._button("Distill…", "distillButton", self.distill_action)
+        self.compare_button = self._button(
+            "Compare configs…", "compareConfigsButton", self.compare_action
+        )
         self.replay_progress = described(
             QProgressBar(), "Replay progress", "Epochs replayed", object_name="replayProgress"
         )
@@ -233,6 +270,7 @@ class AnalysisTab(QWidget):
             self.cancel_replay_button,
             self.verify_button,
             self.distill_button,
+            self.compare_button,
             self.delete_button,
             self.open_folder_button,
             self.replay_progress,
@@ -307,22 +345,144 @@ class AnalysisTab(QWidget):
         """Discover the variants on disk again, keeping the filters and the selection."""
         if self._closing:
             return
+        self._scan_request = next(self._ids)  # a scan on its way is older: dropped
         try:
-            summaries = self.workspace.discover_variants()
+            scan = scan_variants(self.workspace)
         except Exception as exc:  # a bad home must not take the tab down
             self.statusMessage.emit(f"Could not list variants: {exc}")
-            summaries = []
+            scan = Scan([])
+        self._show_scan(scan)
+        self._follow(scan)
+
+    def _show_scan(self, scan: Scan) -> None:
+        """List these variants, keeping the filters and the selection."""
         selected = [s.path for s in self.selected_variants()]
         current = self.current_variant()
         self._refreshing = True
         try:
-            self.model.set_variants(summaries)
+            self.model.set_variants(scan.summaries, scan.parameters)
             self._update_family_filter()
             self._select_paths(selected, current.path if current else None)
         finally:
             self._refreshing = False
         self.table.resizeColumnsToContents()
+        self._update_parameter_columns()
         self._on_selection_changed()
+
+    # ---- following the variants folder -------------------------------------------------------
+    @property
+    def watched_paths(self) -> list[str]:
+        """The folders watched for new, changed and deleted variants."""
+        return sorted(self.watcher.directories())
+
+    def _schedule_scan(self, *_: Any) -> None:
+        """Something changed on disk: scan in SCAN_DELAY_MS (later changes join this scan)."""
+        if not self._closing and not self._scan_timer.isActive():
+            self._scan_timer.start()
+
+    @Slot()
+    def _start_scan(self) -> None:
+        if self._closing:
+            return
+        if self.runner.busy("scan"):
+            self._scan_again = True  # once this one has answered
+            return
+        self._scan_request = next(self._ids)
+        task = ScanTask(self._scan_request, self.workspace)
+        self.runner.start(task, self._on_scan_ready, self._on_scan_failed)
+
+    @Slot(int, object)
+    def _on_scan_ready(self, request_id: int, scan: Scan) -> None:
+        if self._closing:
+            return
+        if self._scan_again:
+            self._scan_again = False
+            self._schedule_scan()
+        if request_id != self._scan_request or not isinstance(scan, Scan):
+            return  # a Refresh has listed them since
+        changed = self.model.update_variants(scan.summaries, scan.parameters)
+        if changed is None:  # variants came or went: list them again
+            self._show_scan(scan)
+        elif changed:
+            self._on_rows_changed(changed)
+        self._follow(scan)
+
+    @Slot(int, str)
+    def _on_scan_failed(self, request_id: int, message: str) -> None:
+        if request_id == self._scan_request and not self._closing:
+            self.statusMessage.emit(f"Could not list variants: {message}")
+
+    def _on_rows_changed(self, rows: list[int]) -> None:
+        """Listed variants changed on disk (a live run's epochs, its status): what shows the
+        selected ones follows (a training variant's curves at most every LIVE_CURVES_S)."""
+        summaries = self.model.summaries()
+        changed = {summaries[r].path: summaries[r] for r in rows}
+        selected = self.selected_variants()
+        if not any(s.path in changed for s in selected):
+            return
+        current = self.current_variant()
+        self._update_actions(selected, current)
+        if current is not None and current.path in changed:
+            self.details.show_variant(current)
+            self._maybe_analyse()
+        live = any(s.status == "training" for s in selected if s.path in changed)
+        now = time.monotonic()
+        if not live or now - self._live_curves_at >= LIVE_CURVES_S:
+            self._live_curves_at = now
+            self.curve_loader.request([s.path for s in selected])
+
+    def _follow(self, scan: Scan) -> None:
+        """Watch the folders of these variants (and their families, and the variants folder,
+        or the home until it has one); poll while one of them trains and the tab shows."""
+        if self._closing:
+            return
+        home = Path(self.workspace.home)
+        root = home / "variants"
+        wanted = {str(root)} if root.is_dir() else ({str(home)} if home.is_dir() else set())
+        with contextlib.suppress(OSError):
+            if root.is_dir():
+                wanted |= {str(p) for p in root.iterdir() if p.is_dir()}
+        wanted |= {s.path for s in scan.summaries if Path(s.path).is_dir()}
+        current = set(self.watcher.directories())
+        if current - wanted:
+            self.watcher.removePaths(sorted(current - wanted))
+        if wanted - current:
+            self.watcher.addPaths(sorted(wanted - current))
+        self._update_live_poll()
+
+    def _update_live_poll(self) -> None:
+        training = any(s.status == "training" for s in self.model.summaries())
+        if training and self.isVisible() and not self._closing:
+            if not self._live_timer.isActive():
+                self._live_timer.start()
+        else:
+            self._live_timer.stop()
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        self._update_live_poll()
+        self._schedule_scan()  # what changed while it was hidden
+
+    def hideEvent(self, event: Any) -> None:
+        super().hideEvent(event)
+        self._live_timer.stop()
+
+    def _update_parameter_columns(self) -> None:
+        """Show the hyperparameter columns whose values differ between the variants shown
+        (the filters hide the others)."""
+        shown = [self.proxy.item(r) for r in range(self.proxy.rowCount())]
+        keys = set(differing_parameters(self.model.parameters(s.path) for s in shown if s))
+        for name in self.model.parameter_columns():
+            column = self.model.column_of_parameter(name)
+            self.table.setColumnHidden(column, name not in keys)
+
+    def shown_parameter_columns(self) -> list[str]:
+        """The hyperparameter columns shown, in column order."""
+        return [
+            name
+            for name in self.model.parameter_columns()
+            if not self.table.isColumnHidden(self.model.column_of_parameter(name))
+        ]
 
     def selected_variants(self) -> list[VariantSummary]:
         """The selected rows' summaries, in view order."""
@@ -362,6 +522,12 @@ class AnalysisTab(QWidget):
         """Cancel every task and wait for its thread; call before the window closes. True if
         all ended in time."""
         self._closing = True
+        self._scan_timer.stop()
+        self._live_timer.stop()
+        with contextlib.suppress(RuntimeError):  # already deleted with the window
+            paths = self.watcher.directories()
+            if paths:
+                self.watcher.removePaths(paths)
         self.curve_loader.close()
         ended = self.runner.shutdown()
         if not ended:
@@ -396,10 +562,26 @@ class AnalysisTab(QWidget):
         selected = self.selected_variants()
         current = self.current_variant()
         self._update_actions(selected, current)
+        self._clear_other_results(current)
         self.details.show_variant(current)
         self.curve_loader.request([s.path for s in selected])
         self._maybe_analyse()
         self._maybe_classify()
+
+    def _clear_other_results(self, current: VariantSummary | None) -> None:
+        """The replay and verify verdicts speak of one variant: selecting another clears
+        them (a replay or verify still running keeps saying so)."""
+        path = current.path if current is not None else None
+        if self._replay_path is None and self._replay_label_path not in (None, path):
+            self._replay_label_path = None
+            self.replay_label.clear()
+            self.replay_label.setToolTip("The outcome of the last replay")
+        if self._verify_path is None and self._verify_label_path not in (None, path):
+            self._verify_label_path = None
+            self.verify_label.clear()
+            self.verify_label.setToolTip(
+                "The outcome of the last verify: verified, or each mismatch"
+            )
 
     def _update_actions(
         self, selected: list[VariantSummary], current: VariantSummary | None
@@ -416,6 +598,7 @@ class AnalysisTab(QWidget):
         )
         self.open_action.setEnabled(current is not None)
         self.distill_action.setEnabled(one is not None and one.status == "completed")
+        self.compare_action.setEnabled(len(selected) == 2)
         for action, widget in (
             (self.resume_action, self.resume_button),
             (self.replay_action, self.replay_button),
@@ -423,6 +606,7 @@ class AnalysisTab(QWidget):
             (self.delete_action, self.delete_button),
             (self.open_action, self.open_folder_button),
             (self.distill_action, self.distill_button),
+            (self.compare_action, self.compare_button),
         ):
             widget.setEnabled(action.isEnabled())
         self.cancel_replay_button.setEnabled(replaying)
@@ -438,11 +622,13 @@ class AnalysisTab(QWidget):
     @Slot(object)
     def _on_family_filter(self, family: str | None) -> None:
         self.proxy.set_family(family)
+        self._update_parameter_columns()
         self._on_selection_changed()
 
     @Slot(int)
     def _on_status_filter(self, _: int) -> None:
         self.proxy.set_status(self.status_filter.currentData())
+        self._update_parameter_columns()
         self._on_selection_changed()
 
     @Slot(QPoint)
@@ -461,6 +647,7 @@ class AnalysisTab(QWidget):
             self.replay_action,
             self.verify_action,
             self.distill_action,
+            self.compare_action,
             self.open_action,
         ):
             menu.addAction(action)
@@ -565,7 +752,7 @@ class AnalysisTab(QWidget):
             self.statusMessage.emit("Select one completed variant to replay")
             return
         self._replay_request = next(self._ids)
-        self._replay_path = current.path
+        self._replay_path = self._replay_label_path = current.path
         self.replay_result = None
         self.replay_label.setText(f"Replaying {current.variant}…")
         self.replay_progress.setRange(0, max(current.total_epochs, 1))
@@ -630,7 +817,7 @@ class AnalysisTab(QWidget):
             self.statusMessage.emit("Select one variant that is not training to verify")
             return
         self._verify_request = next(self._ids)
-        self._verify_path = current.path
+        self._verify_path = self._verify_label_path = current.path
         self.verify_result = None
         self.verify_label.setText(f"Verifying {html.escape(current.variant)}…")
         task = VerifyTask(self._verify_request, self.workspace, current.path)
@@ -683,6 +870,33 @@ class AnalysisTab(QWidget):
             self.statusMessage.emit("Select one completed variant to distill")
             return
         self.distillRequested.emit(current.variant, current.family)
+
+    @Slot()
+    def compare_configs(self) -> ConfigDiffDialog | None:
+        """The configs of the two selected variants side by side (the current one left)."""
+        selected = self.selected_variants()
+        if len(selected) != 2:
+            self.statusMessage.emit("Select two variants to compare their configs")
+            return None
+        current = self.current_variant()
+        left, right = (
+            selected
+            if current is None or current.path == selected[0].path
+            else (
+                selected[1],
+                selected[0],
+            )
+        )
+        dialog = ConfigDiffDialog(
+            left,
+            self.model.parameters(left.path),
+            right,
+            self.model.parameters(right.path),
+            self,
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     @Slot()
     def delete_selected(self) -> None:

@@ -1,14 +1,20 @@
-"""The details pane: a variant's config, metadata and checkpoint list with SHA-256s."""
+"""The details pane: a variant's config, metadata and checkpoint list with SHA-256s; and the
+side-by-side config diff of two variants."""
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
     QHeaderView,
     QLabel,
     QSplitter,
@@ -148,3 +154,107 @@ class VariantDetails(QWidget):
                 item.setToolTip(str(value) if value is not None else "")
                 self.checkpoints.setItem(r, c, item)
         self.checkpoints.resizeColumnsToContents()
+
+
+DIFF_TINT = QColor(255, 193, 7, 70)  # a row whose values differ (amber, readable light or dark)
+MISSING = "—"  # a parameter one of the variants does not have
+
+
+def _shown_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True)
+
+
+def config_diff(left: dict[str, Any], right: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
+    """(name, left value, right value, differs) for every parameter of either, the differing
+    ones first, each group by name."""
+    rows = []
+    for name in set(left) | set(right):
+        a = _shown_value(left[name]) if name in left else MISSING
+        b = _shown_value(right[name]) if name in right else MISSING
+        rows.append((name, a, b, a != b or (name in left) != (name in right)))
+    rows.sort(key=lambda r: (not r[3], r[0]))
+    return rows
+
+
+class ConfigDiffDialog(QDialog):
+    """Two variants' hyperparameters side by side, the differences first and highlighted;
+    "Only differences" hides the rest."""
+
+    def __init__(
+        self,
+        left: VariantSummary,
+        left_params: dict[str, Any],
+        right: VariantSummary,
+        right_params: dict[str, Any],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("configDiffDialog")
+        self.setWindowTitle(f"Compare configs — {left.variant} and {right.variant}")
+        self.setAccessibleName("Compare configs")
+        self.diff = config_diff(left_params, right_params)
+        differing = sum(1 for row in self.diff if row[3])
+        a, b = (f"<b>{html.escape(v.variant)}</b> ({html.escape(v.family)})" for v in (left, right))
+        self.summary = QLabel(
+            f"<b>{differing}</b> of {len(self.diff)} parameters differ between {a} and {b}."
+            if differing
+            else f"The configs of {a} and {b} are the same."
+        )
+        self.summary.setObjectName("configDiffSummary")
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.only_differences = QCheckBox("&Only differences")
+        self.only_differences.setObjectName("onlyDifferencesCheck")
+        self.only_differences.setAccessibleName("Only differences")
+        self.only_differences.setToolTip("Hide the parameters both variants set alike")
+        self.table = QTableWidget(len(self.diff), 3)
+        self.table.setObjectName("configDiffTable")
+        self.table.setAccessibleName("Config differences")
+        self.table.setAccessibleDescription(
+            "Each parameter with its value in both variants; differing rows are highlighted "
+            "and listed first"
+        )
+        self.table.setHorizontalHeaderLabels(["Parameter", left.variant, right.variant])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        bold = QFont()
+        bold.setBold(True)
+        for r, (name, a, b, differs) in enumerate(self.diff):
+            for c, text in enumerate((name, a, b)):
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                if differs:
+                    item.setBackground(QBrush(DIFF_TINT))
+                    item.setFont(bold)
+                    item.setData(Qt.ItemDataRole.AccessibleTextRole, f"{text} (differs)")
+                self.table.setItem(r, c, item)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.only_differences.toggled.connect(self._on_only_differences)
+        self.only_differences.setChecked(differing > 0)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.only_differences)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(buttons)
+        self.resize(760, 520)
+
+    @Slot(bool)
+    def _on_only_differences(self, only: bool) -> None:
+        for r, row in enumerate(self.diff):
+            self.table.setRowHidden(r, only and not row[3])
+
+    def shown_rows(self) -> list[tuple[str, str, str]]:
+        """The rows shown, as text (parameter, left, right)."""
+        return [
+            tuple(self.table.item(r, c).text() for c in range(3))  # type: ignore[misc]
+            for r in range(self.table.rowCount())
+            if not self.table.isRowHidden(r)
+        ]

@@ -1,10 +1,19 @@
-"""The variant browser's table model (from `Workspace.discover_variants()`) and its filter proxy."""
+"""The variant browser's table model (from `Workspace.discover_variants()`) and its filter proxy.
+
+`scan_variants` reads what the table shows (on a task's thread when the variants folder
+changes): every variant's summary, the epochs a live run has finished (from its chronicle's
+last lines: metadata.json is written only at checkpoints) and its hyperparameters (from
+config.json), which become columns when they differ between the variants listed.
+"""
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -12,7 +21,8 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QApplication, QStyle
 
 from desktop_app.kit.filter_proxy import AttributeFilterProxy
-from desktop_app.kit.table_model import ALIGN_NUMBER, Index, RowTableModel
+from desktop_app.kit.table_model import ALIGN_NUMBER, SORT_ROLE, Index, RowTableModel
+from engine import variants
 from engine.discovery import VariantSummary
 
 COLUMNS = ("Family", "Variant", "Status", "Epochs", "Accuracy / R²", "Test loss", "Last modified")
@@ -27,6 +37,9 @@ COLUMN_TIPS = (
     "When a file of the variant last changed (local time)",
 )
 FAMILY, VARIANT, STATUS, EPOCHS, METRIC, TEST_LOSS, MODIFIED = range(len(COLUMNS))
+TAIL_BYTES = 64 * 1024  # how much of a live run's chronicle is read for its last epoch
+# config.json fields that are no hyperparameter (names, the hash, the data record).
+_NOT_PARAMETERS = frozenset({"family", "variant", "config_hash", "data", "domain", "training"})
 
 STATUSES = (
     "completed",
@@ -46,6 +59,112 @@ _TINTS = {
     "cancelled": QColor(160, 160, 160, 45),
     "timed_out": QColor(160, 160, 160, 45),
 }
+
+
+Parameters = dict[str, Any]  # a variant's hyperparameters: name -> value
+
+
+@dataclass
+class Scan:
+    """What the variants folder holds: summaries, and each variant's hyperparameters."""
+
+    summaries: list[VariantSummary]
+    parameters: dict[str, Parameters] = field(default_factory=dict)  # by variant directory
+
+
+def scan_variants(workspace: Any, cancel: Any = None) -> Scan:
+    """Every variant's summary (a live run's epochs from its chronicle) and hyperparameters.
+    Never raises for what is in a variant's files; `cancel` (an Event) stops early."""
+    summaries = []
+    parameters: dict[str, Parameters] = {}
+    for summary in workspace.discover_variants():
+        if cancel is not None and cancel.is_set():
+            break
+        if summary.status == "training":
+            epochs = live_epochs(Path(summary.path))
+            if epochs is not None and epochs > summary.epochs_completed:
+                summary = summary.model_copy(update={"epochs_completed": epochs})
+        summaries.append(summary)
+        parameters[summary.path] = read_parameters(Path(summary.path))
+    return Scan(summaries, parameters)
+
+
+def live_epochs(directory: Path) -> int | None:
+    """The last epoch the chronicle records as finished (None: none, or unreadable)."""
+    try:
+        with open(variants.chronicle_path(directory), "rb") as handle:
+            size = handle.seek(0, 2)
+            handle.seek(max(0, size - TAIL_BYTES))
+            tail = handle.read()
+    except OSError:
+        return None
+    for line in reversed(tail.splitlines()):
+        if b'"train_loss"' not in line:
+            continue  # a step's row, or a line cut by the tail's start
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        epoch = row.get("epoch") if isinstance(row, dict) else None
+        if isinstance(epoch, int) and not isinstance(epoch, bool):
+            return epoch
+    return None
+
+
+def read_parameters(directory: Path) -> Parameters:
+    """The variant's hyperparameters from config.json: domain and training values by name
+    (a training value whose name a domain value has is "training.<name>"), the strategy
+    and its parameters ("strategy.<name>"); {} when it cannot be read."""
+    try:
+        config = json.loads(variants.config_path(directory).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    if not isinstance(config, dict):
+        return {}
+    found: Parameters = {}
+    domain, training = config.get("domain"), config.get("training")
+    if isinstance(domain, dict):
+        found.update({str(k): v for k, v in domain.items()})
+    if isinstance(training, dict):
+        for key, value in training.items():
+            found[f"training.{key}" if key in found else str(key)] = value
+    for key, value in config.items():
+        if key not in _NOT_PARAMETERS and key != "strategy_params":
+            found[str(key)] = value
+    strategy = config.get("strategy_params")
+    if isinstance(strategy, dict):
+        found.update({f"strategy.{k}": v for k, v in strategy.items()})
+    return found
+
+
+def _same(value: Any) -> str:
+    """A value as compared and shown: JSON, keys sorted (1 and 1.0 differ, as in configs)."""
+    try:
+        return json.dumps(value, sort_keys=True)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def differing_parameters(parameters: Iterable[Parameters]) -> list[str]:
+    """The names with at least two values among the variants that have them, sorted."""
+    seen: dict[str, set[str]] = {}
+    for params in parameters:
+        for key, value in params.items():
+            seen.setdefault(key, set()).add(_same(value))
+    return sorted(key for key, values in seen.items() if len(values) > 1)
+
+
+def format_parameter(value: Any) -> str:
+    """A hyperparameter's cell text: strings as they are, numbers compact, the rest JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return _same(value)
 
 
 def metric_value(summary: VariantSummary) -> tuple[str, float | None]:
@@ -79,6 +198,13 @@ def local_time(iso: str) -> str:
         return iso or ""
 
 
+def _number(value: Any) -> float | None:
+    """A finite int or float (not a bool, not a string), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
 def _float(value: Any) -> float | None:
     try:
         number = float(value)
@@ -96,11 +222,79 @@ class VariantTableModel(RowTableModel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._rows: list[VariantSummary] = []
+        self._parameters: dict[str, Parameters] = {}
+        self._parameter_columns: list[str] = []  # after the fixed columns
 
     # ---- data --------------------------------------------------------------------------
-    def set_variants(self, summaries: Sequence[VariantSummary]) -> None:
-        """Replace every row (a model reset: views drop their selection)."""
-        self.replace_rows(summaries)
+    def set_variants(
+        self,
+        summaries: Sequence[VariantSummary],
+        parameters: dict[str, Parameters] | None = None,
+    ) -> None:
+        """Replace every row (a model reset: views drop their selection); the
+        hyperparameters that differ between the variants become columns."""
+        self.beginResetModel()
+        self._rows = list(summaries)
+        self._parameters = dict(parameters or {})
+        self._parameter_columns = differing_parameters(
+            self._parameters.get(s.path, {}) for s in self._rows
+        )
+        self.endResetModel()
+
+    def update_variants(
+        self, summaries: Sequence[VariantSummary], parameters: dict[str, Parameters]
+    ) -> list[int] | None:
+        """Update the rows in place when the same variants are listed in the same order
+        with the same hyperparameter columns (the selection stays): the rows that changed.
+        None when that is not so (then call `set_variants`)."""
+        if [s.path for s in summaries] != [s.path for s in self._rows]:
+            return None
+        columns = differing_parameters(parameters.get(s.path, {}) for s in summaries)
+        if columns != self._parameter_columns:
+            return None
+        changed = [
+            i
+            for i, (old, new) in enumerate(zip(self._rows, summaries, strict=True))
+            if old != new or self._parameters.get(old.path) != parameters.get(new.path)
+        ]
+        self._rows = list(summaries)
+        self._parameters = dict(parameters)
+        for row in changed:
+            self.row_changed(row)
+        return changed
+
+    def parameters(self, path: str) -> Parameters:
+        """The hyperparameters of the variant at `path` ({} if unknown)."""
+        return dict(self._parameters.get(path, {}))
+
+    def parameter_columns(self) -> list[str]:
+        """The hyperparameter names shown as columns, in column order (after MODIFIED)."""
+        return list(self._parameter_columns)
+
+    def column_of_parameter(self, name: str) -> int:
+        """The column of a hyperparameter, or -1."""
+        try:
+            return len(COLUMNS) + self._parameter_columns.index(name)
+        except ValueError:
+            return -1
+
+    def column_count(self) -> int:
+        return len(COLUMNS) + len(self._parameter_columns)
+
+    def column_title(self, column: int) -> str:
+        if column < len(COLUMNS):
+            return COLUMNS[column]
+        return self._parameter_columns[column - len(COLUMNS)]
+
+    def column_tip(self, column: int) -> str | None:
+        if column < len(COLUMNS):
+            return COLUMN_TIPS[column]
+        name = self._parameter_columns[column - len(COLUMNS)]
+        return f"Hyperparameter {name} (config.json): it differs between the variants listed"
+
+    def _parameter(self, s: VariantSummary, column: int) -> Any:
+        name = self._parameter_columns[column - len(COLUMNS)]
+        return self._parameters.get(s.path, {}).get(name)
 
     def summaries(self) -> list[VariantSummary]:
         return list(self._rows)
@@ -124,8 +318,11 @@ class VariantTableModel(RowTableModel):
             return self._icon(s.status)
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return self.accessible_text(column, self.cell_text(s, column))
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in (EPOCHS, METRIC, TEST_LOSS):
-            return ALIGN_NUMBER
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            if column in (EPOCHS, METRIC, TEST_LOSS):
+                return ALIGN_NUMBER
+            if column >= len(COLUMNS) and _number(self._parameter(s, column)) is not None:
+                return ALIGN_NUMBER
         return None
 
     def cell_text(self, s: VariantSummary, column: int) -> str:
@@ -151,6 +348,8 @@ class VariantTableModel(RowTableModel):
             return "" if loss is None else f"{loss:.4g}"
         if column == MODIFIED:
             return local_time(s.last_modified)
+        if column >= len(COLUMNS):
+            return format_parameter(self._parameter(s, column))
         return ""
 
     def sort_key(self, s: VariantSummary, column: int) -> Any:
@@ -164,6 +363,13 @@ class VariantTableModel(RowTableModel):
             return math.inf if loss is None else loss
         if column == MODIFIED:
             return s.last_modified
+        if column >= len(COLUMNS):
+            value = self._parameter(s, column)
+            number = _number(value)
+            # Numbers in order, before text; a variant without the parameter last.
+            if number is not None:
+                return (0, number, "")
+            return (1 if value is not None else 2, 0.0, format_parameter(value).lower())
         return super().sort_key(s, column)
 
     def _tooltip(self, s: VariantSummary) -> str:
@@ -216,3 +422,11 @@ class VariantFilterProxy(AttributeFilterProxy):
         if self._family is not None and item.family != self._family:
             return False
         return self._status is None or item.status == self._status
+
+    def lessThan(self, left: Index, right: Index) -> bool:
+        """Python's order of the sort keys (hyperparameters sort as (kind, number, text))."""
+        a, b = left.data(SORT_ROLE), right.data(SORT_ROLE)
+        try:
+            return bool(a < b)
+        except TypeError:
+            return str(a) < str(b)

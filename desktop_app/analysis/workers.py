@@ -1,5 +1,5 @@
-"""The Analysis tab's background work: checkpoint analyses, replays, verifies, confusion
-matrices and misclassified examples, each a kit Task.
+"""The Analysis tab's background work: listing the variants, checkpoint analyses, replays,
+verifies, confusion matrices and misclassified examples, each a kit Task.
 
 Results carry the request id, so the tab can drop answers to requests it has since replaced;
 the long ones stop early once their cancel event is set. (Curves are read by the kit's
@@ -16,6 +16,22 @@ from typing import Any
 from desktop_app.kit.tasks import Task
 
 log = logging.getLogger("trainwright.desktop")
+
+
+class ScanTask(Task):
+    """Lists the variants on disk again (the folder changed, or a run is live): result a
+    variant_model.Scan."""
+
+    kind = "scan"
+
+    def __init__(self, request_id: int, workspace: Any) -> None:
+        super().__init__(request_id)
+        self.workspace = workspace
+
+    def compute(self) -> Any:
+        from desktop_app.analysis.variant_model import scan_variants
+
+        return scan_variants(self.workspace, self.cancel_event)
 
 
 class AnalysisTask(Task):

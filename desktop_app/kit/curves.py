@@ -8,6 +8,7 @@ since) in a CurvesTask and says `ready` when the curves of the paths last asked 
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,8 @@ def remember(cache: dict[str, Any], key: str, value: Any, limit: int) -> None:
 
 
 class CurvesTask(Task):
-    """Reads the epoch curves of several variants: result {path: curves}."""
+    """Reads the epoch curves of several variants, each with its stored config (under
+    "config": the config.json dict, None if unreadable): result {path: curves}."""
 
     kind = "curves"
 
@@ -55,8 +57,19 @@ class CurvesTask(Task):
         for path in self.paths:
             if self.cancel_event.is_set():
                 break
-            out[path] = epoch_curves(Path(path))
+            curves: Curves = dict(epoch_curves(Path(path)))
+            curves["config"] = read_config(Path(path))
+            out[path] = curves
         return out
+
+
+def read_config(directory: Path) -> dict[str, Any] | None:
+    """A variant's config.json as stored (None: missing or unreadable)."""
+    try:
+        config = json.loads(variants.config_path(directory).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return config if isinstance(config, dict) else None
 
 
 class CurveLoader(QObject):

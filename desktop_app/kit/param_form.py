@@ -2,7 +2,9 @@
 
 The widget for each parameter comes from `param_widgets` (by type). A value that does not
 parse, or an error the engine reports for a field (`set_external_error`), appears in red
-under the field; `is_valid()` is False while any is shown.
+under the field, on one line each field keeps for it (a message appearing does not move the
+fields below; a long one ends in "…", whole in its tooltip); `is_valid()` is False while any
+is shown.
 
 List mode (`lists=True`, the Sweeps tab) adds one thing per sweepable parameter: a small
 checkable "list" button beside the field. On, the field becomes a line edit for a list such
@@ -50,7 +52,8 @@ from desktop_app.kit.param_widgets import (
     show_value,
     write_value,
 )
-from desktop_app.kit.widgets import error_label
+from desktop_app.kit.style import ERROR_STYLE
+from desktop_app.kit.widgets import ElidedLabel
 from engine.errors import ParameterError
 from engine.params import ParameterSpec, inapplicable
 from engine.sweeps import SweepParameter, sweep_schema, validate_sweep_list
@@ -62,6 +65,27 @@ LIST_TIP = (
 )
 SINGLE_TIP = "Back to a single value for this parameter"
 LIST_EDIT_TIP = "Values to sweep, separated by commas or spaces. "
+
+
+class _ErrorLine(ElidedLabel):
+    """A field's error: one line, kept while hidden, so a message appearing or going never
+    moves the fields below it (under the pointer, about to be clicked). A message too long
+    for the width ends in "…"; its tooltip, its accessible description and `text()` hold all
+    of it (as does the field's tooltip)."""
+
+    def __init__(self, object_name: str, accessible: str, parent: QWidget | None) -> None:
+        super().__init__("", parent)
+        self.setObjectName(object_name)
+        self.setAccessibleName(accessible)
+        self.setStyleSheet(ERROR_STYLE)
+        policy = self.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.setSizePolicy(policy)
+        self.setMinimumHeight(self.fontMetrics().lineSpacing())
+        self.setVisible(False)
+
+    def text(self) -> str:  # type: ignore[override]
+        return self.full_text()
 
 
 class _Field:
@@ -229,7 +253,7 @@ class ParamForm(QWidget):
         widget.setToolTip(tip)
         widget.setAccessibleName(spec.display_label)
         widget.setAccessibleDescription(tip)
-        error = error_label(f"{self.kind}_error_{spec.name}", f"{spec.display_label} error", parent)
+        error = _ErrorLine(f"{self.kind}_error_{spec.name}", f"{spec.display_label} error", parent)
         field = _Field(spec, widget, error, QWidget(parent), advanced=advanced, sweep=sweep)
         if sweep is not None:
             self._add_list_editor(field, parent)

@@ -8,7 +8,8 @@ that form). A spec
 that asks for a richer editor gets it: `widget == "dataset"` → DatasetPicker (its value is
 the dataset id, parsed like typed text), listing only the spec's `dataset_kinds` if it has
 them. A spin box whose minimum is 0 shows the spec's `zero_label` for 0 ("full batch",
-"native size") instead of a bare 0.
+"native size") instead of a bare 0. A spin box keeps a typed value outside its spec's range
+(-1 in Epochs), so the form shows the range message; its arrows stay in the range.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import contextlib
 from typing import Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QCheckBox,
@@ -38,15 +40,103 @@ DURATION_PLACEHOLDER = "no limit (e.g. 90s, 20m, 2h)"
 SPIN_FLOAT_SPAN = 1000.0  # floats over wider ranges get a line edit
 
 
-class FloatSpinBox(QDoubleSpinBox):
-    """A QDoubleSpinBox that shows 0.0001 as "0.0001", not "0.000100" (and never 1e-04)."""
+class _SpecRange:
+    """What a spin box for a spec does beyond Qt's: it takes a typed value outside the spec's
+    range (-1 in Epochs) as it is, so the form says "out of range" instead of the box quietly
+    clamping it, while its arrows, wheel and Page keys stay in the range; and it shows the
+    spec's `zero_label` for 0 ("full batch") when 0 is the range's lowest value.
+
+    `spec_range(low, high, zero_label)` sets it up: the editor's own range is wider (a digit
+    more than the widest bound, either sign), so what can be typed is not cut short."""
+
+    _low: float = 0
+    _high: float = 0
+    _zero_label = ""
+
+    def spec_range(self, low: float, high: float, zero_label: str | None) -> None:
+        self._low, self._high = low, high
+        self._zero_label = zero_label if zero_label and low == 0 else ""
+        digits = len(str(int(max(abs(low), abs(high), 1))))
+        bound = min(INT_MAX, 10 ** (digits + 1) - 1)
+        self.setRange(-bound, bound)  # type: ignore[attr-defined]
+
+    @property
+    def spec_bounds(self) -> tuple[float, float]:
+        return self._low, self._high
+
+    def specialValueText(self) -> str:
+        return self._zero_label
+
+    def stepBy(self, steps: int) -> None:
+        self.interpretText()  # type: ignore[attr-defined]
+        value = self.value() + steps * self.singleStep()  # type: ignore[attr-defined]
+        self.setValue(min(max(value, self._low), self._high))  # type: ignore[attr-defined]
+        self.selectAll()  # type: ignore[attr-defined]
+
+    def stepEnabled(self) -> QAbstractSpinBox.StepEnabledFlag:
+        flags = QAbstractSpinBox.StepEnabledFlag.StepNone
+        if self.isReadOnly():  # type: ignore[attr-defined]
+            return flags
+        value = self.value()  # type: ignore[attr-defined]
+        if value < self._high:
+            flags |= QAbstractSpinBox.StepEnabledFlag.StepUpEnabled
+        if value > self._low:
+            flags |= QAbstractSpinBox.StepEnabledFlag.StepDownEnabled
+        return flags
+
+    def _label_for(self, value: float) -> str | None:
+        return self._zero_label if self._zero_label and value == 0 else None
+
+    def _is_label(self, text: str) -> bool:
+        return bool(self._zero_label) and text.strip() == self._zero_label
+
+    def _validate_label(self, text: str, pos: int) -> Any:
+        """The label (or the start of it, being typed) is valid; None: not the label."""
+        typed = text.strip()
+        if not self._zero_label or not typed or typed[0].isdigit() or typed[0] in "-+.,":
+            return None
+        if typed == self._zero_label:
+            return (QValidator.State.Acceptable, text, pos)
+        if self._zero_label.startswith(typed):
+            return (QValidator.State.Intermediate, text, pos)
+        return None
+
+
+class SpecSpinBox(_SpecRange, QSpinBox):
+    """An integer spin box for a spec (see `_SpecRange`)."""
+
+    def textFromValue(self, value: int) -> str:
+        label = self._label_for(value)
+        return label if label is not None else super().textFromValue(value)
+
+    def valueFromText(self, text: str) -> int:
+        return 0 if self._is_label(text) else super().valueFromText(text)
+
+    def validate(self, text: str, pos: int) -> Any:
+        answer = self._validate_label(text, pos)
+        return answer if answer is not None else super().validate(text, pos)
+
+
+class FloatSpinBox(_SpecRange, QDoubleSpinBox):
+    """A float spin box for a spec (see `_SpecRange`) that shows 0.0001 as "0.0001", not
+    "0.000100" (and never 1e-04)."""
 
     def textFromValue(self, value: float) -> str:
+        label = self._label_for(value)
+        if label is not None:
+            return label
         text = self.locale().toString(value, "f", self.decimals())
         point = self.locale().decimalPoint()
         if point in text:
             text = text.rstrip("0").rstrip(point)
         return text
+
+    def valueFromText(self, text: str) -> float:
+        return 0.0 if self._is_label(text) else super().valueFromText(text)
+
+    def validate(self, text: str, pos: int) -> Any:
+        answer = self._validate_label(text, pos)
+        return answer if answer is not None else super().validate(text, pos)
 
 
 def form_layout(parent: QWidget | None = None) -> QFormLayout:
@@ -97,21 +187,20 @@ def make_value_widget(spec: ParameterSpec, parent: QWidget | None = None) -> QWi
             combo.addItem(str(choice), choice)
         return combo
     if spec.type == "int" and not spec.optional and _fits_spin(spec):
-        spin = QSpinBox(parent)
+        spin = SpecSpinBox(parent)
         low = INT_MIN if spec.min is None else int(spec.min) + (1 if spec.min_exclusive else 0)
         high = INT_MAX if spec.max is None else int(spec.max) - (1 if spec.max_exclusive else 0)
-        spin.setRange(low, high)
+        spin.spec_range(low, high, getattr(spec, "zero_label", None))
         spin.setAccelerated(True)
         spin.setCorrectionMode(QAbstractSpinBox.CorrectionMode.CorrectToNearestValue)
-        _label_zero(spin, spec)
         return spin
     if spec.type == "float" and not spec.optional and _small_float_range(spec):
         spin = FloatSpinBox(parent)
         spin.setDecimals(6)
-        spin.setRange(float(spec.min or 0.0), float(spec.max or 0.0))
+        low, high = float(spec.min or 0.0), float(spec.max or 0.0)
+        spin.spec_range(low, high, getattr(spec, "zero_label", None))
         spin.setSingleStep(_float_step(spec))
         spin.setCorrectionMode(QAbstractSpinBox.CorrectionMode.CorrectToNearestValue)
-        _label_zero(spin, spec)
         return spin
     edit = QLineEdit(parent)
     if spec.optional:
@@ -121,14 +210,6 @@ def make_value_widget(spec: ParameterSpec, parent: QWidget | None = None) -> QWi
     elif spec.type == "duration":
         edit.setPlaceholderText(DURATION_PLACEHOLDER)
     return edit
-
-
-def _label_zero(spin: QSpinBox | QDoubleSpinBox, spec: ParameterSpec) -> None:
-    """Show what 0 means in place of 0. A spin box shows its special value text at its
-    minimum, so only a range that starts at 0 gets it."""
-    label = getattr(spec, "zero_label", None)
-    if label and spin.minimum() == 0:
-        spin.setSpecialValueText(label)
 
 
 def read_value(widget: QWidget, spec: ParameterSpec) -> Any:

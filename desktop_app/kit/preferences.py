@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from PySide6.QtCore import QTimer, Slot
@@ -40,6 +40,8 @@ from engine.resolution import with_preferences
 
 # Origins of a data home the user chose for this session (--home, TRAINWRIGHT_HOME).
 EXPLICIT_ORIGINS = ("option", "environment")
+THEMES = ("system", "light", "dark")  # View → Theme; desktop_app.kit.theme.apply_theme
+Theme = Literal["system", "light", "dark"]
 
 
 class Preferences(BaseModel):
@@ -50,6 +52,7 @@ class Preferences(BaseModel):
     data_home: str | None = Field(None, description="Data home for the next start; None: default")
     torch_threads: int = Field(0, ge=0, le=256, description="Torch CPU threads; 0 = automatic")
     device: str = Field("cpu", description="Where new runs train: one of engine.devices.DEVICES")
+    theme: Theme = Field("system", description="The window's look: system, light or dark")
 
     @field_validator("device")
     @classmethod
@@ -267,6 +270,7 @@ class PreferencesDialog(QDialog):
                 data_home=data_home,
                 torch_threads=self.threads_spin.value(),
                 device=self.device_combo.currentData() or "cpu",
+                theme=self._initial.theme,  # chosen in View → Theme
             )
         except ValidationError as exc:
             raise ValueError(_first_error(exc)) from None

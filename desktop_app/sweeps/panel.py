@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QItemSelection, Qt, Signal, Slot
+from PySide6.QtGui import QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.help.shortcuts import keys as shortcut_keys
 from desktop_app.kit.curves import CurveLoader
 from desktop_app.kit.preferences import Preferences
 from desktop_app.kit.style import ERROR_STYLE
@@ -148,6 +150,13 @@ class SweepPanel(QWidget):
             wrap=True,
             select=True,
         )
+        # Ctrl+Return starts the sweep, as it starts a run on the Training tab (this tab only).
+        self.start_shortcuts = []
+        for keys in shortcut_keys("sweeps.start"):
+            shortcut = QShortcut(keys, self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(self._start_shortcut)
+            self.start_shortcuts.append(shortcut)
         row = QHBoxLayout()
         row.addWidget(self.start_button)
         row.addWidget(self.stop_button)
@@ -269,6 +278,14 @@ class SweepPanel(QWidget):
         count = self.combination_count()
         self._start(self.editor.sweep_request(), f"Creating the sweep of {count} combinations…")
         return True
+
+    @Slot()
+    def _start_shortcut(self) -> None:
+        """Ctrl+Return: Start sweep when it can start; else say why not."""
+        if self.busy:
+            self.statusMessage.emit("A sweep is already running")
+        elif not self.start_sweep():
+            self.statusMessage.emit("The sweep cannot start yet: check the lists and values")
 
     @Slot()
     def resume_selected(self) -> bool:
@@ -487,6 +504,9 @@ class SweepPanel(QWidget):
         )
         if self._ignored:
             text += f"; not swept in linear baseline mode: {', '.join(self._ignored)}"
+        note = self.model.best_note()
+        if note:
+            text += f". {note}."
         self.runs_label.setText(text)
 
     # ---- the runs table ----------------------------------------------------------------------

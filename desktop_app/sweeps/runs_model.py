@@ -3,7 +3,9 @@
 `RunsTableModel.set_record(record)` shows every combination of a SweepRecord: those with a
 row show its outcome, the others are "pending" (or "running", the one being trained). The
 swept parameters are columns of their own. The best completed row (highest metric score;
-lowest when the metric is test_loss) is highlighted; a failed row's error is its tooltip.
+lowest when the metric is test_loss) is highlighted; ties are broken by a stated rule (lower
+test loss, then fewer epochs, then the first run), and `best_note()` says when one happened.
+A failed row's error is its tooltip.
 """
 
 from __future__ import annotations
@@ -112,6 +114,47 @@ def _number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
+TIE_RULE = "lower test loss, then fewer epochs, then the first run"
+
+
+def break_tie(tied: list[RunEntry], metric: str, top: float) -> tuple[int, str]:
+    """The best of runs with the same best score, by TIE_RULE, and a sentence saying so
+    ("" when only one run has that score)."""
+    if len(tied) == 1:
+        return tied[0].index, ""
+    rules: list[tuple[str, Any]] = [("the lower test loss", _test_loss)]
+    if metric == "test_loss":
+        rules = []
+    rules.append(("fewer epochs", _epochs))
+    remaining, reason = list(tied), "the first run"
+    for words, key in rules:
+        values = [key(e) for e in remaining]
+        known = [v for v in values if v is not None]
+        if not known:
+            continue
+        least = min(known)
+        kept = [e for e, v in zip(remaining, values, strict=True) if v == least]
+        if len(kept) < len(remaining):
+            remaining, reason = kept, words
+        if len(remaining) == 1:
+            break
+    best = min(remaining, key=lambda e: e.index)
+    numbers = ", ".join(f"#{e.index + 1}" for e in tied)
+    note = (
+        f"Runs {numbers} tie at {metric} {format_cell(top)}; #{best.index + 1} is best by "
+        f"{reason} (ties go to {TIE_RULE})"
+    )
+    return best.index, note
+
+
+def _test_loss(entry: RunEntry) -> float | None:
+    return _number(entry.row.test_loss) if entry.row is not None else None
+
+
+def _epochs(entry: RunEntry) -> float | None:
+    return _number(entry.parameters.get("epochs"))
+
+
 def format_cell(value: Any) -> str:
     """A cell's text: floats to 4 significant digits, booleans as true/false."""
     return format_value(value, precision=4)
@@ -128,6 +171,7 @@ class RunsTableModel(RowTableModel):
         self._rows: list[RunEntry] = []
         self._columns: list[tuple[str, str, str]] = list(LEADING) + list(TRAILING)
         self._best: int | None = None
+        self._best_note = ""
 
     # ---- content ---------------------------------------------------------------------------
     @property
@@ -157,7 +201,7 @@ class RunsTableModel(RowTableModel):
             + [(name, name, f"Swept: {_label(family_spec, name)}") for name in self._parameters]
             + list(TRAILING)
         )
-        self._best = self._find_best()
+        self._best, self._best_note = self._find_best()
         self.endResetModel()
 
     def update_row(self, row: SweepRow) -> None:
@@ -168,7 +212,8 @@ class RunsTableModel(RowTableModel):
         entry.row, entry.running = row, False
         if row.parameters:
             entry.parameters = {**entry.parameters, **row.parameters}
-        previous, self._best = self._best, self._find_best()
+        previous = self._best
+        self._best, self._best_note = self._find_best()
         self.row_changed(row.index)
         for other in {previous, self._best} - {None, row.index}:
             assert other is not None
@@ -202,19 +247,25 @@ class RunsTableModel(RowTableModel):
     def column_of(self, key: str) -> int:
         return self.column_keys().index(key)
 
-    def _find_best(self) -> int | None:
-        """The completed row with the best score of the sweep's metric, or None."""
+    def best_note(self) -> str:
+        """How a tie for the best was broken ("" when the best run had no equal)."""
+        return self._best_note
+
+    def _find_best(self) -> tuple[int | None, str]:
+        """The completed row with the best score of the sweep's metric (None: none), and how
+        a tie was broken (TIE_RULE: lower test loss, then fewer epochs, then the first)."""
         scored = [(e, score(e)) for e in self._rows]
         scored = [(e, s) for e, s in scored if s is not None]
         if not scored:
-            return None
+            return None, ""
         # One sweep has one metric, unless it sweeps the dataset across task types: then the
         # metric most rows share decides.
         metric = Counter(e.row.metric_name for e, _ in scored if e.row).most_common(1)[0][0]
         candidates = [(e, s) for e, s in scored if e.row and e.row.metric_name == metric]
         pick = min if metric in LOWER_IS_BETTER else max
-        best = pick(candidates, key=lambda pair: pair[1])
-        return best[0].index
+        top = pick(s for _, s in candidates)
+        tied = [e for e, s in candidates if math.isclose(s, top, rel_tol=1e-12, abs_tol=1e-15)]
+        return break_tie(tied, metric, top)
 
     # ---- RowTableModel -----------------------------------------------------------------------
     def column_count(self) -> int:
@@ -296,6 +347,8 @@ class RunsTableModel(RowTableModel):
         if best:
             better = "lowest" if row.metric_name in LOWER_IS_BETTER else "highest"
             lines.append(f"Best of the sweep ({better} {row.metric_name})")
+            if self._best_note:
+                lines.append(self._best_note)
         if row.reused:
             lines.append("Reused: this variant was already trained")
         return "\n".join(line for line in lines if line)

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QSizePolicy,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -22,8 +23,10 @@ from desktop_app.training.chronicle_model import ChronicleModel
 class ChronicleView(QWidget):
     """The chronicle table with its row count and Export CSV… button.
 
-    New rows keep the newest in view unless the user has scrolled up; selecting a row says
-    which epoch it belongs to (`epochSelected`), and `select_epoch` goes the other way.
+    New rows keep the newest in view unless the user has scrolled up (`following`: set by
+    where the user leaves the scroll bar, not by where rows, a model reset or a resize move
+    it); selecting a row says which epoch it belongs to (`epochSelected`), and
+    `select_epoch` goes the other way.
     """
 
     epochSelected = Signal(object)  # the epoch of the current row (None: no row)
@@ -31,6 +34,12 @@ class ChronicleView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = ChronicleModel(self)
+        # Whether new rows scroll the newest into view. Only a scroll bar position that
+        # changes while this view is not moving it itself decides: a range that grows (rows,
+        # a smaller window) leaves it alone, one that shrinks clamps to the bottom (True).
+        self.following = True
+        self._scrolling = False  # this view is moving the scroll bar (or resetting the model)
+        self.shown = ""  # the variant whose rows these are ("": none)
         self.table = self._build_table()
         self.export_button = button(
             "exportCsvButton", "Export CSV…", "Save the chronicle as a CSV file", enabled=False
@@ -43,10 +52,16 @@ class ChronicleView(QWidget):
             self.rows_label.fontMetrics().horizontalAdvance("999,999,999 rows") + 8,
             self.rows_label.sizeHint().height(),
         )
+        # Whose rows these are: the plots and the table may show a run while the forms
+        # already name another variant.
+        self.title_label = QLabel("Chronicle")
+        self.title_label.setObjectName("chronicleTitle")
+        self.title_label.setAccessibleName("Chronicle of")
+        self.title_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.title_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         header = QHBoxLayout()
-        header.addWidget(QLabel("Chronicle"))
+        header.addWidget(self.title_label, 1)
         header.addWidget(self.rows_label)
-        header.addStretch(1)
         header.addWidget(self.export_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -71,26 +86,56 @@ class ChronicleView(QWidget):
         vertical.setDefaultSectionSize(self.fontMetrics().height() + 6)
         table.horizontalHeader().setStretchLastSection(False)
         table.selectionModel().currentRowChanged.connect(self._on_row_changed)
+        table.verticalScrollBar().valueChanged.connect(self._on_scrolled)
         self.model.columnsInserted.connect(self._on_columns_inserted)
         return table
 
     # ---- rows ------------------------------------------------------------------------------
     def set_rows(self, rows: list[dict[str, Any]]) -> None:
-        self.model.set_rows(rows)
+        """Show exactly these rows (a resumed run's history, a variant's chronicle), the newest
+        in view, following the rows that come next."""
+        self._scrolling = True
+        try:
+            self.model.set_rows(rows)
+            self.following = True
+            self.table.scrollToBottom()
+        finally:
+            self._scrolling = False
         self._update_count()
 
     def append_rows(self, rows: list[dict[str, Any]]) -> None:
-        """Add a batch; the view follows the newest row if it was showing the last one."""
-        bar = self.table.verticalScrollBar()
-        follow = bar.value() >= bar.maximum() - 1
-        self.model.append_rows(rows)
-        if follow:
-            self.table.scrollToBottom()
+        """Add a batch; the view shows the newest row unless the user has scrolled up."""
+        self._scrolling = True
+        try:
+            self.model.append_rows(rows)
+            if self.following:
+                self.table.scrollToBottom()
+        finally:
+            self._scrolling = False
         self._update_count()
 
     def clear(self) -> None:
-        self.model.clear()
+        self._scrolling = True
+        try:
+            self.model.clear()
+            self.following = True
+        finally:
+            self._scrolling = False
         self._update_count()
+
+    @Slot(int)
+    def _on_scrolled(self, value: int) -> None:
+        """The user moved the scroll bar (wheel, drag, keys, a row chosen): at the bottom the
+        view follows new rows, anywhere else it stays where it is."""
+        if not self._scrolling:
+            self.following = value >= self.table.verticalScrollBar().maximum() - 1
+
+    def set_shown(self, variant: str) -> None:
+        """Name the variant whose rows are shown ("": none)."""
+        self.shown = variant
+        text = f"Chronicle of {variant}" if variant else "Chronicle"
+        self.title_label.setText(text)
+        self.title_label.setToolTip(text)
 
     def _update_count(self) -> None:
         rows = self.model.rowCount()

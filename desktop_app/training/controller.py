@@ -21,6 +21,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -129,6 +130,7 @@ class TrainingWorker(RequestTask):
         super().__init__(workspace, request)
         self.buffer = RowBuffer()
         self._last_flush = 0.0
+        self._resumed = False  # the run continues a variant's earlier ones (its time adds up)
 
     def compute(self) -> RunOutcome | None:
         """Submit (or claim) the job, run it, and say how it ended as the GUI shows it."""
@@ -216,10 +218,11 @@ class TrainingWorker(RequestTask):
         if not hasattr(result, "final_metrics"):  # a sweep's record
             return RunOutcome(request, status, error or status, **common)
         summary = result.model_dump(mode="json", exclude={"metrics"})
+        total = _variant_elapsed(summary.get("path")) if self._resumed else None
         return RunOutcome(
             request,
             status,
-            _session_message(summary, status),
+            _session_message(summary, status, total),
             session=summary,
             metrics=dict(result.final_metrics or {}),
             **common,
@@ -243,6 +246,9 @@ class TrainingWorker(RequestTask):
             # file now is exactly the history this run continues from.
             directory = variant_dir(self.workspace.home, str(info["family"]), str(info["variant"]))
             history = list(read_chronicle(variants.chronicle_path(directory)))
+            # The time its earlier runs took: the progress bar counts on from it.
+            self._resumed = True
+            payload["elapsed_s"] = _variant_elapsed(str(directory)) or 0.0
         payload["history"] = history
         payload["mode"] = self.request.mode if self.request is not None else "train"
         self.runStarted.emit(payload)
@@ -264,11 +270,28 @@ class TrainingWorker(RequestTask):
             log.exception("could not flush the last rows")
 
 
-def _session_message(summary: dict[str, Any], status: str) -> str:
-    """The status line for a finished (or stopped) run."""
+def _variant_elapsed(path: str | None) -> float | None:
+    """The training time of every run of the variant at `path` so far (metadata.json's
+    elapsed_s), or None if it cannot be read."""
+    from engine.metadata import VariantMetadata
+
+    if not path:
+        return None
+    try:
+        return float(VariantMetadata.load(variants.metadata_path(Path(path))).elapsed_s)
+    except Exception:
+        return None
+
+
+def _session_message(summary: dict[str, Any], status: str, total_s: float | None = None) -> str:
+    """The status line for a finished (or stopped) run; `total_s`, the variant's training time
+    over all its runs (a resumed run), follows this run's own."""
     done, total = summary.get("epochs_completed", 0), summary.get("total_epochs", 0)
     if status == "completed":
-        message = f"completed {done} epochs in {summary.get('duration_s', 0.0):.1f} s"
+        duration = float(summary.get("duration_s", 0.0))
+        message = f"completed {done} epochs in {duration:.1f} s"
+        if total_s is not None and total_s > duration + 0.05:
+            message += f" ({total_s:.1f} s in all)"
         reason = summary.get("stop_reason")
         return f"{message}: {reason}" if reason else message
     if status == "cancelled":

@@ -14,6 +14,13 @@ of 100,000 points cost tens of milliseconds. Zoomed or panned, curves get their 
 again and pyqtgraph clips and downsamples them to the view. The grid is drawn opaque under the
 curves (see `GridAxis`), and the view ranges are settled in `redraw`, so a frame is painted
 once instead of twice. See bench/b2_gui.py.
+
+Like TensorBoard's: a smoothing slider (its debiased EMA, the raw curve faint behind the
+smoothed one; the readout and the chronicle keep the raw values), a log/linear button per plot,
+Okabe–Ito colours, keys in the titles instead of legends over the curves. No axis scales its
+numbers with an SI prefix ("(x0.001)"); log axes read 0.1, 0.3, 1; the epoch axis has whole
+ticks. Empty, the plots show no made-up axes but a line saying how to get curves. Colours
+follow the window's theme (desktop_app.kit.theme).
 """
 
 from __future__ import annotations
@@ -25,20 +32,45 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QPen
-from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
+from desktop_app.kit.curve_plots import PlainAxis
+from desktop_app.kit.plot_export import prepare_exporters
+from desktop_app.kit.theme import OKABE_ITO, PlotColors, follow_theme, plot_colors, style_plot
+from desktop_app.kit.widgets import described
 from engine.analysis.curves import curves_from_rows
 
 REDRAW_INTERVAL_MS = 40  # 25 Hz
 
-TRAIN_COLOR = (31, 119, 180)
-TEST_COLOR = (230, 120, 20)
-LR_COLOR = (44, 160, 44)
-EMA_COLOR = (148, 103, 189)
-MARKER_COLOR = (200, 40, 40)
-FOREGROUND = (40, 40, 40)
-BACKGROUND = (255, 255, 255)
+TRAIN_COLOR = OKABE_ITO[0]  # blue
+TEST_COLOR = OKABE_ITO[5]  # vermillion
+LR_COLOR = OKABE_ITO[2]  # bluish green
+EMA_COLOR = OKABE_ITO[3]  # reddish purple
+MARKER_COLOR = OKABE_ITO[1]  # orange
+BACKGROUND = (255, 255, 255)  # GridAxis's until the theme styles its plot
 DEFAULT_PLOT_WIDTH_PX = 1000  # for the envelope of a plot that has no size yet
+DEFAULT_SMOOTHING = 0.6  # TensorBoard's
+MAX_SMOOTHING = 0.99
+SMOOTHING_STEPS = 100  # the slider's steps from 0 to 1
+SMOOTHED_KEYS = (
+    "train_loss",
+    "test_loss",
+    "train_accuracy",
+    "test_accuracy",
+    "train_r2",
+    "test_r2",
+)
+RAW_ALPHA = 70  # the raw curve behind a smoothed one
+EMPTY_TEXT = "No run yet: Start trains the variant shown above."
+LOG_BY_DEFAULT = {"lossPlot": True, "metricPlot": False, "lrPlot": False}
 
 
 def _hex(color: tuple[int, int, int]) -> str:
@@ -60,6 +92,23 @@ def _title(title: str, keys: list[tuple[str, tuple[int, int, int]]]) -> str:
     parts = [f"<b>{title}</b>"]
     parts += [f'<span style="color:{_hex(color)}">━ {label}</span>' for label, color in keys]
     return "&nbsp;&nbsp;&nbsp;".join(parts)
+
+
+def debiased_ema(
+    values: np.ndarray, weight: float, state: tuple[float, int] = (0.0, 0)
+) -> tuple[np.ndarray, tuple[float, int]]:
+    """TensorBoard's smoothing: an EMA from 0, divided by 1 - weight^n so the first points are
+    not pulled towards 0. `state` (last EMA, points so far) continues an earlier call; returns
+    the smoothed values and the state after them."""
+    last, count = state
+    out = np.empty(len(values), dtype=np.float64)
+    keep = 1.0 - weight
+    for i, value in enumerate(values.tolist()):
+        last = last * weight + keep * value
+        count += 1
+        debias = 1.0 - weight**count
+        out[i] = last / debias if debias > 0 else value
+    return out, (last, count)
 
 
 def peak_envelope(x: np.ndarray, y: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
@@ -110,17 +159,25 @@ def _blend(color: QColor, background: tuple[int, int, int]) -> QColor:
     )
 
 
-class GridAxis(pg.AxisItem):
+class GridAxis(PlainAxis):
     """An axis whose grid lines are opaque, in the color they would blend to on the plot's
     background, and drawn under the curves instead of over them.
 
     Qt's raster engine blends a semi-transparent line pixel by pixel, about ten times the cost
     of an opaque one: the translucent grid was most of the paint of a frame. The picture is the
     same but for the pixels where a grid line crosses a curve (the curve now stays on top).
+
+    Its numbers read as PlainAxis's do.
     """
 
-    def __init__(self, *args: Any, background: tuple[int, int, int] = BACKGROUND, **kwargs: Any):
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        *args: Any,
+        background: tuple[int, int, int] = BACKGROUND,
+        integer: bool = False,
+        **kwargs: Any,
+    ):
+        super().__init__(*args, integer=integer, **kwargs)
         self.background = background
 
     def generateDrawSpecs(self, p: Any) -> Any:
@@ -199,7 +256,8 @@ class GrowingArray:
 
 
 class Series:
-    """One curve and its data."""
+    """One curve and its data; smoothed (`set_smoothing`), the curve draws the debiased EMA of
+    the data and `raw_curve` (faint) the data itself."""
 
     def __init__(
         self,
@@ -208,9 +266,14 @@ class Series:
         *,
         positive: bool = False,
         plot_item: pg.PlotItem | None = None,
+        raw_curve: pg.PlotDataItem | None = None,
     ) -> None:
         self.key = key
         self.curve = curve
+        self.raw_curve = raw_curve
+        self.smoothing = 0.0
+        self.smooth = GrowingArray()
+        self._ema: tuple[float, int] = (0.0, 0)
         self.plot_item = plot_item  # whose clip-to-view and downsampling settings apply
         self.positive = positive  # log axis: only values > 0 can be drawn
         self.x = GrowingArray()
@@ -226,30 +289,56 @@ class Series:
         if len(epochs):
             self.x.extend(epochs)
             self.y.extend(values)
+            if self.smoothing > 0:
+                smoothed, self._ema = debiased_ema(np.asarray(values), self.smoothing, self._ema)
+                self.smooth.extend(smoothed)
             self.dirty = True
+
+    def set_smoothing(self, weight: float) -> None:
+        """Smooth with this EMA weight (0: the raw curve alone); recomputed over all points."""
+        if self.raw_curve is None or weight == self.smoothing:
+            return
+        self.smoothing = weight
+        self.smooth.clear()
+        self._ema = (0.0, 0)
+        if weight > 0:
+            smoothed, self._ema = debiased_ema(self.y.values, weight)
+            self.smooth.extend(smoothed)
+        self.dirty = True
 
     def clear(self) -> None:
         self.x.clear()
         self.y.clear()
+        self.smooth.clear()
+        self._ema = (0.0, 0)
         self.curve.setData([], [])
+        if self.raw_curve is not None:
+            self.raw_curve.setData([], [])
         self.shown = (np.empty(0), np.empty(0))
         self.enveloped = False
         self.dirty = False
 
     def draw(self, bins: int | None) -> None:
         """Hand the data to the curve: its peak envelope of `bins` runs, or (None) all of it."""
-        x, y = self.x.values, self.y.values
+        x, raw = self.x.values, self.y.values
+        smoothed = self.smoothing > 0
+        y = self.smooth.values if smoothed else raw
         self.shown = (x, y)
         enveloped = wants_envelope(len(x), bins)
-        if enveloped:
-            assert bins is not None
-            self.curve.setData(*peak_envelope(x, y, bins))
-            if not self.enveloped:
-                self._reduce_in_pyqtgraph(False)
-        else:
-            if self.enveloped:
-                self._reduce_in_pyqtgraph(True)
-            self.curve.setData(x, y)
+        if enveloped != self.enveloped:
+            self._reduce_in_pyqtgraph(not enveloped)
+        pairs = [(self.curve, y)]
+        if self.raw_curve is not None:
+            if smoothed:
+                pairs.append((self.raw_curve, raw))
+            else:
+                self.raw_curve.setData([], [])
+        for curve, values in pairs:
+            if enveloped:
+                assert bins is not None
+                curve.setData(*peak_envelope(x, values, bins))
+            else:
+                curve.setData(x, values)
         self.enveloped = enveloped
         self.dirty = False
 
@@ -260,8 +349,10 @@ class Series:
         item = self.plot_item
         clip = on and (item.clipToViewMode() if item is not None else True)
         ds, auto, method = item.downsampleMode() if item is not None else (1, True, "peak")
-        self.curve.setClipToView(clip)
-        self.curve.setDownsampling(ds if on else 1, auto and on, method)
+        for curve in (self.curve, self.raw_curve):
+            if curve is not None:
+                curve.setClipToView(clip)
+                curve.setDownsampling(ds if on else 1, auto and on, method)
 
     def value_at(self, epoch: float) -> float | None:
         xs = self.x.values
@@ -294,21 +385,25 @@ class _PlotHover(QObject):
 
 
 class TrainingPlots(QWidget):
-    """Three x-linked plots with a crosshair readout and a selected-epoch marker."""
+    """Three x-linked plots with a crosshair readout and a selected-epoch marker, a smoothing
+    slider and a log/linear button per plot."""
 
     epochClicked = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        prepare_exporters()  # Export… → SVG works; only the formats that can work are listed
         self.readout = QLabel("Hover over a plot to read values; click to select its epoch.")
         self.readout.setObjectName("crosshairReadout")
         self.readout.setAccessibleName("Crosshair readout")
         self.readout.setToolTip("Values at the epoch under the mouse pointer")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.colors: PlotColors = plot_colors()
         self._build_plots()
         self._build_series()
         self._build_lines()
+        self._build_controls()
         # The loss plot leads the x axis (the others are linked to it): while it auto-ranges,
         # curves get their envelopes; zoomed or panned, their full arrays.
         self.loss_plot.getPlotItem().vb.sigXRangeChanged.connect(self._on_x_range_changed)
@@ -320,6 +415,7 @@ class TrainingPlots(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
+        layout.addLayout(self.controls)
         layout.addWidget(self.readout)
         layout.addWidget(self.loss_plot, 2)
         layout.addWidget(self.metric_plot, 1)
@@ -328,44 +424,108 @@ class TrainingPlots(QWidget):
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_INTERVAL_MS)
         self._timer.timeout.connect(self.redraw)
+        self.set_smoothing(DEFAULT_SMOOTHING)
+        follow_theme(self, self._restyle)
+        self._show_empty_state(True)
 
     def _build_plots(self) -> None:
         """Loss (log y) over accuracy or R² over the learning rate, x-linked to the loss."""
-        self.loss_plot = self._make_plot("lossPlot", "Loss", "loss (log)")
-        self.metric_plot = self._make_plot("metricPlot", "Accuracy", "acc.")
+        self.loss_plot = self._make_plot("lossPlot", "Loss", "loss")
+        self.metric_plot = self._make_plot("metricPlot", "Accuracy", "accuracy")
         self.lr_plot = self._make_plot("lrPlot", "Learning rate", "lr")
-        self.loss_plot.getPlotItem().setLogMode(x=False, y=True)
         self.lr_plot.getPlotItem().setLabel("bottom", "epoch")
-        self.lr_plot.getPlotItem().getAxis("left").enableAutoSIPrefix(False)
         self.metric_plot.setXLink(self.loss_plot)
         self.lr_plot.setXLink(self.loss_plot)
         self._metric_kind = "accuracy"
         self.plots = [self.loss_plot, self.metric_plot, self.lr_plot]
+        self.empty_text = pg.TextItem(EMPTY_TEXT, anchor=(0.5, 0.5))
+        self.empty_text.setParentItem(self.loss_plot.getPlotItem().vb)  # in pixels, not data
+        self.loss_plot.getPlotItem().vb.sigResized.connect(self._place_empty_text)
 
     def _build_series(self) -> None:
-        """A curve per field of the engine's epoch curves that the plots show."""
-        train_pen = pg.mkPen(TRAIN_COLOR, width=2)
-        test_pen = pg.mkPen(TEST_COLOR, width=2)
+        """A curve per field of the engine's epoch curves that the plots show; the smoothed
+        ones with a faint raw curve behind."""
         self.series: dict[str, Series] = {}
         self._plot_of: dict[str, pg.PlotWidget] = {}
-        self._add_series("train_loss", self.loss_plot, train_pen, "train", positive=True)
-        self._add_series("test_loss", self.loss_plot, test_pen, "test", positive=True)
-        ema_pen = pg.mkPen(EMA_COLOR, width=1)
-        self._add_series("loss_ema", self.loss_plot, ema_pen, "step loss EMA", positive=True)
-        self._add_series("train_accuracy", self.metric_plot, train_pen, "train")
-        self._add_series("test_accuracy", self.metric_plot, test_pen, "test")
-        self._add_series("train_r2", self.metric_plot, train_pen, "train R²")
-        self._add_series("test_r2", self.metric_plot, test_pen, "test R²")
-        self._add_series("lr", self.lr_plot, pg.mkPen(LR_COLOR, width=2), "lr")
+        self._add_series("train_loss", self.loss_plot, TRAIN_COLOR, "train", positive=True)
+        self._add_series("test_loss", self.loss_plot, TEST_COLOR, "test", positive=True)
+        self._add_series(
+            "loss_ema", self.loss_plot, EMA_COLOR, "step loss EMA", positive=True, width=1
+        )
+        self._add_series("train_accuracy", self.metric_plot, TRAIN_COLOR, "train")
+        self._add_series("test_accuracy", self.metric_plot, TEST_COLOR, "test")
+        self._add_series("train_r2", self.metric_plot, TRAIN_COLOR, "train R²")
+        self._add_series("test_r2", self.metric_plot, TEST_COLOR, "test R²")
+        self._add_series("lr", self.lr_plot, LR_COLOR, "lr")
+
+    def _build_controls(self) -> None:
+        """The smoothing slider and the plots' log/linear buttons, above the plots."""
+        self.smoothing_slider = described(
+            QSlider(Qt.Orientation.Horizontal),
+            "Smoothing",
+            "Smooth the loss and accuracy curves (TensorBoard's debiased exponential moving "
+            "average, 0 to 0.99); the raw curve stays faint behind, the table keeps raw values",
+            object_name="smoothingSlider",
+        )
+        self.smoothing_slider.setRange(0, round(MAX_SMOOTHING * SMOOTHING_STEPS))
+        self.smoothing_slider.setMaximumWidth(180)
+        self.smoothing_value = QLabel()
+        self.smoothing_value.setObjectName("smoothingValue")
+        self.smoothing_value.setAccessibleName("Smoothing weight")
+        self.smoothing_slider.valueChanged.connect(self._on_smoothing_changed)
+        self.controls = QHBoxLayout()
+        self.controls.setContentsMargins(0, 0, 0, 0)
+        caption = QLabel("&Smoothing:")
+        caption.setBuddy(self.smoothing_slider)
+        self.controls.addWidget(caption)
+        self.controls.addWidget(self.smoothing_slider)
+        self.controls.addWidget(self.smoothing_value)
+        self.controls.addStretch(1)
+        self.controls.addWidget(QLabel("Log scale:"))
+        self.log_buttons: dict[str, QToolButton] = {}
+        for plot, text in (
+            (self.loss_plot, "Loss"),
+            (self.metric_plot, "Metric"),
+            (self.lr_plot, "LR"),
+        ):
+            self.controls.addWidget(self._log_button(plot, text))
+
+    def _log_button(self, plot: pg.PlotWidget, text: str) -> QToolButton:
+        """A checkable button that puts `plot`'s y axis on a log scale (and the plot's own
+        menu's Log Y box stays in step with it)."""
+        name = plot.objectName()
+        button = described(
+            QToolButton(),
+            f"{text} log scale",
+            f"Show the {plot.accessibleName().removesuffix(' plot').lower()} plot's y axis on a "
+            "log scale (unchecked: linear)",
+            object_name=name.removesuffix("Plot") + "LogButton",
+        )
+        button.setText(text)
+        button.setCheckable(True)
+        item = plot.getPlotItem()
+        button.setChecked(LOG_BY_DEFAULT[name])
+        item.setLogMode(x=False, y=LOG_BY_DEFAULT[name])
+        button.toggled.connect(lambda on: self._set_log(plot, on))
+        item.ctrl.logYCheck.toggled.connect(button.setChecked)
+        self.log_buttons[name] = button
+        return button
+
+    def _set_log(self, plot: pg.PlotWidget, on: bool) -> None:
+        plot.getPlotItem().setLogMode(y=on)
+        if plot is self.lr_plot:
+            self._fit_flat_lr()
+
+    def is_log(self, plot: pg.PlotWidget) -> bool:
+        return bool(plot.getPlotItem().ctrl.logYCheck.isChecked())
 
     def _build_lines(self) -> None:
         """Per plot, a dashed crosshair that follows the mouse and the selected epoch's marker."""
         self._cursors: dict[int, pg.InfiniteLine] = {}
         self._markers: dict[int, pg.InfiniteLine] = {}
-        cursor_pen = pg.mkPen((120, 120, 120), width=1, style=Qt.PenStyle.DashLine)
         marker_pen = pg.mkPen(MARKER_COLOR, width=2)
         for plot in self.plots:
-            cursor = pg.InfiniteLine(angle=90, movable=False, pen=cursor_pen)
+            cursor = pg.InfiniteLine(angle=90, movable=False, pen=self._cursor_pen())
             marker = pg.InfiniteLine(angle=90, movable=False, pen=marker_pen)
             for line in (cursor, marker):
                 line.setVisible(False)
@@ -373,35 +533,98 @@ class TrainingPlots(QWidget):
             self._cursors[id(plot)] = cursor
             self._markers[id(plot)] = marker
 
+    def _cursor_pen(self) -> QPen:
+        return pg.mkPen(self.colors.muted, width=1, style=Qt.PenStyle.DashLine)
+
     def _make_plot(self, name: str, title: str, y_label: str) -> pg.PlotWidget:
-        axes = {side: GridAxis(side, background=BACKGROUND) for side in ("left", "bottom")}
-        # Styled here, not via global config.
-        plot = pg.PlotWidget(self, background=BACKGROUND, axisItems=axes)
+        axes = {
+            "left": GridAxis("left", background=self.colors.rgb("background")),
+            "bottom": GridAxis("bottom", background=self.colors.rgb("background"), integer=True),
+        }
+        plot = pg.PlotWidget(self, axisItems=axes)
         plot.setObjectName(name)
         plot.setAccessibleName(f"{title} plot")
         plot.setToolTip(f"{title} per epoch. Drag to pan, wheel to zoom, click to select an epoch.")
         plot.setMinimumHeight(90)
         item = plot.getPlotItem()
-        for side in ("left", "bottom"):
-            axis = item.getAxis(side)
-            axis.setPen(pg.mkPen(FOREGROUND))
-            axis.setTextPen(pg.mkPen(FOREGROUND))
-        item.setTitle(_title(title, key_colors(name)), size="10pt", color=FOREGROUND)
+        item.setTitle(_title(title, key_colors(name)), size="10pt")
         item.setLabel("left", y_label)
         item.showGrid(x=True, y=True, alpha=0.25)
         for axis in axes.values():
             axis.setZValue(item.vb.zValue() - 1)  # the (opaque) grid goes under the curves
         item.setClipToView(True)
         item.setDownsampling(auto=True, mode="peak")
+        style_plot(plot, self.colors)
         return plot
 
     def _add_series(
-        self, key: str, plot: pg.PlotWidget, pen: Any, name: str, *, positive: bool = False
+        self,
+        key: str,
+        plot: pg.PlotWidget,
+        color: tuple[int, int, int],
+        name: str,
+        *,
+        positive: bool = False,
+        width: float = 2,
     ) -> None:
         item = plot.getPlotItem()
-        curve = item.plot([], [], pen=pen, name=name)
-        self.series[key] = Series(key, curve, positive=positive, plot_item=item)
+        raw = None
+        if key in SMOOTHED_KEYS:
+            raw = item.plot([], [], pen=pg.mkPen((*color, RAW_ALPHA), width=1))
+        curve = item.plot([], [], pen=pg.mkPen(color, width=width), name=name)
+        self.series[key] = Series(key, curve, positive=positive, plot_item=item, raw_curve=raw)
         self._plot_of[key] = plot
+
+    # ---- theme, smoothing, empty state -----------------------------------------------------
+    def _restyle(self) -> None:
+        """The palette changed: plots, grid, crosshairs and the empty text take its colours."""
+        self.colors = plot_colors()
+        for plot in self.plots:
+            style_plot(plot, self.colors)
+        for cursor in self._cursors.values():
+            cursor.setPen(self._cursor_pen())
+        self.empty_text.setColor(self.colors.foreground)
+
+    def set_smoothing(self, weight: float) -> None:
+        """Smooth the loss and metric curves with this EMA weight (0 to MAX_SMOOTHING)."""
+        weight = min(max(float(weight), 0.0), MAX_SMOOTHING)
+        steps = round(weight * SMOOTHING_STEPS)
+        if self.smoothing_slider.value() != steps:
+            self.smoothing_slider.setValue(steps)  # comes back through _on_smoothing_changed
+            return
+        self.smoothing_value.setText(f"{weight:.2f}")
+        for series in self.series.values():
+            series.set_smoothing(weight)
+        if any(series.dirty for series in self.series.values()):
+            self.redraw()
+
+    def smoothing(self) -> float:
+        return self.smoothing_slider.value() / SMOOTHING_STEPS
+
+    @Slot(int)
+    def _on_smoothing_changed(self, steps: int) -> None:
+        self.set_smoothing(steps / SMOOTHING_STEPS)
+
+    def is_empty(self) -> bool:
+        return not any(len(series.x) for series in self.series.values())
+
+    def _show_empty_state(self, empty: bool) -> None:
+        """Empty: no tick numbers, no grid, and a line saying how curves come; else the axes."""
+        self.empty_text.setVisible(empty)
+        self.empty_text.setColor(self.colors.foreground)
+        for plot in self.plots:
+            item = plot.getPlotItem()
+            for side in ("left", "bottom"):
+                axis = item.getAxis(side)
+                axis.setStyle(showValues=not empty)
+                axis.setTicks([[], []] if empty else None)  # empty: no made-up ticks
+            item.showGrid(x=not empty, y=not empty, alpha=0.25)
+        self._place_empty_text()
+
+    @Slot()
+    def _place_empty_text(self, *args: Any) -> None:
+        box = self.loss_plot.getPlotItem().vb
+        self.empty_text.setPos(box.width() / 2, box.height() / 2)
 
     # ---- data ------------------------------------------------------------------------------
     def add_rows(self, rows: Iterable[dict[str, Any]]) -> int:
@@ -410,9 +633,12 @@ class TrainingPlots(QWidget):
         epochs = curves["epoch"].astype(np.float64)
         if not len(epochs):
             return 0
+        was_empty = self.is_empty()
         for key, series in self.series.items():
             series.extend(*plottable_points(epochs, curves[key], series.positive))
         self._update_metric_kind()
+        if was_empty and not self.is_empty():
+            self._show_empty_state(False)
         if not self._timer.isActive():
             self._timer.start()
         return len(epochs)
@@ -428,6 +654,7 @@ class TrainingPlots(QWidget):
         self.clear_marker()
         self._metric_kind = ""
         self._update_metric_kind()
+        self._show_empty_state(True)
 
     def point_count(self, key: str = "train_loss") -> int:
         return len(self.series[key].x)
@@ -510,7 +737,8 @@ class TrainingPlots(QWidget):
         """A constant learning rate gets the range [0, 1.5 lr] instead of a tiny band."""
         values = self.series["lr"].y.values
         box = self.lr_plot.getPlotItem().vb
-        if len(values) and float(values.min()) == float(values.max()) > 0:
+        flat = len(values) and float(values.min()) == float(values.max()) > 0
+        if flat and not self.is_log(self.lr_plot):
             box.setYRange(0.0, float(values.max()) * 1.5, padding=0)
         elif not box.autoRangeEnabled()[1]:
             box.enableAutoRange(axis="y")
@@ -522,8 +750,9 @@ class TrainingPlots(QWidget):
             self._metric_kind = kind
             item = self.metric_plot.getPlotItem()
             title = "R²" if kind == "r2" else "Accuracy"
-            item.setTitle(_title(title, key_colors("metricPlot")), size="10pt", color=FOREGROUND)
-            item.setLabel("left", "R²" if kind == "r2" else "acc.")
+            color = self.colors.foreground.name()
+            item.setTitle(_title(title, key_colors("metricPlot")), size="10pt", color=color)
+            item.setLabel("left", "R²" if kind == "r2" else "accuracy")
             self.metric_plot.setAccessibleName(("R²" if kind == "r2" else "Accuracy") + " plot")
 
     # ---- epochs, crosshair and marker ------------------------------------------------------

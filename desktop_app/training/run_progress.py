@@ -13,8 +13,9 @@ from desktop_app.kit.widgets import described
 
 class RunProgress(QProgressBar):
     """Follows one run from `start` to `stop`, and ticks every second meanwhile so the time
-    elapsed moves even between epochs. The estimate counts this run's epochs only (a resumed
-    run starts part-way)."""
+    elapsed moves even between epochs. The time elapsed is the variant's: a resumed run counts
+    on from the time its earlier runs took. The estimate counts this run's epochs and time
+    only (a resumed run starts part-way), and goes when the run ends, however it ends."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -32,16 +33,19 @@ class RunProgress(QProgressBar):
         self._timer.timeout.connect(self.refresh)
         self._running = False
         self._started_at = 0.0
+        self._before = 0.0  # seconds the variant trained before this run (resumed)
         self._start_epoch = 0
         self.total = 0
         self.epochs_done = 0
         self._early = ""
 
-    def start(self, start_epoch: int, total: int) -> None:
-        """A run starts at `start_epoch` of `total` epochs."""
+    def start(self, start_epoch: int, total: int, elapsed_before: float = 0.0) -> None:
+        """A run starts at `start_epoch` of `total` epochs, after `elapsed_before` seconds of
+        training in earlier runs (a resume)."""
         self._running = True
         self._early = ""
         self._started_at = time.monotonic()
+        self._before = max(0.0, float(elapsed_before))
         self._start_epoch = self.epochs_done = start_epoch
         self.total = total
         self.refresh()
@@ -61,6 +65,15 @@ class RunProgress(QProgressBar):
         self._early = early
         self.refresh()
 
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    @property
+    def elapsed_before(self) -> float:
+        """Seconds the variant trained before this run (the clock counts on from them)."""
+        return self._before
+
     @Slot()
     def refresh(self) -> None:
         total = max(1, self.total)
@@ -68,7 +81,8 @@ class RunProgress(QProgressBar):
         self.setRange(0, total)
         self.setValue(total if self._early else done)
         elapsed = time.monotonic() - self._started_at if self._started_at else 0.0
-        text = f"{done} / {self.total} epochs · {format_duration(elapsed, clock=True)} elapsed"
+        shown = format_duration(self._before + elapsed, clock=True)
+        text = f"{done} / {self.total} epochs · {shown} elapsed"
         this_run = done - self._start_epoch
         if self._running and this_run > 0 and done < total:
             remaining = elapsed / this_run * (total - done)

@@ -42,8 +42,9 @@ from desktop_app.training.results_view import ResultsView
 from desktop_app.training.run_progress import RunProgress
 from desktop_app.training.run_queue import RunQueuePanel, RunRequest
 from engine import variants
+from engine.datasets.types import DatasetError, TargetColumnError
 from engine.discovery import summarise
-from engine.errors import ParameterError
+from engine.errors import ParameterError, TrainwrightError
 from engine.training.chronicle import is_epoch_end, read_chronicle
 from engine.variants import RunConfig, variant_dir
 
@@ -399,6 +400,7 @@ class TrainingTab(QWidget):
             self.config = None  # a user's family.py, importing in the background
             self._set_state("loading")
             self._update_actions()
+            self._clear_results()
             self.parameter_count.show_invalid("the family is still loading")
             return
         self.domain_form.clear_external_errors()
@@ -419,6 +421,8 @@ class TrainingTab(QWidget):
                 self.config = resolution.config
         except ParameterError as exc:
             self._show_field_errors({exc.field: exc.message})
+        except TrainwrightError as exc:  # written for users: by its field, as it is
+            self._show_field_errors({self._error_field(exc): str(exc)})
         except Exception as exc:
             self._resolve_error = f"{type(exc).__name__}: {exc}"
         self._refresh_error_area()
@@ -458,9 +462,22 @@ class TrainingTab(QWidget):
         for field, message in errors.items():
             form = next((f for f in self._forms() if f.has_field(field)), None)
             if form is None:
-                self._resolve_error = f"{field}: {message}"
+                self._resolve_error = f"{field}: {message}" if field else message
             elif field not in form.errors():  # a field's own parse error says it first
                 form.set_external_error(field, message)
+
+    def _error_field(self, exc: TrainwrightError) -> str:
+        """The field an engine error is about: a target column's, a dataset's, else the
+        error's own field (none: it goes to the error area)."""
+        candidates = [getattr(exc, "field", None)]
+        if isinstance(exc, TargetColumnError):
+            candidates.append("target")
+        if isinstance(exc, DatasetError):
+            candidates.append("dataset")
+        for name in candidates:
+            if name and any(form.has_field(name) for form in self._forms()):
+                return name
+        return ""
 
     def _forms(self) -> tuple[Any, Any]:
         return (self.domain_form, self.training_form)
@@ -480,6 +497,7 @@ class TrainingTab(QWidget):
         if config is None:
             self._set_state("invalid")
             self._update_actions()
+            self._clear_results()
             return
         name = config.variant
         self.variant_label.setText(name)
@@ -493,11 +511,11 @@ class TrainingTab(QWidget):
             state = self._disk_state(config)
         self._set_state(state)
         self._update_actions()
-        if (
-            not self.controller.busy
-            and state not in ("new", "queued")
-            and self._displayed != (config.family, name)
-        ):
+        if self.controller.busy or self._displayed == (config.family, name):
+            return  # a run's rows stay in view while it runs (the chronicle names its variant)
+        if state in ("new", "queued"):
+            self._clear_results()  # nothing stored: never another variant's rows
+        else:
             self._show_history(config.family, name)
 
     def _disk_state(self, config: RunConfig) -> str:
@@ -630,10 +648,15 @@ class TrainingTab(QWidget):
         if request.mode != "replay":
             self._displayed = (str(info.get("family")), str(info.get("variant")))
             self.results.show_rows(info.get("history") or [])
+            self.results.chronicle.set_shown(self._displayed[1])
         verb = {"replay": "Replaying", "resume": "Resuming"}.get(request.mode, "Training")
         self.status_label.setText(f"{verb} {info.get('variant', request.variant)}…")
         progress = self.progress_bar
-        progress.start(int(info.get("start_epoch", 0)), int(info.get("total_epochs", 0)))
+        progress.start(
+            int(info.get("start_epoch", 0)),
+            int(info.get("total_epochs", 0)),
+            float(info.get("elapsed_s") or 0.0),
+        )
         self._refresh_variant_state()
 
     @Slot(object)
@@ -700,6 +723,17 @@ class TrainingTab(QWidget):
             self._refresh_variant_state()
 
     # ---- history, table and plot links -----------------------------------------------------
+    def _clear_results(self) -> None:
+        """Empty the plots and the table (the forms name no stored variant), unless a run is
+        showing there: its rows stay while it runs."""
+        if self.controller.busy or self._displayed is None:
+            return
+        self._displayed = None
+        self.results.chronicle.clear()
+        if self.results.plots_made:
+            self.results.plots.clear()
+        self.results.chronicle.set_shown("")
+
     def _show_history(self, family: str, name: str) -> None:
         """Show an existing variant's chronicle (read on the GUI thread: small files only)."""
         path = variants.chronicle_path(variant_dir(self.workspace.home, family, name))
@@ -708,6 +742,7 @@ class TrainingTab(QWidget):
             if size > HISTORY_PREVIEW_BYTES:
                 self._displayed = (family, name)
                 self.results.clear()
+                self.results.chronicle.set_shown(name)
                 self.status_label.setText(
                     f"{name}: its chronicle ({size / 2**20:.0f} MB) is too large to preview "
                     "here; the Analysis tab shows its curves."
@@ -719,6 +754,7 @@ class TrainingTab(QWidget):
             return
         self._displayed = (family, name)
         self.results.show_rows(rows)
+        self.results.chronicle.set_shown(name)
         self._update_actions()
 
     @Slot()
