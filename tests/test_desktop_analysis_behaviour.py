@@ -118,8 +118,9 @@ def test_a_running_replay_keeps_saying_so_when_another_variant_is_selected(
     tab.select_variants([first])
     tab.replay()
     tab.select_variants([second])
-    if tab._replay_path is not None:  # still running: its progress stays
-        assert tab.replay_label.text() == f"Replaying {first}…"
+    # No event has been processed since Replay: the run cannot have reported its end yet.
+    assert tab._replay_path is not None
+    assert tab.replay_label.text() == f"Replaying {first}…"  # still running: its progress stays
     qtbot.waitUntil(lambda: tab.replay_result is not None, timeout=TIMEOUT_MS)
     assert first in tab.replay_label.text()  # the verdict names its variant
     tab.select_variants([first])

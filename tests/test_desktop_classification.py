@@ -117,6 +117,7 @@ def test_misclassified_rows_of_a_table_and_refusals(trained_home, tmp_path):
     epoch_two = next(c for c in metadata(iris).checkpoints if c.file == "weights_e0000002.pt")
     confusion = np.asarray(epoch_two.confusion)
     assert report.wrong == confusion.sum() - np.trace(confusion)
+    assert report.items
     assert all(item.image is None for item in report.items)
     with pytest.raises(CheckpointError, match=r"no weights checkpoint named nope\.pt"):
         find_misclassified(workspace, iris.name, "nope.pt")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal, Slot
+from PySide6.QtCore import QModelIndex, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -66,6 +66,7 @@ from desktop_app.kit.widgets import (
     filter_bar,
     filter_edit,
     group,
+    select_source_row,
     sortable_table,
     text_label,
 )
@@ -306,19 +307,14 @@ class DatasetsTab(QWidget):
 
     def select_dataset(self, dataset_id: str) -> bool:
         """Select a dataset's row (clearing a filter that hides it); False if not listed."""
-        row = self.model.row_of(dataset_id)
-        if row < 0:
-            return False
-        index = self.proxy.mapFromSource(self.model.index(row, 0))
-        if not index.isValid():
-            self.filter_edit.clear()
-            self.origin_filter.setCurrentIndex(0)
-            self.kind_filter.setCurrentIndex(0)
-            index = self.proxy.mapFromSource(self.model.index(row, 0))
-        flags = QItemSelectionModel.SelectionFlag
-        self.table.selectionModel().setCurrentIndex(index, flags.ClearAndSelect | flags.Rows)
-        self.table.scrollTo(index)
-        return True
+        return select_source_row(
+            self.table, self.proxy, self.model.row_of(dataset_id), self._clear_filters
+        )
+
+    def _clear_filters(self) -> None:
+        self.filter_edit.clear()
+        self.origin_filter.setCurrentIndex(0)
+        self.kind_filter.setCurrentIndex(0)
 
     @Slot()
     def shutdown(self) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -40,6 +40,7 @@ from desktop_app.kit.widgets import (
     filter_bar,
     filter_edit,
     group,
+    select_source_row,
     selectable,
     sortable_table,
 )
@@ -265,19 +266,14 @@ class JobsTab(QWidget):
 
     def select_job(self, job_id: int) -> bool:
         """Select a job's row (clearing filters that hide it); False if it is not listed."""
-        row = self.model.row_of(job_id)
-        if row < 0:
-            return False
-        index = self.proxy.mapFromSource(self.model.index(row, 0))
-        if not index.isValid():
-            self.filter_edit.clear()
-            self.status_filter.setCurrentIndex(0)
-            self.kind_filter.setCurrentIndex(0)
-            index = self.proxy.mapFromSource(self.model.index(row, 0))
-        flags = QItemSelectionModel.SelectionFlag
-        self.table.selectionModel().setCurrentIndex(index, flags.ClearAndSelect | flags.Rows)
-        self.table.scrollTo(index)
-        return True
+        return select_source_row(
+            self.table, self.proxy, self.model.row_of(job_id), self._clear_filters
+        )
+
+    def _clear_filters(self) -> None:
+        self.filter_edit.clear()
+        self.status_filter.setCurrentIndex(0)
+        self.kind_filter.setCurrentIndex(0)
 
     def show_interrupted(self, jobs: list[Any]) -> None:
         """Jobs found interrupted when the window opened: say so above the table."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QAbstractItemModel, QSize, Qt
+from PySide6.QtCore import QAbstractItemModel, QItemSelectionModel, QSize, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -127,6 +127,24 @@ def sortable_table(
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     table.horizontalHeader().setStretchLastSection(True)
     return table
+
+
+def select_source_row(
+    table: QTableView, proxy: Any, row: int, clear_filters: Callable[[], None]
+) -> bool:
+    """Make the source model's `row` the one selected and current row of `table` (shown
+    through `proxy`), clearing the filters first when they hide it; False when `row` < 0."""
+    if row < 0:
+        return False
+    source = proxy.sourceModel()
+    index = proxy.mapFromSource(source.index(row, 0))
+    if not index.isValid():
+        clear_filters()
+        index = proxy.mapFromSource(source.index(row, 0))
+    flags = QItemSelectionModel.SelectionFlag
+    table.selectionModel().setCurrentIndex(index, flags.ClearAndSelect | flags.Rows)
+    table.scrollTo(index)
+    return True
 
 
 def group(title: str, content: QWidget, object_name: str | None = None) -> QGroupBox:

@@ -54,6 +54,16 @@ class FamilyBase:
         """Training defaults for these domain parameters (a dataset may bring its own)."""
         return dict(self.spec.training_defaults)
 
+    def with_dataset_defaults(self, defaults: Any) -> dict[str, Any]:
+        """The spec's training defaults with a dataset's epochs, lr and batch size over them
+        (for a family whose good hyperparameters depend on its data)."""
+        return {
+            **self.spec.training_defaults,
+            "epochs": defaults.epochs,
+            "lr": defaults.lr,
+            "batch_size": defaults.batch_size,
+        }
+
     def defaults_source(self, params: dict[str, Any]) -> str:
         """What `training_defaults` took its values from, in words ("dataset two_moons")."""
         return ""

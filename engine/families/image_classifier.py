@@ -127,12 +127,7 @@ class ImageClassifierFamily(FamilyBase):
         defaults = CNN_DEFAULTS.get(params["dataset"]) or dataset_defaults(
             params["dataset"], self.home
         )
-        return {
-            **self.spec.training_defaults,
-            "epochs": defaults.epochs,
-            "lr": defaults.lr,
-            "batch_size": defaults.batch_size,
-        }
+        return self.with_dataset_defaults(defaults)
 
     def defaults_source(self, params: dict[str, Any]) -> str:
         return f"dataset {params['dataset']}"

@@ -49,13 +49,7 @@ class MLPFamily(FamilyBase):
         return self._source(params).info.task_type
 
     def training_defaults(self, params: dict[str, Any]) -> dict[str, Any]:
-        defaults = dataset_defaults(params["dataset"], self.home)
-        return {
-            **self.spec.training_defaults,
-            "epochs": defaults.epochs,
-            "lr": defaults.lr,
-            "batch_size": defaults.batch_size,
-        }
+        return self.with_dataset_defaults(dataset_defaults(params["dataset"], self.home))
 
     def defaults_source(self, params: dict[str, Any]) -> str:
         return f"dataset {params['dataset']}"
