@@ -18,6 +18,7 @@ from engine.cli import (
     CancelOnSigint,
     ProgressPrinter,
     _Parser,
+    _print_json,
     add_parameter_options,
     train_request,
     warn_once,
@@ -397,10 +398,6 @@ def _table(header: list[str], rows: list[list[str]]) -> None:
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]
     for row in [header, *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-
-
-def _print_json(obj: Any) -> None:
-    print(json.dumps(obj, indent=2, default=str))
 
 
 __all__ = ["job_json", "open_store", "register"]

@@ -32,8 +32,6 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-TABS = ("training", "analysis", "sweeps", "datasets", "jobs")
-
 
 # ---- the display ---------------------------------------------------------------------------
 def _x_answers(display: str) -> bool:

@@ -198,10 +198,6 @@ class JobFilterProxy(AttributeFilterProxy):
     def set_text(self, text: str) -> None:
         self._set_criterion("_text", text.strip().casefold())
 
-    @property
-    def filtering(self) -> bool:
-        return bool(self._status or self._kind or self._text)
-
     def accepts(self, item: Any, source_row: int, source_parent: Index) -> bool:
         if self._status is not None and item.status != self._status:
             return False

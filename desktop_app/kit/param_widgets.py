@@ -60,10 +60,6 @@ class _SpecRange:
         bound = min(INT_MAX, 10 ** (digits + 1) - 1)
         self.setRange(-bound, bound)  # type: ignore[attr-defined]
 
-    @property
-    def spec_bounds(self) -> tuple[float, float]:
-        return self._low, self._high
-
     def specialValueText(self) -> str:
         return self._zero_label
 

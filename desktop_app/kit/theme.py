@@ -24,7 +24,6 @@ from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QStyleFactory, QWidget
 
 THEMES = ("system", "light", "dark")
-THEME_LABELS = {"system": "System", "light": "Light", "dark": "Dark"}
 
 # Okabe & Ito (2008), "Color Universal Design": told apart with every common colour-vision
 # deficiency. Black is left out (it is the light theme's text); yellow comes last (it reads

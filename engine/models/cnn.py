@@ -18,7 +18,6 @@ from torch import nn
 
 CnnActivation = Literal["relu", "gelu", "silu", "tanh"]
 Pooling = Literal["max", "avg"]
-RESNET_DEPTHS = (8, 14, 20)
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,

@@ -8,13 +8,12 @@ transforms are vectorised over the batch: no Python loop over images.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 import torch.nn.functional as F
 
+from engine.families.base import BatchAugment
+
 AUGMENTATIONS = ("none", "flip", "crop_flip")
-BatchAugment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
 def crop_padding(size: int) -> int:

@@ -173,9 +173,10 @@ def prune_full_checkpoints(
 ) -> None:
     """Keep the `keep` newest full checkpoints, and the newest one `protect` accepts (a retry's
     anchor, which Stop, timeout and autosave checkpoints written after it must not push out)."""
-    older = full_checkpoints(directory)[keep:]
+    found = full_checkpoints(directory)
+    older = found[keep:]
     if protect is not None:
-        anchor = next((path for path in full_checkpoints(directory) if protect(path)), None)
+        anchor = next((path for path in found if protect(path)), None)
         older = [path for path in older if path != anchor]
     for path in older:
         path.unlink(missing_ok=True)
