@@ -18,6 +18,30 @@ def trainwright_home(tmp_path, monkeypatch):
     return home
 
 
+QT_FIXTURES = {"qtbot", "qapp"}
+
+
+@pytest.fixture(autouse=True)
+def gui_thread_garbage_collection(request):
+    """In a Qt test, Python's cyclic garbage collector runs on the GUI thread only, as it does
+    while the app's window is open (desktop_app.kit.gui_gc); at the end, what the test left is
+    collected here. Otherwise a task's thread may start a collection that destroys an earlier
+    test's widgets off the GUI thread: a crash, or a deadlock between the GIL and Qt's locks that
+    no timeout can interrupt (seen once in CI, in the Analysis tab's tests)."""
+    if QT_FIXTURES.isdisjoint(request.fixturenames) or request.node.get_closest_marker(
+        "window_gc"
+    ):
+        yield
+        return
+    from desktop_app.kit.gui_gc import GuiThreadGarbageCollector
+
+    GuiThreadGarbageCollector.acquire()
+    try:
+        yield
+    finally:
+        GuiThreadGarbageCollector.release()
+
+
 @pytest.fixture
 def workspace(trainwright_home):
     from engine.workspace import Workspace

@@ -190,6 +190,7 @@ def test_an_exception_in_the_worker_becomes_a_failed_run(qtbot, controllers, tra
     assert sum(batches) == 500
 
 
+@pytest.mark.window_gc
 def test_garbage_is_collected_on_the_gui_thread_while_a_window_is_open(qtbot, workspace):
     import gc
 
