@@ -28,9 +28,7 @@ def gui_thread_garbage_collection(request):
     collected here. Otherwise a task's thread may start a collection that destroys an earlier
     test's widgets off the GUI thread: a crash, or a deadlock between the GIL and Qt's locks that
     no timeout can interrupt (seen once in CI, in the Analysis tab's tests)."""
-    if QT_FIXTURES.isdisjoint(request.fixturenames) or request.node.get_closest_marker(
-        "window_gc"
-    ):
+    if QT_FIXTURES.isdisjoint(request.fixturenames) or request.node.get_closest_marker("window_gc"):
         yield
         return
     from desktop_app.kit.gui_gc import GuiThreadGarbageCollector
