@@ -515,12 +515,12 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.training_tab)
         self.training_tab.request_resume(variant)
 
-    @Slot(str, str)
-    def _on_train_requested(self, dataset: str, target: str) -> None:
+    @Slot(str, str, str)
+    def _on_train_requested(self, dataset: str, kind: str, target: str) -> None:
         """The Datasets tab's Train on this: the Training tab, the family for the dataset's
         kind (MLP for a table, image classifier for images), that dataset (and target)."""
         self.tabs.setCurrentWidget(self.training_tab)
-        family = self.training_tab.use_dataset(dataset, target or None)
+        family = self.training_tab.use_dataset(dataset, kind, target or None)
         if family is None:
             self.status_bar.showMessage(
                 f"No family for this kind of dataset is available: cannot train on {dataset}",

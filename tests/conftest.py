@@ -19,6 +19,13 @@ def trainwright_home(tmp_path, monkeypatch):
 
 
 QT_FIXTURES = {"qtbot", "qapp"}
+KEPT_WINDOWS = pytest.StashKey[list]()
+
+
+def _guards_garbage(item: pytest.Item) -> bool:
+    return not QT_FIXTURES.isdisjoint(getattr(item, "fixturenames", ())) and (
+        item.get_closest_marker("window_gc") is None
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +35,7 @@ def gui_thread_garbage_collection(request):
     collected here. Otherwise a task's thread may start a collection that destroys an earlier
     test's widgets off the GUI thread: a crash, or a deadlock between the GIL and Qt's locks that
     no timeout can interrupt (seen once in CI, in the Analysis tab's tests)."""
-    if QT_FIXTURES.isdisjoint(request.fixturenames) or request.node.get_closest_marker("window_gc"):
+    if not _guards_garbage(request.node):
         yield
         return
     from desktop_app.kit.gui_gc import GuiThreadGarbageCollector
@@ -37,7 +44,24 @@ def gui_thread_garbage_collection(request):
     try:
         yield
     finally:
+        if KEPT_WINDOWS in request.node.stash:
+            del request.node.stash[KEPT_WINDOWS]  # qtbot has closed them by now
         GuiThreadGarbageCollector.release()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem):
+    """The windows a Qt test leaves open stay referenced until its teardown closes them. A test's
+    locals go when it returns; a window that only they held would otherwise be collected while
+    still shown (pytest-qt processes events right after the test), and Qt would paint and signal
+    into a Python object already cleared ("'MainWindow' object has no attribute 'tabs'")."""
+    try:
+        return (yield)
+    finally:
+        if _guards_garbage(pyfuncitem):
+            from PySide6.QtWidgets import QApplication
+
+            pyfuncitem.stash[KEPT_WINDOWS] = list(QApplication.topLevelWidgets())
 
 
 @pytest.fixture

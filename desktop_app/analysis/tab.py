@@ -36,6 +36,7 @@ from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
+    QLabel,
     QLayout,
     QMenu,
     QMessageBox,
@@ -61,7 +62,7 @@ from desktop_app.analysis.variant_model import (
     scan_variants,
 )
 from desktop_app.analysis.workers import AnalysisTask, ReplayTask, ScanTask, VerifyTask
-from desktop_app.kit.curve_plots import CurveOverlay
+from desktop_app.kit.curve_plots import NO_SELECTION_TEXT, CurveOverlay
 from desktop_app.kit.curves import CurveLoader, file_key, remember
 from desktop_app.kit.family_combo import FamilyCombo
 from desktop_app.kit.tasks import TaskRunner
@@ -83,6 +84,11 @@ ANALYSIS_CACHE_SIZE = 16
 SCAN_DELAY_MS = 500  # a change on disk is listed this long after it (changes in between too)
 LIVE_POLL_MS = 1000  # while a listed variant trains: how often its epochs are read again
 LIVE_CURVES_S = 5.0  # a training variant's curves are read again at most this often
+NO_VARIANTS_TEXT = (
+    "No variants yet. Train one on the Training tab (or with <code>trainwright train</code>); "
+    "it appears here as it runs."
+)
+NO_CURVES_TEXT = "The curves of the variants you select show here."
 
 
 class AnalysisTab(QWidget):
@@ -154,6 +160,7 @@ class AnalysisTab(QWidget):
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.addLayout(self._build_filters())
         top_layout.addWidget(self._build_table(), 1)
+        top_layout.addWidget(self._build_no_variants_label(), 1)
         top_layout.addLayout(self._build_actions())
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
@@ -195,6 +202,20 @@ class AnalysisTab(QWidget):
         )
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         return self.table
+
+    def _build_no_variants_label(self) -> QLabel:
+        """Where the table is while the data home has no variant at all (first launch): a
+        sentence saying how one comes, rather than an empty table."""
+        self.no_variants_label = text_label(
+            "noVariantsLabel",
+            "No variants",
+            "The data home has no trained variant yet",
+            NO_VARIANTS_TEXT,
+        )
+        self.no_variants_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.no_variants_label.setWordWrap(True)
+        self.no_variants_label.setVisible(False)
+        return self.no_variants_label
 
     def _build_actions(self) -> QLayout:
         """The actions on the selected variants (also the context menu), as buttons."""
@@ -367,7 +388,16 @@ class AnalysisTab(QWidget):
             self._refreshing = False
         self.table.resizeColumnsToContents()
         self._update_parameter_columns()
+        self._show_empty_state()
         self._on_selection_changed()
+
+    def _show_empty_state(self) -> None:
+        """No variant at all: the sentence instead of the table, and the plots say so too;
+        it goes as soon as a scan lists one (the folder is followed live)."""
+        none = not self.model.summaries()
+        self.no_variants_label.setVisible(none)
+        self.table.setVisible(not none)
+        self.curve_overlay.set_empty_text(NO_CURVES_TEXT if none else NO_SELECTION_TEXT)
 
     # ---- following the variants folder -------------------------------------------------------
     @property

@@ -89,7 +89,8 @@ TRAIN_TIP = (
 class DatasetsTab(QWidget):
     """The dataset library: list, import, preview, rename, delete, train on."""
 
-    trainRequested = Signal(str, str)  # dataset id, target column ("": the dataset's own)
+    # dataset id, its kind ("tabular" or "images"), target column ("": the dataset's own)
+    trainRequested = Signal(str, str, str)
     statusMessage = Signal(str)
 
     def __init__(self, workspace: Any, parent: QWidget | None = None) -> None:
@@ -682,8 +683,8 @@ class DatasetsTab(QWidget):
 
     @Slot()
     def train_selected(self) -> None:
-        """Ask the main window to train the MLP on the selected dataset (with the target
-        column picked in its preview)."""
+        """Ask the main window to train on the selected dataset: the family for its kind, and
+        for a table the target column picked in its preview."""
         row = self.selected_dataset()
         if row is None or not row.ready:
             return
@@ -691,7 +692,7 @@ class DatasetsTab(QWidget):
         if row.imported and row.kind == "tabular":
             picked = self._targets.get(row.id)
             target = picked if picked and picked != row.target else ""
-        self.trainRequested.emit(row.id, target)
+        self.trainRequested.emit(row.id, row.kind, target)
 
     # ---- dialogs ---------------------------------------------------------------------------
     def _ask(self, title: str, question: str) -> bool:

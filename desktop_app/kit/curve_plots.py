@@ -1,6 +1,7 @@
 """Loss and accuracy (or R²) curves of several variants, overlaid, one colour per variant
 (Okabe–Ito), with legends below the plots that name what differs between the variants'
-configs (`lr=0.01, hidden_dim=64`) rather than their hashed names.
+configs (`lr=0.01, hidden_dim=64`) rather than their hashed names. What x counts is the
+user's choice, as in TensorBoard: epoch, step, relative or wall time (desktop_app.kit.x_axis).
 
 Every plot made here (`overlay_plot`, also the Analyses and Classification pages') follows the
 window's theme, scales no axis with an SI prefix and writes log ticks as plain numbers.
@@ -18,12 +19,22 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QSplitter, QWidget
+from PySide6.QtCore import QSignalBlocker, Qt, Slot
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSplitter, QVBoxLayout, QWidget
 
 from desktop_app.kit.plot_export import prepare_exporters
-from desktop_app.kit.theme import follow_theme, series_color, style_plot
-from desktop_app.kit.widgets import described
+from desktop_app.kit.theme import follow_theme, plot_colors, series_color, style_plot
+from desktop_app.kit.widgets import described, text_label
+from desktop_app.kit.x_axis import (
+    TIME_MODES,
+    X_AXIS_TITLES,
+    X_MODE_NAMES,
+    X_MODE_TIP,
+    X_MODES,
+    time_tick_spacing,
+    time_tick_strings,
+    x_values,
+)
 
 TRAIN_STYLE = Qt.PenStyle.SolidLine
 TEST_STYLE = Qt.PenStyle.DashLine
@@ -31,6 +42,8 @@ MAX_LEGEND_KEYS = 4  # differing config keys named in a legend entry
 LOG_LABELS_ALL = 6  # a log axis with more ticks labels only …
 LOG_LABELLED = (1.0, 2.0, 5.0, 10.0)  # … these mantissas
 IGNORED_KEYS = ("variant", "config_hash", "data.sha256")  # differ with everything else
+NO_SELECTION_TEXT = "Select variants to compare their curves."
+NO_TIMES_NOTE = "(no times recorded)"  # a variant from before rows had timestamps, on a time axis
 
 
 def plain_number(value: float) -> str:
@@ -43,21 +56,39 @@ def plain_number(value: float) -> str:
 class PlainAxis(pg.AxisItem):
     """An axis whose numbers are never scaled with an SI prefix ("(x0.001)"), whose log ticks
     read as plain numbers (0.1, 0.3, 1 rather than 10⁻¹, 3·10⁻¹), and, `integer` (epochs,
-    steps), with no ticks between whole numbers."""
+    steps), with no ticks between whole numbers. An x axis can count time instead
+    (`set_x_mode`): ticks on whole seconds, minutes or hours, read as durations or clock times."""
 
     def __init__(self, *args: Any, integer: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.integer = integer
+        self.time_mode: str | None = None  # "relative" or "wall": a time axis
         self.enableAutoSIPrefix(False)
         if integer:
             self.setStyle(maxTextLevel=0)  # numbers on the major ticks only: 5, 10, 15
 
+    def set_x_mode(self, mode: str) -> None:
+        """Count epochs or steps (whole numbers), or time (one of desktop_app.kit.x_axis's
+        X_MODES)."""
+        self.integer = mode in ("epoch", "step")
+        self.time_mode = mode if mode in TIME_MODES else None
+        self.setStyle(maxTextLevel=0 if self.integer or self.time_mode else 2)
+        self.picture = None
+        self.update()
+
     def tickSpacing(self, minVal: float, maxVal: float, size: float) -> Any:
+        if self.time_mode is not None and not self.logMode:
+            return time_tick_spacing(maxVal - minVal, size)
         levels = super().tickSpacing(minVal, maxVal, size)
         if not self.integer or self.logMode or not levels:
             return levels
         whole = [(spacing, offset) for spacing, offset in levels if spacing >= 1.0]
         return whole or [(1.0, 0.0)]
+
+    def tickStrings(self, values: Any, scale: float, spacing: float) -> list[str]:
+        if self.time_mode is not None and not self.logMode:
+            return time_tick_strings(self.time_mode, values, spacing)
+        return super().tickStrings(values, scale, spacing)
 
     def logTickStrings(self, values: Any, scale: float, spacing: float) -> list[str]:
         """Plain numbers; over more than a few ticks, only 1, 2 and 5 times a power of ten
@@ -148,9 +179,11 @@ def _short_value(value: Any) -> str:
 
 
 def finite(x: np.ndarray, y: Any, positive: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """The points whose y is finite (and > 0 for a log axis)."""
+    """The points whose x and y are finite (and y > 0 for a log axis): an x is NaN where the
+    chosen axis is unknown, e.g. time in a chronicle written before rows had timestamps."""
+    x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    mask = np.isfinite(y) & (y > 0 if positive else True)
+    mask = np.isfinite(x) & np.isfinite(y) & (y > 0 if positive else True)
     return x[mask], y[mask]
 
 
@@ -180,14 +213,25 @@ def legend_below(plot: pg.PlotWidget) -> pg.LegendItem:
     return legend
 
 
-class CurveOverlay(QSplitter):
-    """A loss plot (log scale) beside an accuracy / R² plot, x-linked, each with a legend;
-    `draw` puts one colour per variant in both, train solid and test dashed."""
+class CurveOverlay(QWidget):
+    """A loss plot (log scale) beside an accuracy / R² plot (in a splitter), x-linked, each
+    with a legend, under a choice of what x counts (`x_axis_combo`: epoch, step, relative or
+    wall time); `draw` puts one colour per variant in both, train solid and test dashed.
+
+    The x-axis choice sits in the overlay itself so that both owners (the Analysis tab's
+    Curves page, the Sweeps panel) get it without toolbars of their own. While nothing is
+    drawn the plots show no made-up ticks (0…1), only `empty_text` saying how curves come."""
 
     def __init__(
-        self, loss_name: str, metric_name: str, subject: str, parent: QWidget | None = None
+        self,
+        loss_name: str,
+        metric_name: str,
+        subject: str,
+        parent: QWidget | None = None,
+        *,
+        empty_text: str = NO_SELECTION_TEXT,
     ) -> None:
-        super().__init__(Qt.Orientation.Horizontal, parent)
+        super().__init__(parent)
         self.loss_plot = overlay_plot(
             loss_name, "Loss", f"Train (solid) and test (dashed) loss {subject}, log scale", "loss"
         )
@@ -198,45 +242,160 @@ class CurveOverlay(QSplitter):
             f"Train (solid) and test (dashed) accuracy, or R² for regression, {subject}",
             "accuracy / R²",
         )
-        for plot in (self.loss_plot, self.metric_plot):
+        for plot in self.plots:
             item = plot.getPlotItem()
             legend_below(plot)
             item.setDownsampling(auto=True, mode="peak")
             item.setClipToView(True)
         self.metric_plot.setXLink(self.loss_plot)
-        self.addWidget(self.loss_plot)
-        self.addWidget(self.metric_plot)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.loss_plot)
+        self.splitter.addWidget(self.metric_plot)
+        self.x_axis_combo = self._build_x_axis_combo(loss_name)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(self._x_axis_row(loss_name))
+        layout.addWidget(self.splitter, 1)
         self.curve_items: dict[str, list[pg.PlotDataItem]] = {}
-        self.legend_names: dict[str, str] = {}
+        self.legend_names: dict[str, str] = {}  # the legend entry shown, by variant directory
+        self._entries: list[tuple[str, dict[str, Any]]] = []
+        self._x_mode = "epoch"
+        self._build_empty_text(empty_text)
+        self._show_empty_state(True)
+
+    @property
+    def plots(self) -> tuple[pg.PlotWidget, pg.PlotWidget]:
+        return self.loss_plot, self.metric_plot
+
+    def _build_x_axis_combo(self, loss_name: str) -> QComboBox:
+        """The x-axis choice; its object name follows the plots' so that two overlays (the
+        Analysis tab's, the Sweeps panel's) can be told apart."""
+        combo = described(QComboBox(), "X axis", X_MODE_TIP, object_name=f"{loss_name}XAxis")
+        for mode in X_MODES:
+            combo.addItem(X_MODE_NAMES[mode], mode)
+        combo.currentIndexChanged.connect(self._on_x_mode_chosen)
+        return combo
+
+    def _x_axis_row(self, loss_name: str) -> QHBoxLayout:
+        label = text_label(f"{loss_name}XAxisLabel", "X axis", X_MODE_TIP, "&X axis:")
+        label.setBuddy(self.x_axis_combo)
+        row = QHBoxLayout()
+        row.addWidget(label)
+        row.addWidget(self.x_axis_combo)
+        row.addStretch(1)
+        return row
+
+    def _build_empty_text(self, text: str) -> None:
+        """The sentence shown on the loss plot while nothing is drawn (placed in pixels)."""
+        self.empty_text = pg.TextItem(text, anchor=(0.5, 0.5))
+        box = self.loss_plot.getPlotItem().vb
+        self.empty_text.setParentItem(box)
+        box.sigResized.connect(self._place_empty_text)
+        follow_theme(self, lambda: self.empty_text.setColor(plot_colors().foreground))
+
+    # ---- public ----------------------------------------------------------------------------
+    def x_mode(self) -> str:
+        """What x counts: one of desktop_app.kit.x_axis's X_MODES."""
+        return self._x_mode
+
+    def set_x_mode(self, mode: str) -> None:
+        """Count x in `mode` (X_MODES) and draw the last curves again on that axis."""
+        if mode not in X_MODES:
+            raise ValueError(f"x axis: {mode!r} is not one of {', '.join(X_MODES)}")
+        self._x_mode = mode
+        with QSignalBlocker(self.x_axis_combo):
+            self.x_axis_combo.setCurrentIndex(self.x_axis_combo.findData(mode))
+        self._redraw()
+
+    def set_empty_text(self, text: str) -> None:
+        """What the plots say while nothing is drawn (the owner knows why nothing is)."""
+        self.empty_text.setText(text)
+        self._place_empty_text()
+
+    def is_empty(self) -> bool:
+        return not self._entries
 
     def draw(self, entries: list[tuple[str, dict[str, Any]]]) -> None:
         """Show exactly these (variant directory, curves), replacing what was drawn; a
         legend entry names what differs between the variants' configs (the curves' "config",
         as CurvesTask reads it)."""
+        self._entries = list(entries)
+        self._redraw()
+
+    # ---- drawing ---------------------------------------------------------------------------
+    @Slot(int)
+    def _on_x_mode_chosen(self, index: int) -> None:
+        mode = self.x_axis_combo.itemData(index)
+        if mode in X_MODES and mode != self._x_mode:
+            self.set_x_mode(mode)
+
+    def _redraw(self) -> None:
+        """Draw the last entries on the chosen x axis, then range the plots to them."""
         loss, metric = self.loss_plot.getPlotItem(), self.metric_plot.getPlotItem()
-        loss.clear()
-        metric.clear()
+        for item in (loss, metric):
+            item.clear()
+            item.legend.clear()  # also the notes, whose samples are not on the plot
         self.curve_items = {}
-        names = legend_labels({path: curves.get("config") for path, curves in entries})
-        self.legend_names = names
+        names = legend_labels({path: curves.get("config") for path, curves in self._entries})
+        self.legend_names = {}
         labels: set[str] = set()
-        for i, (path, curves) in enumerate(entries):
+        for i, (path, curves) in enumerate(self._entries):
             color = series_color(i)
+            xs = x_values(curves, self._x_mode)
             name = names[path]
-            epochs = np.asarray(curves["epoch"], dtype=np.float64)
-            items = _pair(loss, epochs, curves, "loss", color, name, positive=True)
+            if self._x_mode in TIME_MODES and len(xs) and not np.isfinite(xs).any():
+                name = f"{name} {NO_TIMES_NOTE}"  # an older chronicle: it can draw nothing
+                _legend_note(loss, color, name)
+                _legend_note(metric, color, name)
+            self.legend_names[path] = name
+            items = _pair(loss, xs, curves, "loss", color, name, positive=True)
             accuracy = np.isfinite(np.asarray(curves["train_accuracy"], dtype=np.float64)).any()
             kind = "accuracy" if accuracy else "r2"
-            metrics = _pair(metric, epochs, curves, kind, color, name)
+            metrics = _pair(metric, xs, curves, kind, color, name)
             if metrics:
                 labels.add("accuracy" if accuracy else "R²")
             self.curve_items[path] = items + metrics
         metric.setLabel("left", " / ".join(sorted(labels)) or "accuracy / R²")
+        self._show_x_axis()
+        self._show_empty_state(not self._entries)
+
+    def _show_x_axis(self) -> None:
+        """Title, ticks and range of both plots' x axes for the chosen mode."""
+        for plot in self.plots:
+            item = plot.getPlotItem()
+            item.setLabel("bottom", X_AXIS_TITLES[self._x_mode])
+            item.getAxis("bottom").set_x_mode(self._x_mode)
+            item.enableAutoRange()
+
+    def _show_empty_state(self, empty: bool) -> None:
+        """Empty: no tick numbers, no grid, and a line saying how curves come; else the axes."""
+        self.empty_text.setVisible(empty)
+        for plot in self.plots:
+            item = plot.getPlotItem()
+            for side in ("left", "bottom"):
+                axis = item.getAxis(side)
+                axis.setStyle(showValues=not empty)
+                axis.setTicks([[], []] if empty else None)  # empty: no made-up ticks
+            item.showGrid(x=not empty, y=not empty, alpha=0.25)
+            item.legend.setVisible(not empty)  # an empty legend is a bare frame
+        self._place_empty_text()
+
+    @Slot()
+    def _place_empty_text(self, *_: Any) -> None:
+        box = self.loss_plot.getPlotItem().vb
+        self.empty_text.setPos(box.width() / 2, box.height() / 2)
+
+
+def _legend_note(item: Any, color: Any, text: str) -> None:
+    """A legend entry for a variant that draws nothing (its sample is not on the plot), so
+    that the legend still names it and says why."""
+    sample = pg.PlotDataItem(pen=pg.mkPen(color, width=1.5, style=TRAIN_STYLE))
+    item.legend.addItem(sample, text)
 
 
 def _pair(
     item: Any,
-    epochs: np.ndarray,
+    xs: np.ndarray,
     curves: dict[str, Any],
     metric: str,
     color: Any,
@@ -249,7 +408,7 @@ def _pair(
     items: list[pg.PlotDataItem] = []
     legend: str | None = name
     for split, style in (("train", TRAIN_STYLE), ("test", TEST_STYLE)):
-        x, y = finite(epochs, curves[f"{split}_{metric}"], positive)
+        x, y = finite(xs, curves[f"{split}_{metric}"], positive)
         if len(x):
             pen = pg.mkPen(color, width=1.5, style=style)
             items.append(item.plot(x, y, pen=pen, name=legend))

@@ -598,7 +598,10 @@ class SweepPanel(QWidget):
             from desktop_app.kit.curve_plots import CurveOverlay  # pyqtgraph: only when needed
 
             self.curve_overlay = CurveOverlay(
-                "sweepLossPlot", "sweepMetricPlot", "of the selected runs"
+                "sweepLossPlot",
+                "sweepMetricPlot",
+                "of the selected runs",
+                empty_text=self.curves_hint.text(),
             )
             self._curves_layout.removeWidget(self.curves_hint)
             self.curves_hint.hide()

@@ -2,6 +2,11 @@
 
 The loss plot also draws the step loss EMA (the chronicle's `loss_ema`) at each epoch's end.
 
+The x axis counts epochs, optimizer steps, relative time or wall time (TensorBoard's choice,
+desktop_app.kit.x_axis). Epochs stay the key of every point (the readout, the selected epoch,
+the chronicle's rows): each row's step and timestamp are kept beside its epoch, and a curve's
+epochs are mapped to the chosen axis when the mode changes or rows arrive.
+
 Rows arrive in batches and go into growing numpy buffers (capacity doubling); a GUI-thread
 QTimer redraws at 25 Hz, and only curves that changed, with `setData` on whole arrays. Clip to
 view and peak downsampling keep 100,000 points smooth.
@@ -25,6 +30,7 @@ follow the window's theme (desktop_app.kit.theme).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -33,6 +39,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import (
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QSizePolicy,
@@ -46,6 +53,7 @@ from desktop_app.kit.curve_plots import PlainAxis
 from desktop_app.kit.plot_export import prepare_exporters
 from desktop_app.kit.theme import OKABE_ITO, PlotColors, follow_theme, plot_colors, style_plot
 from desktop_app.kit.widgets import described
+from desktop_app.kit.x_axis import X_AXIS_TITLES, X_MODE_NAMES, X_MODE_TIP, X_MODES, x_values
 from engine.analysis.curves import curves_from_rows
 
 REDRAW_INTERVAL_MS = 40  # 25 Hz
@@ -71,6 +79,19 @@ SMOOTHED_KEYS = (
 RAW_ALPHA = 70  # the raw curve behind a smoothed one
 EMPTY_TEXT = "No run yet: Start trains the variant shown above."
 LOG_BY_DEFAULT = {"lossPlot": True, "metricPlot": False, "lrPlot": False}
+DEFAULT_X_MODE = "epoch"
+# How a plot's tooltip says what its x axis counts.
+X_MODE_PHRASES = {
+    "epoch": "per epoch",
+    "step": "by optimizer step",
+    "relative": "over the time since the first epoch ended",
+    "wall": "by the wall-clock time each epoch ended",
+}
+EPOCH_END_FIELDS = ("epoch", "step", "timestamp")  # what maps an epoch to every x axis
+# pyqtgraph draws a tick label in its bounding rect shrunk to this height: the text itself is
+# taller, and two labels closer than its full height overlap.
+TICK_TEXT_SHRINK = 0.8
+TICK_LABEL_GAP_PX = 4  # between two labels of a horizontal axis
 
 
 def _hex(color: tuple[int, int, int]) -> str:
@@ -136,14 +157,57 @@ def peak_envelope(x: np.ndarray, y: np.ndarray, bins: int) -> tuple[np.ndarray, 
     return ex.reshape(-1), ey.reshape(-1)
 
 
-def plottable_points(
-    x: np.ndarray, y: np.ndarray, positive: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
-    """The points a curve can draw: y finite (missing values are NaN), and > 0 on a log axis."""
+def plottable_mask(y: np.ndarray, positive: bool = False) -> np.ndarray:
+    """Which points a curve can draw: y finite (missing values are NaN), and > 0 on a log axis."""
     mask = np.isfinite(y)
     if positive:
         mask &= y > 0
+    return mask
+
+
+def plottable_points(
+    x: np.ndarray, y: np.ndarray, positive: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """The points a curve can draw (see `plottable_mask`)."""
+    mask = plottable_mask(y, positive)
     return x[mask], y[mask]
+
+
+def labels_apart(text_specs: list[Any], vertical: bool, log: bool = False) -> list[Any]:
+    """The tick labels of an axis (pyqtgraph's text specs: rect, flags, text) without those
+    that would overlap one already kept. pyqtgraph always labels every major tick, and on a
+    short plot they crowd into each other. The specs come major level first, and on a log axis
+    powers of ten go first, then 2 and 5 times them: the labels kept are the round numbers."""
+    specs = [spec for spec in text_specs if spec[2]]  # an empty label draws nothing
+    if log:
+        specs.sort(key=lambda spec: _log_label_rank(spec[2]))
+    kept: list[Any] = []
+    for spec in specs:
+        if not any(_labels_overlap(spec[0], other[0], vertical) for other in kept):
+            kept.append(spec)
+    return kept
+
+
+def _log_label_rank(text: str) -> int:
+    """0 for a power of ten, 1 for 2 or 5 times one, 2 for any other label of a log axis."""
+    try:
+        value = abs(float(text))
+    except ValueError:
+        return 2
+    if value == 0 or not math.isfinite(value):
+        return 2
+    mantissa = round(value / 10.0 ** math.floor(math.log10(value)), 6)
+    return 0 if mantissa in (1.0, 10.0) else 1 if mantissa in (2.0, 5.0) else 2
+
+
+def _labels_overlap(a: Any, b: Any, vertical: bool) -> bool:
+    """Whether two label rects are closer than their text's full height (vertical axis) or
+    than their widths and a gap (horizontal axis)."""
+    if vertical:
+        room = (a.height() + b.height()) / 2 / TICK_TEXT_SHRINK
+        return abs(a.center().y() - b.center().y()) < room
+    room = (a.width() + b.width()) / 2 + TICK_LABEL_GAP_PX
+    return abs(a.center().x() - b.center().x()) < room
 
 
 def wants_envelope(points: int, bins: int | None) -> bool:
@@ -167,7 +231,8 @@ class GridAxis(PlainAxis):
     of an opaque one: the translucent grid was most of the paint of a frame. The picture is the
     same but for the pixels where a grid line crosses a curve (the curve now stays on top).
 
-    Its numbers read as PlainAxis's do.
+    Its numbers read as PlainAxis's do, and its labels never overlap (`labels_apart`): a short
+    plot labels fewer ticks.
     """
 
     def __init__(
@@ -182,9 +247,13 @@ class GridAxis(PlainAxis):
 
     def generateDrawSpecs(self, p: Any) -> Any:
         specs = super().generateDrawSpecs(p)
-        if specs is None or self.grid is False:
+        if specs is None:
             return specs
         axis_spec, tick_specs, text_specs = specs
+        vertical = self.orientation in ("left", "right")
+        text_specs = labels_apart(text_specs, vertical, log=bool(self.logMode))
+        if self.grid is False:
+            return axis_spec, tick_specs, text_specs
         # One pen per tick level, shared by its ticks: decide once per pen.
         replaced: dict[int, QPen | None] = {}
         ticks = []
@@ -257,7 +326,10 @@ class GrowingArray:
 
 class Series:
     """One curve and its data; smoothed (`set_smoothing`), the curve draws the debiased EMA of
-    the data and `raw_curve` (faint) the data itself."""
+    the data and `raw_curve` (faint) the data itself.
+
+    `x` holds each point's epoch (the key the readout and the marker use), `axis_x` its x on
+    the plots' current axis (NaN where unknown: such a point is not drawn)."""
 
     def __init__(
         self,
@@ -277,6 +349,8 @@ class Series:
         self.plot_item = plot_item  # whose clip-to-view and downsampling settings apply
         self.positive = positive  # log axis: only values > 0 can be drawn
         self.x = GrowingArray()
+        self.axis_x = GrowingArray()
+        self.placed = 0  # points whose axis_x is known: those drawn
         self.y = GrowingArray()
         self.dirty = False
         # What the curve shows since the last redraw, at full resolution (the curve itself may
@@ -284,15 +358,24 @@ class Series:
         self.shown: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
         self.enveloped = False
 
-    def extend(self, epochs: np.ndarray, values: np.ndarray) -> None:
-        """Append points already checked with `plottable_points`."""
+    def extend(self, epochs: np.ndarray, axis_x: np.ndarray, values: np.ndarray) -> None:
+        """Append points already checked with `plottable_mask`, with their x on the axis."""
         if len(epochs):
             self.x.extend(epochs)
+            self.axis_x.extend(axis_x)
+            self.placed += int(np.count_nonzero(np.isfinite(axis_x)))
             self.y.extend(values)
             if self.smoothing > 0:
                 smoothed, self._ema = debiased_ema(np.asarray(values), self.smoothing, self._ema)
                 self.smooth.extend(smoothed)
             self.dirty = True
+
+    def remap(self, axis_x: np.ndarray) -> None:
+        """The x axis counts something else: every point's x on it (parallel to `x`)."""
+        self.axis_x.clear()
+        self.axis_x.extend(axis_x)
+        self.placed = int(np.count_nonzero(np.isfinite(axis_x)))
+        self.dirty = True
 
     def set_smoothing(self, weight: float) -> None:
         """Smooth with this EMA weight (0: the raw curve alone); recomputed over all points."""
@@ -308,6 +391,8 @@ class Series:
 
     def clear(self) -> None:
         self.x.clear()
+        self.axis_x.clear()
+        self.placed = 0
         self.y.clear()
         self.smooth.clear()
         self._ema = (0.0, 0)
@@ -320,9 +405,12 @@ class Series:
 
     def draw(self, bins: int | None) -> None:
         """Hand the data to the curve: its peak envelope of `bins` runs, or (None) all of it."""
-        x, raw = self.x.values, self.y.values
+        x, raw = self.axis_x.values, self.y.values
         smoothed = self.smoothing > 0
         y = self.smooth.values if smoothed else raw
+        if self.placed < len(x):  # points without an x on this axis are not drawn
+            known = np.isfinite(x)
+            x, y, raw = x[known], y[known], raw[known]
         self.shown = (x, y)
         enveloped = wants_envelope(len(x), bins)
         if enveloped != self.enveloped:
@@ -386,7 +474,8 @@ class _PlotHover(QObject):
 
 class TrainingPlots(QWidget):
     """Three x-linked plots with a crosshair readout and a selected-epoch marker, a smoothing
-    slider and a log/linear button per plot."""
+    slider, an x axis choice (epoch, step, relative or wall time) and a log/linear button per
+    plot."""
 
     epochClicked = Signal(int)
 
@@ -400,6 +489,10 @@ class TrainingPlots(QWidget):
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.colors: PlotColors = plot_colors()
+        self._x_mode = DEFAULT_X_MODE
+        # Per epoch end added (in order): its epoch, step and timestamp, to map epochs to x.
+        self._epoch_ends = {field: GrowingArray() for field in EPOCH_END_FIELDS}
+        self._axis_x_cache: np.ndarray | None = None
         self._build_plots()
         self._build_series()
         self._build_lines()
@@ -433,7 +526,7 @@ class TrainingPlots(QWidget):
         self.loss_plot = self._make_plot("lossPlot", "Loss", "loss")
         self.metric_plot = self._make_plot("metricPlot", "Accuracy", "accuracy")
         self.lr_plot = self._make_plot("lrPlot", "Learning rate", "lr")
-        self.lr_plot.getPlotItem().setLabel("bottom", "epoch")
+        self.lr_plot.getPlotItem().setLabel("bottom", X_AXIS_TITLES[DEFAULT_X_MODE])
         self.metric_plot.setXLink(self.loss_plot)
         self.lr_plot.setXLink(self.loss_plot)
         self._metric_kind = "accuracy"
@@ -469,6 +562,7 @@ class TrainingPlots(QWidget):
         )
         self.smoothing_slider.setRange(0, round(MAX_SMOOTHING * SMOOTHING_STEPS))
         self.smoothing_slider.setMaximumWidth(180)
+        self.smoothing_slider.setMinimumWidth(80)  # still a slider in a narrow window
         self.smoothing_value = QLabel()
         self.smoothing_value.setObjectName("smoothingValue")
         self.smoothing_value.setAccessibleName("Smoothing weight")
@@ -480,6 +574,11 @@ class TrainingPlots(QWidget):
         self.controls.addWidget(caption)
         self.controls.addWidget(self.smoothing_slider)
         self.controls.addWidget(self.smoothing_value)
+        self.controls.addSpacing(12)
+        x_caption = QLabel("&X axis:")
+        x_caption.setBuddy(self._build_x_axis_combo())
+        self.controls.addWidget(x_caption)
+        self.controls.addWidget(self.x_axis_combo)
         self.controls.addStretch(1)
         self.controls.addWidget(QLabel("Log scale:"))
         self.log_buttons: dict[str, QToolButton] = {}
@@ -489,6 +588,16 @@ class TrainingPlots(QWidget):
             (self.lr_plot, "LR"),
         ):
             self.controls.addWidget(self._log_button(plot, text))
+
+    def _build_x_axis_combo(self) -> QComboBox:
+        """The choice of what the x axis counts (desktop_app.kit.x_axis's modes)."""
+        combo = described(QComboBox(), "X axis", X_MODE_TIP, object_name="xAxisCombo")
+        for mode in X_MODES:
+            combo.addItem(X_MODE_NAMES[mode], mode)
+        combo.setCurrentIndex(X_MODES.index(self._x_mode))
+        combo.currentIndexChanged.connect(self._on_x_mode_chosen)
+        self.x_axis_combo = combo
+        return combo
 
     def _log_button(self, plot: pg.PlotWidget, text: str) -> QToolButton:
         """A checkable button that puts `plot`'s y axis on a log scale (and the plot's own
@@ -533,6 +642,17 @@ class TrainingPlots(QWidget):
             self._cursors[id(plot)] = cursor
             self._markers[id(plot)] = marker
 
+    def _plot_tip(self, title: str) -> str:
+        """A plot's tooltip: what it shows against what its x axis counts now."""
+        return (
+            f"{title} {X_MODE_PHRASES[self._x_mode]}. Drag to pan, wheel to zoom, click to "
+            "select an epoch."
+        )
+
+    def _update_tooltips(self) -> None:
+        for plot in self.plots:
+            plot.setToolTip(self._plot_tip(plot.accessibleName().removesuffix(" plot")))
+
     def _cursor_pen(self) -> QPen:
         return pg.mkPen(self.colors.muted, width=1, style=Qt.PenStyle.DashLine)
 
@@ -544,7 +664,7 @@ class TrainingPlots(QWidget):
         plot = pg.PlotWidget(self, axisItems=axes)
         plot.setObjectName(name)
         plot.setAccessibleName(f"{title} plot")
-        plot.setToolTip(f"{title} per epoch. Drag to pan, wheel to zoom, click to select an epoch.")
+        plot.setToolTip(self._plot_tip(title))
         plot.setMinimumHeight(90)
         item = plot.getPlotItem()
         item.setTitle(_title(title, key_colors(name)), size="10pt")
@@ -626,6 +746,65 @@ class TrainingPlots(QWidget):
         box = self.loss_plot.getPlotItem().vb
         self.empty_text.setPos(box.width() / 2, box.height() / 2)
 
+    # ---- x axis ----------------------------------------------------------------------------
+    def x_mode(self) -> str:
+        """What the x axis counts: one of desktop_app.kit.x_axis's X_MODES."""
+        return self._x_mode
+
+    def set_x_mode(self, mode: str) -> None:
+        """Count `mode` (epoch, step, relative or wall) on the x axis: every curve is drawn
+        again at its new x, the bottom axes tick and read accordingly, and x auto-ranges."""
+        if mode not in X_MODES:
+            raise ValueError(f"x axis: {mode!r} is not one of {', '.join(X_MODES)}")
+        if self.x_axis_combo.currentData() != mode:
+            self.x_axis_combo.setCurrentIndex(X_MODES.index(mode))  # back through the signal
+            return
+        if mode == self._x_mode:
+            return
+        self._x_mode = mode
+        self._axis_x_cache = None
+        for series in self.series.values():
+            series.remap(self.x_of_epochs(series.x.values))
+        for plot in self.plots:
+            plot.getPlotItem().getAxis("bottom").set_x_mode(mode)
+        self.lr_plot.getPlotItem().setLabel("bottom", X_AXIS_TITLES[mode])
+        self._update_tooltips()
+        for cursor in self._cursors.values():
+            cursor.setVisible(False)  # at an x of the old axis until the mouse moves
+        self._place_marker()
+        self.loss_plot.getPlotItem().vb.enableAutoRange(axis="x")  # the others follow it
+        self.redraw()
+
+    @Slot(int)
+    def _on_x_mode_chosen(self, index: int) -> None:
+        if index >= 0:
+            self.set_x_mode(self.x_axis_combo.itemData(index))
+
+    def _axis_x(self) -> np.ndarray:
+        """The x of every epoch end added, on the current axis (kept until rows or the mode
+        change: relative time counts from the first of them)."""
+        if self._axis_x_cache is None:
+            ends = {field: array.values for field, array in self._epoch_ends.items()}
+            self._axis_x_cache = x_values(ends, self._x_mode)
+        return self._axis_x_cache
+
+    def x_of_epochs(self, epochs: np.ndarray) -> np.ndarray:
+        """The x of these epochs (ascending) on the current axis; NaN for one not added or
+        without a step or timestamp."""
+        epochs = np.asarray(epochs, dtype=np.float64)
+        if self._x_mode == "epoch":
+            return epochs.copy()
+        known = self._epoch_ends["epoch"].values
+        if not len(known):
+            return np.full(len(epochs), np.nan)
+        at = np.minimum(np.searchsorted(known, epochs), len(known) - 1)
+        return np.where(known[at] == epochs, self._axis_x()[at], np.nan)
+
+    def epoch_x(self, epoch: int) -> float | None:
+        """Where `epoch` lies on the current x axis (None: not on it)."""
+        x = float(self.x_of_epochs(np.array([epoch]))[0])
+        return x if np.isfinite(x) else None
+
     # ---- data ------------------------------------------------------------------------------
     def add_rows(self, rows: Iterable[dict[str, Any]]) -> int:
         """Take the epoch-end rows of a batch (the engine's curves); returns how many."""
@@ -634,9 +813,17 @@ class TrainingPlots(QWidget):
         if not len(epochs):
             return 0
         was_empty = self.is_empty()
+        for field, array in self._epoch_ends.items():
+            array.extend(curves[field])
+        self._axis_x_cache = None
+        # The batch's rows are the last added: their x are the tail of the axis's.
+        axis_x = epochs if self._x_mode == "epoch" else self._axis_x()[-len(epochs) :]
         for key, series in self.series.items():
-            series.extend(*plottable_points(epochs, curves[key], series.positive))
+            shown = plottable_mask(curves[key], series.positive)
+            series.extend(epochs[shown], axis_x[shown], curves[key][shown])
         self._update_metric_kind()
+        if self.marked_epoch is not None and self._x_mode != "epoch":
+            self._place_marker()  # its epoch may have just come
         if was_empty and not self.is_empty():
             self._show_empty_state(False)
         if not self._timer.isActive():
@@ -651,6 +838,9 @@ class TrainingPlots(QWidget):
     def clear(self) -> None:
         for series in self.series.values():
             series.clear()
+        for array in self._epoch_ends.values():
+            array.clear()
+        self._axis_x_cache = None
         self.clear_marker()
         self._metric_kind = ""
         self._update_metric_kind()
@@ -709,7 +899,7 @@ class TrainingPlots(QWidget):
         stale = [
             series
             for key, series in self.series.items()
-            if series.enveloped != (following and wants_envelope(len(series.x), self._bins(key)))
+            if series.enveloped != (following and wants_envelope(series.placed, self._bins(key)))
         ]
         if not stale:
             return
@@ -753,28 +943,38 @@ class TrainingPlots(QWidget):
             color = self.colors.foreground.name()
             item.setTitle(_title(title, key_colors("metricPlot")), size="10pt", color=color)
             item.setLabel("left", "R²" if kind == "r2" else "accuracy")
-            self.metric_plot.setAccessibleName(("R²" if kind == "r2" else "Accuracy") + " plot")
+            self.metric_plot.setAccessibleName(title + " plot")
+            self.metric_plot.setToolTip(self._plot_tip(title))
 
     # ---- epochs, crosshair and marker ------------------------------------------------------
     def nearest_epoch(self, x: float) -> int | None:
-        epochs = self.epochs()
-        if not len(epochs):
+        """The epoch whose point lies nearest to `x` on the current axis (a view x)."""
+        series = self.series["train_loss"]
+        epochs, xs = series.x.values, series.axis_x.values
+        if series.placed < len(xs):
+            known = np.isfinite(xs)
+            epochs, xs = epochs[known], xs[known]
+        if not len(xs):
             return None
-        i = int(np.searchsorted(epochs, x))
-        if i >= len(epochs):
-            i = len(epochs) - 1
-        elif i > 0 and abs(epochs[i - 1] - x) <= abs(epochs[i] - x):
+        i = int(np.searchsorted(xs, x))
+        if i >= len(xs):
+            i = len(xs) - 1
+        elif i > 0 and abs(xs[i - 1] - x) <= abs(xs[i] - x):
             i -= 1
         return int(epochs[i])
 
     def mark_epoch(self, epoch: int | None) -> None:
         self.marked_epoch = epoch
+        self._place_marker()
+
+    def _place_marker(self) -> None:
+        """The marker at the selected epoch's x on the current axis (hidden: none, or the
+        epoch has no x there)."""
+        x = None if self.marked_epoch is None else self.epoch_x(self.marked_epoch)
         for marker in self._markers.values():
-            if epoch is None:
-                marker.setVisible(False)
-            else:
-                marker.setValue(epoch)
-                marker.setVisible(True)
+            if x is not None:
+                marker.setValue(x)
+            marker.setVisible(x is not None)
 
     def clear_marker(self) -> None:
         self.mark_epoch(None)
@@ -810,10 +1010,11 @@ class TrainingPlots(QWidget):
     def _hover(self, widget: pg.PlotWidget, pos: Any) -> None:
         x = self._view_x(widget, pos)
         epoch = None if x is None else self.nearest_epoch(x)
+        at = None if epoch is None else self.epoch_x(epoch)
         for cursor in self._cursors.values():
-            cursor.setVisible(epoch is not None)
-            if epoch is not None:
-                cursor.setValue(epoch)
+            cursor.setVisible(at is not None)
+            if at is not None:
+                cursor.setValue(at)
         if epoch is not None:
             self.readout.setText(self.readout_text(epoch))
 

@@ -36,6 +36,7 @@ from desktop_app.kit.widgets import (
     selectable,
     text_label,
 )
+from desktop_app.kit.x_axis import X_MODES
 from desktop_app.training.controller import RunController, RunOutcome
 from desktop_app.training.parameter_count import ParameterCountLabel
 from desktop_app.training.results_view import ResultsView
@@ -107,6 +108,8 @@ class TrainingTab(QWidget):
         self._displayed: tuple[str, str] | None = None  # (family, variant) in plots/table
         self._run: RunRequest | None = None
         self._suspend_invalidate = False
+        # The plots' x axis restored from the settings, until the plots exist to take it.
+        self._pending_x_mode: str | None = None
         warmup = EngineWarmup.instance()
         self._devices: list[str] | None = warmup.devices
         self.engine_ready = warmup.devices is not None  # torch loaded, the devices known
@@ -310,12 +313,13 @@ class TrainingTab(QWidget):
     def select_family(self, name: str) -> bool:
         return self.family_forms.select_family(name)
 
-    def use_dataset(self, dataset: str, target: str | None = None) -> str | None:
-        """Train on `dataset` (from the Datasets tab): the family for its kind (an MLP for a
-        table, the image classifier for images), the dataset, its target column (None: the
-        dataset's own) and the task type it infers. The family chosen, or None if it is not
-        available."""
-        family = DATASET_FAMILIES[self._dataset_kind(dataset)]
+    def use_dataset(self, dataset: str, kind: str, target: str | None = None) -> str | None:
+        """Train on `dataset` (from the Datasets tab, which knows its `kind`): the family for
+        that kind (an MLP for a table, the image classifier for images; a table for a kind
+        without one, whose form then says what is wrong), the dataset, its target column (None:
+        the dataset's own) and the task type it infers. The family chosen, or None if it is
+        not available."""
+        family = DATASET_FAMILIES.get(kind, DATASET_FAMILIES["tabular"])
         if not self.select_family(family):
             return None
         form = self.domain_form
@@ -326,17 +330,6 @@ class TrainingTab(QWidget):
         if form.has_field("task_type"):
             form.set_value("task_type", "auto")
         return family
-
-    def _dataset_kind(self, dataset: str) -> str:
-        """ "images" or "tabular" (also for a dataset that cannot be read: the MLP's form then
-        says what is wrong with it)."""
-        from engine.datasets import get_dataset
-
-        try:
-            kind = get_dataset(dataset, home=self.workspace.home).info.kind
-        except Exception:
-            return "tabular"
-        return kind if kind in DATASET_FAMILIES else "tabular"
 
     @Slot(object)
     def _on_family_changed(self, spec: Any) -> None:
@@ -363,12 +356,23 @@ class TrainingTab(QWidget):
     @property
     def plots(self) -> TrainingPlots:
         """The live plots, created on first use (after the first paint, so pyqtgraph's import
-        does not delay it)."""
-        return self.results.plots
+        does not delay it); they take the x axis restored from the settings."""
+        plots = self.results.plots
+        if self._pending_x_mode is not None:
+            mode, self._pending_x_mode = self._pending_x_mode, None
+            plots.set_x_mode(mode)
+        return plots
 
     @Slot()
     def ensure_plots(self) -> None:
         _ = self.plots
+
+    def x_mode(self) -> str:
+        """What the plots' x axis counts (desktop_app.kit.x_axis's X_MODES), or will count
+        once they are made."""
+        if self.results.plots_made:
+            return self.plots.x_mode()
+        return self._pending_x_mode or "epoch"
 
     # ---- engine ----------------------------------------------------------------------------
     def start_engine_warmup(self) -> None:
@@ -647,6 +651,7 @@ class TrainingTab(QWidget):
         self._hide_run_error()
         if request.mode != "replay":
             self._displayed = (str(info.get("family")), str(info.get("variant")))
+            self.ensure_plots()  # made here, they take the x axis restored
             self.results.show_rows(info.get("history") or [])
             self.results.chronicle.set_shown(self._displayed[1])
         verb = {"replay": "Replaying", "resume": "Resuming"}.get(request.mode, "Training")
@@ -753,6 +758,7 @@ class TrainingTab(QWidget):
             self._show_error(f"Could not read {path}: {exc}")
             return
         self._displayed = (family, name)
+        self.ensure_plots()  # made here, they take the x axis restored
         self.results.show_rows(rows)
         self.results.chronicle.set_shown(name)
         self._update_actions()
@@ -810,9 +816,11 @@ class TrainingTab(QWidget):
         settings.setValue("training/resultsSplitter", self.results_splitter.saveState())
         if self.family():
             settings.setValue("training/family", self.family())
+        settings.setValue("training/xAxis", self.x_mode())
 
     def restore_state(self, settings: QSettings) -> None:
-        """Splitter sizes and the family last used, from the window settings."""
+        """Splitter sizes, the family last used and the plots' x axis, from the window
+        settings."""
         for key, splitter in (
             ("training/mainSplitter", self.main_splitter),
             ("training/leftSplitter", self.left_splitter),
@@ -824,3 +832,7 @@ class TrainingTab(QWidget):
         family = settings.value("training/family")
         if isinstance(family, str):
             self.select_family(family)
+        mode = settings.value("training/xAxis")
+        self._pending_x_mode = mode if mode in X_MODES else "epoch"  # unknown: epochs
+        if self.results.plots_made:
+            self.ensure_plots()

@@ -23,6 +23,7 @@ CURVE_FIELDS = (
     "test_r2",
     "lr",
     "loss_ema",  # the step loss EMA at the epoch's last step (NaN in older chronicles)
+    "timestamp",  # the wall-clock time (Unix seconds) the epoch's row was written
 )
 
 Curves = dict[str, np.ndarray]
