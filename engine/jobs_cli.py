@@ -26,6 +26,7 @@ from engine.cli import (
 from engine.errors import TrainwrightError
 from engine.jobs import STATUSES, Job, JobStore, LogRecord, run_queue
 from engine.jobs.records import parse_time
+from engine.units import format_bytes
 
 FOLLOW_POLL_S = 0.5
 LIVENESS_EVERY_S = 2.0  # while following, how often to ask whether the job's process died
@@ -176,8 +177,8 @@ def cmd_show(ws: Any, args: argparse.Namespace) -> int:
         ("process", job.pid if job.status == "running" else None),
         ("cancel asked", "yes" if job.cancel_requested else None),
         ("CPU time", _duration(job.cpu_time_s) if job.cpu_time_s is not None else None),
-        ("peak memory", _bytes(job.peak_rss_bytes)),
-        ("peak GPU memory", _bytes(job.peak_gpu_bytes)),
+        ("peak memory", format_bytes(job.peak_rss_bytes)),
+        ("peak GPU memory", format_bytes(job.peak_gpu_bytes)),
         ("retry of job", job.retry_of),
     ]
     for name, value in facts:
@@ -376,17 +377,6 @@ def _duration(seconds: float | None) -> str:
         return f"{minutes}m {secs:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h {minutes:02d}m"
-
-
-def _bytes(size: int | None) -> str | None:
-    if size is None:
-        return None
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return None
 
 
 def _clip(text: str, width: int) -> str:

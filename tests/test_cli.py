@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
-
-
-def _cli(home, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "engine.cli", "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-    )
+from helpers.cli import run_cli
 
 
 @pytest.mark.parametrize(
@@ -38,14 +29,14 @@ def _cli(home, *args):
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, args, message):
     home = tmp_path / "home"
-    result = _cli(home, *args)
+    result = run_cli(home, *args)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and message in result.stderr
     assert not (home / "variants").exists()
 
 
 def test_train_json_reports_the_result(tmp_path):
-    result = _cli(
+    result = run_cli(
         tmp_path, "train", "modulo_addition_1layer", "-p", "prime=11", "-t", "epochs=5", "--json"
     )
     assert result.returncode == 0, result.stderr
@@ -57,17 +48,17 @@ def test_train_json_reports_the_result(tmp_path):
 
 def test_training_an_existing_variant_is_refused_without_overwrite(tmp_path):
     args = ["train", "modulo_addition_1layer", "-p", "prime=11", "-t", "epochs=3", "--json"]
-    first = json.loads(_cli(tmp_path, *args).stdout)
-    again = _cli(tmp_path, *args)
+    first = json.loads(run_cli(tmp_path, *args).stdout)
+    again = run_cli(tmp_path, *args)
     assert again.returncode == 2 and "already exists" in again.stderr
-    replaced = _cli(tmp_path, *args, "--overwrite")
+    replaced = run_cli(tmp_path, *args, "--overwrite")
     assert replaced.returncode == 0
     assert json.loads(replaced.stdout)["weights_sha256"] == first["weights_sha256"]
 
 
 def test_replay_command_says_identical(tmp_path):
     trained = json.loads(
-        _cli(
+        run_cli(
             tmp_path,
             "train",
             "modulo_addition_1layer",
@@ -78,20 +69,20 @@ def test_replay_command_says_identical(tmp_path):
             "--json",
         ).stdout
     )
-    result = _cli(tmp_path, "replay", trained["variant"])
+    result = run_cli(tmp_path, "replay", trained["variant"])
     assert result.returncode == 0
     assert result.stdout.startswith("identical")
 
 
 def test_listing_commands_emit_json(tmp_path):
-    families = json.loads(_cli(tmp_path, "families", "--json").stdout)
+    families = json.loads(run_cli(tmp_path, "families", "--json").stdout)
     assert {f["name"] for f in families["families"]} >= {"mlp", "modulo_addition_1layer"}
-    datasets = json.loads(_cli(tmp_path, "datasets", "--json").stdout)
+    datasets = json.loads(run_cli(tmp_path, "datasets", "--json").stdout)
     assert {"two_moons", "circles", "spirals", "xor", "sine"} <= {d["id"] for d in datasets}
-    assert json.loads(_cli(tmp_path, "variants", "--json").stdout) == []
+    assert json.loads(run_cli(tmp_path, "variants", "--json").stdout) == []
 
 
 def test_version_comes_from_the_engine(tmp_path):
     from engine import __version__
 
-    assert _cli(tmp_path, "--version").stdout.strip() == f"trainwright {__version__}"
+    assert run_cli(tmp_path, "--version").stdout.strip() == f"trainwright {__version__}"

@@ -10,24 +10,16 @@ import sys
 import time
 
 import pytest
+from helpers.cli import run_cli
 
 from engine.training.chronicle import read_chronicle, stable_fields
 
 ARGS = ["modulo_addition_1layer", "-p", "prime=13", "-t", "epochs=400", "-t", "resume_every=20"]
 
 
-def _cli(home, *args, **kwargs):
-    return subprocess.run(
-        [sys.executable, "-m", "engine.cli", "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-        **kwargs,
-    )
-
-
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 def test_sigkill_mid_training_then_resume_gives_the_uninterrupted_hash(tmp_path):
-    reference = json.loads(_cli(tmp_path / "ref", "train", *ARGS, "--json", check=True).stdout)
+    reference = json.loads(run_cli(tmp_path / "ref", "train", *ARGS, "--json", check=True).stdout)
 
     home = tmp_path / "crash"
     process = subprocess.Popen(
@@ -48,10 +40,10 @@ def test_sigkill_mid_training_then_resume_gives_the_uninterrupted_hash(tmp_path)
     metadata = json.loads((variant_dir / "metadata.json").read_text())
     assert metadata["status"] == "training"  # what a crash leaves behind
 
-    listed = json.loads(_cli(home, "variants", "--json").stdout)
+    listed = json.loads(run_cli(home, "variants", "--json").stdout)
     assert listed[0]["status"] == "interrupted"
 
-    resumed = json.loads(_cli(home, "resume", reference["variant"], "--json", check=True).stdout)
+    resumed = json.loads(run_cli(home, "resume", reference["variant"], "--json", check=True).stdout)
     assert resumed["status"] == "completed"
     assert resumed["weights_sha256"] == reference["weights_sha256"]
     ours = [stable_fields(r) for r in read_chronicle(variant_dir / "chronicle.jsonl")]

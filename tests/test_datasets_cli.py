@@ -4,22 +4,12 @@ user's data it saw, and resume/replay refuse when that data changed (exit 2, one
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import zipfile
 
 import pytest
 from helpers.callbacks import StopAfter
-
-
-def _cli(home, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "engine.cli", "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
+from helpers.cli import run_cli
 
 
 def _write_houses(path, rows=120, seed=3):
@@ -40,34 +30,34 @@ def test_list_import_show_rename_delete(tmp_path):
     home = tmp_path / "home"
     csv_path = _write_houses(tmp_path / "houses.csv")
 
-    listed = json.loads(_cli(home, "datasets", "--json").stdout)
+    listed = json.loads(run_cli(home, "datasets", "--json").stdout)
     ids = [d["id"] for d in listed]
     assert ids[:2] == ["two_moons", "circles"] and {"digits", "shapes", "iris"} <= set(ids)
     digits = next(d for d in listed if d["id"] == "digits")
     assert (digits["kind"], digits["count"], digits["classes"]) == ("images", 1797, 10)
 
-    done = _cli(home, "datasets", "import", str(csv_path), "--name", "Houses 2026", "--json")
+    done = run_cli(home, "datasets", "import", str(csv_path), "--name", "Houses 2026", "--json")
     assert done.returncode == 0, done.stderr
     manifest = json.loads(done.stdout)
     assert (manifest["id"], manifest["rows"], manifest["target"]) == ("houses_2026", 120, "price")
     assert manifest["task_type"] == "regression" and manifest["status"] == "ready"
 
-    table = _cli(home, "datasets").stdout
+    table = run_cli(home, "datasets").stdout
     assert "houses_2026" in table and "imported" in table and "120 rows" in table
 
-    shown = json.loads(_cli(home, "datasets", "show", "houses_2026", "--json").stdout)
+    shown = json.loads(run_cli(home, "datasets", "show", "houses_2026", "--json").stdout)
     assert shown["manifest"]["sha256"] == manifest["sha256"]
-    assert "column price: integer" in _cli(home, "datasets", "show", "houses_2026").stdout
+    assert "column price: integer" in run_cli(home, "datasets", "show", "houses_2026").stdout
 
-    renamed = _cli(home, "datasets", "rename", "houses_2026", "City homes")
+    renamed = run_cli(home, "datasets", "rename", "houses_2026", "City homes")
     assert renamed.returncode == 0 and "City homes" in renamed.stdout
-    again = json.loads(_cli(home, "datasets", "show", "houses_2026", "--json").stdout)
+    again = json.loads(run_cli(home, "datasets", "show", "houses_2026", "--json").stdout)
     assert again["name"] == "City homes"  # the id stays
 
-    refused = _cli(home, "datasets", "delete", "houses_2026")  # no terminal, no --yes
+    refused = run_cli(home, "datasets", "delete", "houses_2026")  # no terminal, no --yes
     assert refused.returncode == 2 and "needs --yes" in refused.stderr
     assert (home / "datasets" / "houses_2026").is_dir()
-    assert _cli(home, "datasets", "delete", "houses_2026", "--yes").returncode == 0
+    assert run_cli(home, "datasets", "delete", "houses_2026", "--yes").returncode == 0
     assert not (home / "datasets" / "houses_2026").exists()
 
 
@@ -77,13 +67,13 @@ def test_a_refused_import_exits_2_with_one_line_and_writes_nothing(tmp_path):
     with zipfile.ZipFile(evil, "w") as zf:
         zf.writestr("cats/a.png", b"x")
         zf.writestr("../escape.png", b"x")
-    result = _cli(home, "datasets", "import", str(evil))
+    result = run_cli(home, "datasets", "import", str(evil))
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "../escape.png" in lines[0], result.stderr
     leftovers = list((home / "datasets").iterdir()) if (home / "datasets").exists() else []
     assert leftovers == []
-    unknown = _cli(home, "datasets", "show", "nope")
+    unknown = run_cli(home, "datasets", "show", "nope")
     assert unknown.returncode == 2 and "nope" in unknown.stderr
 
 
@@ -92,7 +82,7 @@ def test_the_readme_regression_example_trains_in_dollars(tmp_path):
     at step 1; the target is now standardised and MAE is reported in the target's units."""
     home = tmp_path / "home"
     csv_path = _write_houses(tmp_path / "houses.csv", rows=300)
-    run = _cli(
+    run = run_cli(
         home, "train", "mlp", "-p", f"dataset=csv:{csv_path}", "-p", "target=price",
         "-t", "epochs=40", "--json",
     )  # fmt: skip
@@ -132,17 +122,17 @@ def test_resume_and_replay_refuse_when_the_data_changed(workspace, tmp_path):
     before = csv_path.read_bytes()
     csv_path.write_bytes(before.replace(b"\n3,", b"\n4,", 1))
     home = workspace.home
-    result = _cli(home, "resume", variant.name)
+    result = run_cli(home, "resume", variant.name)
     assert result.returncode == 2
     assert f"dataset csv:{csv_path} changed since this variant was trained" in result.stderr
     assert "then," in result.stderr and "now" in result.stderr
     csv_path.write_bytes(before)  # the same data again: resume goes on
-    resumed = _cli(home, "resume", variant.name, "--json")
+    resumed = run_cli(home, "resume", variant.name, "--json")
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout)["status"] == "completed"
 
     csv_path.write_bytes(before + b"2,99.0,300000\n")
-    replayed = _cli(home, "replay", variant.name)
+    replayed = run_cli(home, "replay", variant.name)
     assert replayed.returncode == 2 and "changed since this variant was trained" in replayed.stderr
 
 

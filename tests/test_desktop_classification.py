@@ -185,6 +185,12 @@ def test_an_image_classifier_shows_its_matrices_and_mistakes(tab, qtbot, trained
     np.testing.assert_allclose(view.confusion_image.image, shares)
     assert len(view.cell_texts) == 100  # 10 classes: every count written
     assert [t.toPlainText() for t in view.cell_texts[:3]] == [str(int(v)) for v in last[0, :3]]
+    items = list(view.cell_texts)
+    view.slider.setValue(0)  # another checkpoint: the same 100 items, with its counts
+    first = np.asarray(series.points[0].confusion)
+    assert view.cell_texts == items
+    assert [t.toPlainText() for t in items] == [str(int(v)) for v in first.reshape(-1)]
+    view.slider.setValue(2)
     ticks = view.confusion_plot.getPlotItem().getAxis("bottom")._tickLevels[0]
     assert [name for _, name in ticks] == [str(d) for d in range(10)]
     assert "epoch 3" in view.checkpoint_label.text()

@@ -10,19 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.cli import run_cli
 from helpers.families import USER_FAMILY_PY as FAMILY_PY
 
 from engine.errors import TrainwrightError
 from engine.names import MAX_NAME_BYTES, cap_name, safe_component
-
-
-def _cli(home, *args, timeout=300):
-    return subprocess.run(
-        [sys.executable, "-m", "engine.cli", "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def _error_lines(stderr):
@@ -69,10 +61,10 @@ def _tree(root):
 def test_free_text_names_that_are_not_one_folder_are_refused_and_delete_nothing(tmp_path):
     home = tmp_path / "home"
     _family(home, "tagfam", "{tag}")
-    assert _cli(home, "train", "tagfam", "-p", "tag=b").returncode == 0
+    assert run_cli(home, "train", "tagfam", "-p", "tag=b").returncode == 0
     before = _tree(home / "variants")
     for tag in ("..", ".", ""):
-        result = _cli(home, "train", "tagfam", "-p", f"tag={tag}", "--overwrite")
+        result = run_cli(home, "train", "tagfam", "-p", f"tag={tag}", "--overwrite")
         _refused(result, "tag: makes the variant name", "cannot name a folder")
     assert _tree(home / "variants") == before  # the family's other variant is still there
     assert (home / "variants" / "tagfam" / "b" / "config.json").is_file()
@@ -102,14 +94,16 @@ def test_a_csv_at_a_deep_path_trains_under_a_capped_name(tmp_path):
     deep.mkdir(parents=True)
     csv = deep / "t.csv"
     csv.write_text("a,b,y\n" + "".join(f"{i},{i % 3},{i * 0.5}\n" for i in range(12)))
-    result = _cli(tmp_path / "home", "train", "mlp", "-p", f"dataset=csv:{csv}", "-t", "epochs=1")
+    result = run_cli(
+        tmp_path / "home", "train", "mlp", "-p", f"dataset=csv:{csv}", "-t", "epochs=1"
+    )
     assert result.returncode == 0, result.stderr
     (name,) = os.listdir(tmp_path / "home" / "variants" / "mlp")
     assert len(name) == MAX_NAME_BYTES and name.startswith("mlp_csv_")
 
 
 def test_existing_short_names_and_weights_are_unchanged(tmp_path):
-    result = _cli(
+    result = run_cli(
         tmp_path, "train", "modulo_addition_1layer", "-p", "prime=23", "-t", "epochs=60", "--json"
     )
     out = json.loads(result.stdout)
@@ -125,14 +119,14 @@ def test_overwrite_and_resume_of_a_variant_being_trained_are_refused(tmp_path):
 
     home = tmp_path / "home"
     _family(home, "tagfam", "{tag}")
-    assert _cli(home, "train", "tagfam", "-p", "tag=b").returncode == 0
+    assert run_cli(home, "train", "tagfam", "-p", "tag=b").returncode == 0
     directory = home / "variants" / "tagfam" / "b"
     before = _tree(directory)
     with VariantLock(directory / ".lock"):  # the lock a live run holds (another process here)
-        result = _cli(home, "train", "tagfam", "-p", "tag=b", "--overwrite")
+        result = run_cli(home, "train", "tagfam", "-p", "tag=b", "--overwrite")
         _refused(result, "variant b is being trained right now")
     assert _tree(directory) == before
-    replaced = _cli(home, "train", "tagfam", "-p", "tag=b", "--overwrite", "--json")
+    replaced = run_cli(home, "train", "tagfam", "-p", "tag=b", "--overwrite", "--json")
     assert replaced.returncode == 0 and json.loads(replaced.stdout)["status"] == "completed"
     assert not any((home / ".trash").iterdir())  # the old run went through the trash
 
@@ -152,7 +146,7 @@ def test_overwrite_and_resume_of_a_variant_being_trained_are_refused(tmp_path):
 )
 def test_path_like_names_are_refused(tmp_path, args, message):
     home = tmp_path / "home"
-    result = _cli(home, *args)
+    result = run_cli(home, *args)
     _refused(result, message)
     assert sorted(os.listdir(tmp_path)) == ["home"]
     assert not (home / "variants").exists() and not (home / "sweeps").exists()
@@ -186,16 +180,16 @@ def test_target_problems_are_reported_under_target(tmp_path):
     csv.write_text("a,y\n1,0\n2,1\n3,0\n4,1\n")
     home = tmp_path / "home"
     _refused(
-        _cli(home, "train", "mlp", "-p", f"dataset=csv:{csv}", "-p", "target=../../x"),
+        run_cli(home, "train", "mlp", "-p", f"dataset=csv:{csv}", "-p", "target=../../x"),
         "target: t.csv: no column named '../../x'",
     )
-    _refused(_cli(home, "train", "mlp", "-p", "target=../../x"), "target: Dataset 'two_moons'")
+    _refused(run_cli(home, "train", "mlp", "-p", "target=../../x"), "target: Dataset 'two_moons'")
     assert not (home / "variants").exists()
 
 
 def test_parallel_must_be_at_least_one(tmp_path):
     home = tmp_path / "home"
-    result = _cli(home, "sweep", "mlp", "-g", "epochs=1,2", "--parallel", "0")
+    result = run_cli(home, "sweep", "mlp", "-g", "epochs=1,2", "--parallel", "0")
     _refused(result, "--parallel must be at least 1, not 0")
     assert not (home / "sweeps").exists()
 
@@ -219,7 +213,7 @@ def test_resuming_a_sweep_json_that_contradicts_itself_is_refused(tmp_path, chan
     data = json.loads(path.read_text())
     data.update(change)
     path.write_text(json.dumps(data))
-    _refused(_cli(home, "sweep", "resume", record.id), "sweep.json", message)
+    _refused(run_cli(home, "sweep", "resume", record.id), "sweep.json", message)
     assert not (home / "variants").exists()
 
 
@@ -229,7 +223,7 @@ def test_a_one_row_regression_csv_is_refused_at_validation(tmp_path):
     csv.write_text("a,y\n1,2.5\n")
     home = tmp_path / "home"
     _refused(
-        _cli(home, "train", "mlp", "-p", f"dataset=csv:{csv}"),
+        run_cli(home, "train", "mlp", "-p", f"dataset=csv:{csv}"),
         "dataset: one.csv: has only 1 data row",
     )
     assert not (home / "variants").exists()
@@ -240,7 +234,7 @@ def test_a_fifo_given_as_the_csv_is_refused(tmp_path):
     fifo = tmp_path / "data.csv"
     os.mkfifo(fifo)
     home = tmp_path / "home"
-    result = _cli(home, "train", "mlp", "-p", f"dataset=csv:{fifo}", timeout=120)
+    result = run_cli(home, "train", "mlp", "-p", f"dataset=csv:{fifo}", timeout=120)
     _refused(result, "not a regular file")
     assert not (home / "variants").exists()
 
@@ -252,11 +246,11 @@ def test_family_json_not_utf8_or_nested_too_deeply_is_skipped(tmp_path):
     (bad / "family.json").write_bytes(b'{"name": "caf\xe9"}')
     deep = _family(home, "deep", "deep_{seed}")
     (deep / "family.json").write_text("[" * 200_000 + "]" * 200_000)
-    listed = _cli(home, "families")
+    listed = run_cli(home, "families")
     assert listed.returncode == 0, listed.stderr
     assert "modulo_addition_1layer" in listed.stdout and "Traceback" not in listed.stderr
     assert "not a UTF-8 text file" in listed.stderr and "nested too deeply" in listed.stderr
-    variants = _cli(home, "variants")
+    variants = run_cli(home, "variants")
     assert variants.returncode == 0 and variants.stderr == ""
 
 
@@ -264,13 +258,13 @@ def test_a_model_that_is_not_a_module_is_named_with_its_family(tmp_path):
     home = tmp_path / "home"
     code = FAMILY_PY.replace("return nn.Linear(2, 2)", "return [1, 2]")
     _family(home, "listy", "listy_{seed}", code=code)
-    result = _cli(home, "train", "listy")
+    result = run_cli(home, "train", "listy")
     assert result.returncode == 2 and len(_error_lines(result.stderr)) == 1  # refused, one line
     assert "family 'listy': create_model returned list, not a torch.nn.Module" in result.stderr
     assert not (home / "variants").exists() or not any((home / "variants").rglob("*.json"))
     code = FAMILY_PY.replace("return nn.Linear(2, 2)", "raise ValueError('no such layer')")
     _family(home, "broken", "broken_{seed}", code=code)
-    result = _cli(home, "train", "broken")
+    result = run_cli(home, "train", "broken")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "family 'broken': create_model failed: ValueError: no such layer" in result.stderr
 
@@ -279,16 +273,16 @@ def test_a_slow_family_import_says_which_family_is_loading(tmp_path):
     home = tmp_path / "home"
     code = "import time\ntime.sleep(2.6)\n" + FAMILY_PY
     folder = _family(home, "slow", "slow_{seed}", code=code)
-    result = _cli(home, "train", "slow", "-t", "epochs=1")
+    result = run_cli(home, "train", "slow", "-t", "epochs=1")
     assert result.returncode == 0, result.stderr
     assert f"loading family slow from {folder / 'family.py'}" in result.stderr
 
 
 # ---- 8. `families` lists the training options ------------------------------------------------
 def test_families_lists_the_training_options_with_their_ranges(tmp_path):
-    result = _cli(tmp_path, "families")
+    result = run_cli(tmp_path, "families")
     assert result.returncode == 0
     assert result.stdout.count("-t epochs=") == 1
     assert "-t lr=" in result.stdout and "an integer >= 1 and <= 10000000" in result.stdout
-    data = json.loads(_cli(tmp_path, "families", "--json").stdout)
+    data = json.loads(run_cli(tmp_path, "families", "--json").stdout)
     assert "epochs" in {p["name"] for p in data["training_parameters"]}

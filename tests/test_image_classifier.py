@@ -14,6 +14,7 @@ import time
 
 import pytest
 import torch
+from helpers.cli import run_cli
 from PIL import Image
 
 from engine.datasets.library import DatasetLibrary
@@ -235,15 +236,6 @@ def test_replay_is_identical(workspace):
     assert result.checkpoints_compared == 4  # epochs 0 to 3
 
 
-def _cli(home, *args, **kwargs):
-    return subprocess.run(
-        [sys.executable, "-m", "engine.cli", "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-        **kwargs,
-    )
-
-
 CLI_ARGS = [
     FAMILY,
     *("-p", "conv_channels=8,16", "-p", "augmentation=crop_flip"),
@@ -253,7 +245,9 @@ CLI_ARGS = [
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 def test_sigkill_mid_training_then_resume_gives_the_uninterrupted_hash(tmp_path):
-    reference = json.loads(_cli(tmp_path / "ref", "train", *CLI_ARGS, "--json", check=True).stdout)
+    reference = json.loads(
+        run_cli(tmp_path / "ref", "train", *CLI_ARGS, "--json", check=True).stdout
+    )
 
     home = tmp_path / "crash"
     process = subprocess.Popen(
@@ -273,7 +267,7 @@ def test_sigkill_mid_training_then_resume_gives_the_uninterrupted_hash(tmp_path)
     process.wait()
     assert json.loads((variant_dir / "metadata.json").read_text())["status"] == "training"
 
-    resumed = json.loads(_cli(home, "resume", reference["variant"], "--json", check=True).stdout)
+    resumed = json.loads(run_cli(home, "resume", reference["variant"], "--json", check=True).stdout)
     assert resumed["status"] == "completed"
     assert resumed["weights_sha256"] == reference["weights_sha256"]
     ours = [stable_fields(r) for r in read_chronicle(variant_dir / "chronicle.jsonl")]

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers.cli import run_cli
 
 from engine.jobs import JobStore
 
@@ -23,17 +24,6 @@ ROOT = Path(__file__).resolve().parents[1]
 # the test to stay quick: about 1.5 s of training after a 3 s start.
 LONG = ["modulo_addition_1layer", "-p", "prime=23", "-t", "epochs=150", "-t", "resume_every=5"]
 SMALL = ["-p", "hidden_dim=8", "-p", "num_hidden_layers=1", "-t", "threads=1"]
-
-
-def _cli(home, *args, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "engine.cli", "--home", str(home), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        **kwargs,
-    )
 
 
 def _start(home, *args) -> subprocess.Popen:
@@ -81,7 +71,7 @@ def _logs(home: Path, job_id: int):
 
 # ---- runs recorded ---------------------------------------------------------------------------
 def test_train_is_recorded_as_a_job_with_its_log_and_its_output_unchanged(capsys, tmp_path):
-    result = _cli(tmp_path, "train", "mlp", *SMALL, "-t", "epochs=2", "--json")
+    result = run_cli(tmp_path, "train", "mlp", *SMALL, "-t", "epochs=2", "--json")
     assert result.returncode == 0 and result.stderr == ""
     session = json.loads(result.stdout)
     assert set(session) == {
@@ -159,13 +149,13 @@ def test_the_queue_survives_a_restart_and_queue_run_works_through_it(capsys, tra
     assert _main(capsys, "queue", "pause", str(second))[0] == 0
 
     # Another process, with a store of its own, sees the same queue in the same order.
-    seen = json.loads(_cli(trainwright_home, "queue", "--json").stdout)
+    seen = json.loads(run_cli(trainwright_home, "queue", "--json").stdout)
     assert [(j["id"], j["paused"]) for j in seen] == [
         (third, False),
         (first, False),
         (second, True),
     ]
-    run = _cli(trainwright_home, "queue", "run")
+    run = run_cli(trainwright_home, "queue", "run")
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     assert [line.split()[:3] for line in lines[:2]] == [
@@ -231,7 +221,7 @@ def test_cancel_from_another_process_stops_the_run_and_follow_sees_it_end(tmp_pa
         job = _wait_for(lambda: _running_job(home), process)
         follower = _start(home, "jobs", "logs", str(job.id), "--follow")
         _wait_for(lambda: _logs(home, job.id), process)  # it is training
-        cancel = _cli(home, "jobs", "cancel", str(job.id))
+        cancel = run_cli(home, "jobs", "cancel", str(job.id))
         assert cancel.returncode == 0
         assert cancel.stdout.startswith(f"asked job {job.id} to stop: process {process.pid}")
         out, _ = process.communicate(timeout=60)
@@ -246,7 +236,7 @@ def test_cancel_from_another_process_stops_the_run_and_follow_sees_it_end(tmp_pa
     assert "cancelled: " + job.request.variant in followed.splitlines()[-1]
     with JobStore(home) as store:
         assert store.get(job.id).status == "cancelled"
-    again = _cli(home, "jobs", "cancel", str(job.id))
+    again = run_cli(home, "jobs", "cancel", str(job.id))
     assert (
         again.returncode == 0
         and again.stdout == f"job {job.id} is already cancelled; nothing to cancel\n"
@@ -283,6 +273,6 @@ def test_a_store_that_cannot_be_used_never_stops_a_run_and_changes_nothing_else(
     assert warning.endswith("; this run is not recorded in the job history")
     assert os.path.isdir(blocked / "trainwright.db")
     # A request the engine refuses ran nothing: its one-line error is all that is said.
-    again = _cli(blocked, "resume", json.loads(ours)["variant"])
+    again = run_cli(blocked, "resume", json.loads(ours)["variant"])
     assert again.returncode == 2 and again.stderr.count("\n") == 1
     assert "is already completed" in again.stderr

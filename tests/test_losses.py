@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 import threading
 
 import pytest
 import torch
+from helpers.cli import run_cli
 
 from engine.training import losses
 from engine.training.callbacks import Callback
@@ -228,18 +227,13 @@ def test_a_variant_stored_before_the_loss_parameter_resumes_and_replays(workspac
 
 
 # ---- end to end through the CLI -----------------------------------------------------------------
-def _cli(home, *args):
-    command = [sys.executable, "-m", "engine.cli", "--home", str(home), *args]
-    return subprocess.run(command, capture_output=True, text=True, check=False)
-
-
 def _train(home, *args):
-    result = _cli(home, "train", "mlp", *args, "--json")
+    result = run_cli(home, "train", "mlp", *args, "--json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
 
-def test_huber_on_the_sine_dataset_through_the_cli(tmp_path):
+def test_huber_on_the_sine_dataset_through_therun_cli(tmp_path):
     from engine.training.chronicle import read_chronicle
     from engine.variants import variant_dir
 
@@ -258,7 +252,7 @@ def test_huber_on_the_sine_dataset_through_the_cli(tmp_path):
     ]
     assert 0 < first[0]["loss"] < first[1]["loss"]
 
-    refused = _cli(home, "train", "mlp", "-p", "dataset=sine", "-t", "loss=cross_entropy")
+    refused = run_cli(home, "train", "mlp", "-p", "dataset=sine", "-t", "loss=cross_entropy")
     assert refused.returncode == 2
     assert "loss: cross_entropy is for classification; this dataset is regression" in (
         refused.stderr

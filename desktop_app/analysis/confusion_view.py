@@ -59,6 +59,7 @@ class ConfusionView(QWidget):
         super().__init__(parent)
         self.series: ConfusionSeries | None = None
         self.cell_texts: list[pg.TextItem] = []
+        self._counted_shape = (0, 0)  # the matrix shape cell_texts are laid out for
         self.bar_texts: list[pg.TextItem] = []
         self.accuracy_bars: pg.BarGraphItem | None = None
         self.confused_label = text_label(
@@ -200,6 +201,7 @@ class ConfusionView(QWidget):
         for text in self.cell_texts:
             item.removeItem(text)
         self.cell_texts = []
+        self._counted_shape = (0, 0)
         self.confusion_image.clear()
         self._clear_bars()
         self.confused_label.setText("")
@@ -237,16 +239,7 @@ class ConfusionView(QWidget):
         self.confusion_image.setImage(share, levels=(0.0, 1.0), autoLevels=False)
         self.confusion_image.setRect(0, 0, cols, rows)
         item = self.confusion_plot.getPlotItem()
-        for text in self.cell_texts:
-            item.removeItem(text)
-        self.cell_texts = []
-        if max(rows, cols) <= MAX_COUNTED_CLASSES:
-            font = QApplication.font()
-            if rows > 10:
-                font.setPointSizeF(max(6.5, font.pointSizeF() - 1))
-            for i in range(rows):
-                for j in range(cols):
-                    self._cell_text(item, font, int(matrix[i, j]), share[i, j], i, j)
+        self._draw_counts(item, matrix, share)
         _set_class_ticks(item.getAxis("left"), names[:rows])
         _set_class_ticks(item.getAxis("bottom"), names[:cols])
         item.setRange(xRange=(0, cols), yRange=(0, rows), padding=0.02)
@@ -256,17 +249,35 @@ class ConfusionView(QWidget):
             + (f", accuracy {accuracy:.1%}" if accuracy is not None else "")
         )
 
-    def _cell_text(self, item: Any, font: Any, value: int, share: float, i: int, j: int) -> None:
-        """The count in cell (i, j); a zero is dimmed so the mistakes stand out."""
-        if value == 0:
-            color: tuple[int, ...] = (150, 150, 150, 150)
-        else:
-            color = (20, 20, 20) if share > BRIGHT_SHARE else (240, 240, 240)
-        text = pg.TextItem(str(value), color=color, anchor=(0.5, 0.5))
-        text.setFont(font)
-        text.setPos(j + 0.5, i + 0.5)
-        item.addItem(text)
-        self.cell_texts.append(text)
+    def _draw_counts(self, item: Any, matrix: np.ndarray, share: np.ndarray) -> None:
+        """The count in each cell, a zero dimmed so the mistakes stand out. The text items of a
+        matrix of the same shape are kept and given new texts: moving the slider over a
+        20-class matrix would otherwise remove and create 400 items each step."""
+        rows, cols = matrix.shape
+        shape = (rows, cols) if max(rows, cols) <= MAX_COUNTED_CLASSES else (0, 0)
+        if shape != self._counted_shape:
+            for text in self.cell_texts:
+                item.removeItem(text)
+            self.cell_texts = []
+            font = QApplication.font()
+            if rows > 10:
+                font.setPointSizeF(max(6.5, font.pointSizeF() - 1))
+            for i in range(shape[0]):
+                for j in range(shape[1]):
+                    text = pg.TextItem("", anchor=(0.5, 0.5))
+                    text.setFont(font)
+                    text.setPos(j + 0.5, i + 0.5)
+                    item.addItem(text)
+                    self.cell_texts.append(text)
+            self._counted_shape = shape
+        for k, text in enumerate(self.cell_texts):
+            i, j = divmod(k, cols)
+            value = int(matrix[i, j])
+            if value == 0:
+                color: tuple[int, ...] = (150, 150, 150, 150)
+            else:
+                color = (20, 20, 20) if share[i, j] > BRIGHT_SHARE else (240, 240, 240)
+            text.setText(str(value), color=color)
 
     def _clear_bars(self) -> None:
         plot = self.accuracy_plot.getPlotItem()
