@@ -21,7 +21,7 @@ from engine.families.base import FamilyBase, Split
 if TYPE_CHECKING:
     from torch import nn
 
-    from engine.datasets import DataRecord, Dataset
+    from engine.datasets import DataRecord, Dataset, LoadedDataset
     from engine.datasets.split import FittedSplit
 
 # Linear baseline mode has no hidden layers; its runs record these fixed values instead.
@@ -113,6 +113,47 @@ class MLPFamily(FamilyBase):
         target = self._split(params, training_fraction, data_seed).target
         return (target.mean, target.std) if target is not None else None
 
+    def preprocessing(
+        self, params: dict[str, Any], training_fraction: float, data_seed: int
+    ) -> dict[str, Any]:
+        """What a raw input goes through before this model, as JSON, so a trained variant can
+        be used on new data (engine.inference): a table's raw columns, text categories and the
+        train rows' feature (and target) scaling; an image dataset's size, channels and the
+        per-pixel scaling. Read from the same load and split the run trains on."""
+        from engine.datasets import fit_split
+
+        source = self._source(params)
+        data = source.load(seed=params["seed"])
+        split = fit_split(data, 1.0 - training_fraction, data_seed)
+        scaling = {
+            "mean": [float(v) for v in split.features.mean.tolist()],
+            "std": [float(v) for v in split.features.std.tolist()],
+        }
+        if source.info.kind == "images":
+            from engine.datasets.image_sources import mlp_image_size
+
+            return {
+                "kind": "image_flat",
+                "image_size": mlp_image_size(source.native_size),
+                "channels": source.channels,
+                **scaling,
+                "class_names": _class_names(data),
+            }
+        columns, categories = _raw_columns(source, data)
+        target = split.target
+        return {
+            "kind": "table",
+            "columns": columns,
+            "categories": categories,
+            "feature_names": list(data.feature_names),
+            **scaling,
+            "target": getattr(source, "target", None),  # a synthetic table has no column
+            "task_type": data.task_type,
+            "class_names": _class_names(data),
+            "target_mean": target.mean if target is not None else None,
+            "target_std": target.std if target is not None else None,
+        }
+
     def _split(
         self, params: dict[str, Any], training_fraction: float, data_seed: int
     ) -> FittedSplit:
@@ -139,3 +180,55 @@ def _model_shape(source: Any, seed: int) -> tuple[int, int, str]:
         return source.channels * side * side, len(source.class_names), "classification"
     data = source.load(seed=seed)
     return data.num_features, data.num_classes or 1, data.task_type
+
+
+def _class_names(data: LoadedDataset) -> list[str] | None:
+    """Each class index's name (as `MLPFamily.class_names` gives them); None: regression."""
+    if data.task_type != "classification":
+        return None
+    if data.class_names is not None:
+        return [str(name) for name in data.class_names]
+    return [str(index) for index in range(data.num_classes or 0)]
+
+
+def _raw_columns(source: Any, data: LoadedDataset) -> tuple[list[str], dict[str, list[str]]]:
+    """A table's raw feature columns in file order and each text column's sorted categories.
+
+    A file-backed table's header and cells are read again with the loader's own rules (which
+    column is text, which categories), so new rows can be encoded as its rows were; a
+    synthetic table's features are its columns, all numeric. DatasetError if the file no
+    longer encodes to the features the run loaded (it changed in between)."""
+    from engine.datasets import tabular
+
+    text = _table_text(source)
+    if text is None:
+        return list(data.feature_names), {}
+    shown = getattr(source, "filename", None) or source.info.display_name
+    header, rows = tabular._read_rows(text, shown)
+    columns = [name for name in header if name != source.target]
+    categories: dict[str, list[str]] = {}
+    encoded: list[str] = []
+    for name in columns:
+        j = header.index(name)
+        cells = [row[j] for row in rows]
+        if tabular._looks_numeric(cells):
+            encoded.append(name)
+        else:
+            categories[name] = sorted(set(cells))
+            encoded.extend(f"{name}={category}" for category in categories[name])
+    if encoded != list(data.feature_names):
+        raise DatasetError(f"{shown}: the table changed while the run started; start it again")
+    return columns, categories
+
+
+def _table_text(source: Any) -> str | None:
+    """The CSV text of a bundled, `csv:PATH` or imported table; None for a synthetic one."""
+    read_text = getattr(source, "read_text", None)
+    if callable(read_text):
+        return read_text()
+    path = getattr(source, "path", None)
+    if path is None:
+        return None
+    from engine.datasets import tabular
+
+    return tabular._decode(tabular._read_file(path), path)

@@ -60,6 +60,13 @@ class ModuloAdditionFamily(FamilyBase):
     ) -> Split:
         return modular_addition_split(params["prime"], training_fraction, data_seed)
 
+    def preprocessing(
+        self, params: dict[str, Any], training_fraction: float, data_seed: int
+    ) -> dict[str, Any]:
+        """What a new input is (engine.inference): a pair of residues a, b in [0, prime),
+        which the model reads as the tokens [a, b, =] (= is token `prime`)."""
+        return {"kind": "modulo", "prime": params["prime"], "columns": ["a", "b"]}
+
     def compute_loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         import torch
         import torch.nn.functional as F
