@@ -122,6 +122,8 @@ def _load_extensions() -> None:
         "engine.sweeps.cli",
         "engine.distill.cli",
         "engine.jobs_cli",
+        "engine.models_cli",
+        "engine.predict_cli",
     ):
         try:
             mod = importlib.import_module(module)

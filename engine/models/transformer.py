@@ -52,7 +52,7 @@ class OneLayerTransformer(nn.Module):
         w_v = self.W_V.permute(1, 0, 2).reshape(d, h * dh)  # [d, h*dh], heads side by side
         table = torch.cat([self.W_E + self.W_pos[0], self.W_E + self.W_pos[1]])  # [2V, d]
         tabulated = table @ torch.cat([kq, w_v], dim=1)  # [2V, h + h*dh]: scores, then values
-        n = len(tokens)
+        n = tokens.shape[0]  # not len(): torch.export keeps it symbolic (a dynamic batch)
         at_a = tabulated.index_select(0, tokens[:, 0])
         at_b = tabulated.index_select(0, tokens[:, 1] + vocab)
         scale = 1 / math.sqrt(dh)

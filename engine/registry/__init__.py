@@ -1,0 +1,1 @@
+"""The model registry: published versions of trained variants, their export and import."""
