@@ -34,6 +34,7 @@ from desktop_app.kit.preferences import (
     home_is_explicit,
     save_preferences,
 )
+from desktop_app.models.tab import ModelsTab
 from desktop_app.status_bar import ResourceStatusBar
 from desktop_app.sweeps.panel import SweepPanel
 from desktop_app.training.controller import RunController, RunOutcome
@@ -100,6 +101,7 @@ class MainWindow(QMainWindow):
         self.sweep_panel = SweepPanel(workspace, preferences=preferences)
         self.jobs_queue_panel = RunQueuePanel(self.controller.queue, busy=self._run_busy)
         self.jobs_tab = JobsTab(self.job_store, self.jobs_queue_panel)
+        self.models_tab = ModelsTab(workspace)
         # The Analysis tab (pyqtgraph and friends) is built after the first paint, or on use.
         self._analysis_tab: AnalysisTab | None = None
         self.distill_launcher: DistillLauncher | None = None
@@ -125,8 +127,8 @@ class MainWindow(QMainWindow):
         self._warmup_fallback.timeout.connect(self._start_warmup)
 
     def _build_tabs(self) -> QTabWidget:
-        """Training, Analysis (a placeholder page until it is built), Sweeps, Datasets and
-        Jobs (each added after the older ones, so a tab index saved by an older version still
+        """Training, Analysis (a placeholder page until it is built), Sweeps, Datasets, Jobs
+        and Models (each added after the older ones, so a tab index saved by an older version still
         means the same tab)."""
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
@@ -136,6 +138,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.sweep_panel, "&Sweeps")
         self.tabs.addTab(self.datasets_tab, "&Datasets")
         self.tabs.addTab(self.jobs_tab, "&Jobs")
+        self.tabs.addTab(self.models_tab, "&Models")
         self.tabs.setTabToolTip(0, "Configure, run and watch training")
         self.tabs.setTabToolTip(1, "Trained variants and their analyses")
         self.tabs.setTabToolTip(
@@ -146,6 +149,9 @@ class MainWindow(QMainWindow):
         )
         self.tabs.setTabToolTip(
             4, "Every run's job: the queue, the history with logs; resume, retry, cancel"
+        )
+        self.tabs.setTabToolTip(
+            5, "Published models and their versions: export, import, try on your own data"
         )
         return self.tabs
 
@@ -166,6 +172,7 @@ class MainWindow(QMainWindow):
         self.jobs_tab.cancelRequested.connect(self._on_cancel_requested)
         self.jobs_tab.openVariantRequested.connect(self._on_open_variant_requested)
         self.jobs_tab.statusMessage.connect(self._show_analysis_message)
+        self.models_tab.statusMessage.connect(self._show_analysis_message)
         self.job_store.opened.connect(self._on_store_opened)
         self.job_store.unavailable.connect(self._on_store_unavailable)
         self.tabs.currentChanged.connect(self._on_tab_changed)
@@ -179,6 +186,7 @@ class MainWindow(QMainWindow):
             tab = AnalysisTab(self.workspace)
             self._analysis_page.layout().addWidget(tab)
             tab.resumeRequested.connect(self._on_resume_requested)
+            tab.publishRequested.connect(self._on_publish_requested)
             tab.statusMessage.connect(self._show_analysis_message)
             self.distill_launcher = DistillLauncher(self.workspace, tab)
             self._analysis_tab = tab
@@ -516,6 +524,17 @@ class MainWindow(QMainWindow):
         self.training_tab.request_resume(variant)
 
     @Slot(str, str, str)
+    def _on_publish_requested(self, variant: str, family: str, dataset: str) -> None:
+        """The Analysis tab's Publish…: the Models tab's dialog; the Models tab is shown
+        with the new version selected once it is published."""
+        dialog = self.models_tab.publish_variant(variant, family, dataset)
+        dialog.published.connect(self._show_models_tab)
+
+    @Slot()
+    def _show_models_tab(self) -> None:
+        self.tabs.setCurrentWidget(self.models_tab)
+
+    @Slot(str, str, str)
     def _on_train_requested(self, dataset: str, kind: str, target: str) -> None:
         """The Datasets tab's Train on this: the Training tab, the family for the dataset's
         kind (MLP for a table, image classifier for images), that dataset (and target)."""
@@ -600,6 +619,7 @@ class MainWindow(QMainWindow):
         self.training_tab.family_loader.shutdown()
         self.sweep_panel.shutdown()
         self.datasets_tab.shutdown()
+        self.models_tab.shutdown()
         if self.distill_launcher is not None:
             self.distill_launcher.shutdown()
         if self._analysis_tab is not None:

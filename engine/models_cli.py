@@ -214,10 +214,14 @@ def cmd_notes(ws: Any, args: argparse.Namespace) -> int:
 def cmd_delete(ws: Any, args: argparse.Namespace) -> int:
     store = open_store(ws)
     name, asked = parse_ref(args.ref)
+    if args.ref.endswith(":"):
+        raise RegistryError(f"{args.ref!r} names no version: write NAME for the whole model")
     versions = store.versions(name)
+    ref = args.ref
     if asked is not None:
         target = store.get(args.ref)[0]
         what = f"{name} v{target.version}"
+        ref = f"{name}:{target.version}"  # the version confirmed, even if an alias moves
     else:
         what = f"model {name} and its {len(versions)} version(s)"
     if not args.yes:
@@ -227,7 +231,7 @@ def cmd_delete(ws: Any, args: argparse.Namespace) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             print("not deleted")
             return 1
-    deleted = store.delete(args.ref)
+    deleted = store.delete(ref)
     print(f"deleted {name} " + ", ".join(f"v{v}" for v in deleted))
     return 0
 

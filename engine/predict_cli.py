@@ -10,8 +10,6 @@ an unknown model or version), one line on stderr naming it.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -48,7 +46,7 @@ def cmd_predict(workspace: Any, args: argparse.Namespace) -> int:
     if not source.exists():
         raise InputError(f"{args.input}: no such file or folder")
     result = load_predictor(workspace, args.model, backend=args.backend).predict(source)
-    text = result_json(result) if args.json else result_csv(result)
+    text = result_json(result) if args.json else result.csv_text()
     if args.out is None:
         print(text, end="")
         return 0
@@ -60,16 +58,6 @@ def cmd_predict(workspace: Any, args: argparse.Namespace) -> int:
             f"{len(result)} predictions of {result.model} v{result.version} written to {args.out}"
         )
     return 0
-
-
-def result_csv(result: PredictionResult) -> str:
-    """The predictions as CSV text: header, then one line per example."""
-    header, rows = result.table()
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 def result_json(result: PredictionResult) -> str:

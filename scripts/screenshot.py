@@ -5,6 +5,7 @@
     docs/screenshots/sweeps.png     Sweeps: a small MLP sweep, mid-sweep
     docs/screenshots/datasets.png   Datasets: the shapes images, previewed
     docs/screenshots/jobs.png       Jobs: the history of those runs
+    docs/screenshots/models.png     Models: the image classifier published, tried on images
     docs/screenshot.png             the Training one again (the README shows it)
 
     .venv/bin/python scripts/screenshot.py [--display :94] [--output-dir docs]
@@ -250,6 +251,20 @@ def shoot_all(args: argparse.Namespace) -> int:
         _pause(app, 1.0)  # its log is read in the background
         shooter.shoot("jobs")
 
+        # 7. The Models tab: the image classifier published (through the Publish… dialog)
+        # and tried on a few images of its dataset.
+        models = window.models_tab
+        dialog = models.publish_variant(classifier, "image_classifier", "shapes")
+        dialog.alias_edit.setText("production")
+        dialog.publish()
+        _wait(app, lambda: models.model.row_of("image-classifier-shapes") >= 0, 120, "publish")
+        window.tabs.setCurrentWidget(models)
+        assert models.select_version("image-classifier-shapes")
+        models.try_pane.predict([str(_shape_images(Path(home) / "try", 12))])
+        _wait(app, lambda: models.try_pane.tried is not None, 120, "the predictions")
+        _pause(app, 1.0)
+        shooter.shoot("models")
+
         readme_image = args.output_dir / "screenshot.png"
         shutil.copyfile(training_shot, readme_image)
         print(f"wrote {readme_image} (the Training tab)", flush=True)
@@ -260,6 +275,20 @@ def shoot_all(args: argparse.Namespace) -> int:
         window.deleteLater()
         app.processEvents()
     return 0
+
+
+def _shape_images(folder: Path, count: int) -> Path:
+    """The first `count` images of the built-in shapes dataset as PNG files in `folder`."""
+    from PIL import Image
+
+    from engine.datasets import get_dataset
+
+    folder.mkdir(parents=True, exist_ok=True)
+    loaded = get_dataset("shapes").load_images(32, 3)
+    for i in range(count):
+        pixels = loaded.x[i].permute(1, 2, 0).contiguous().numpy()
+        Image.fromarray(pixels, "RGB").save(folder / f"shape{i:02d}.png")
+    return folder
 
 
 if __name__ == "__main__":

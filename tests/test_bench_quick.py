@@ -17,6 +17,15 @@ CASES = [
     ("b4_threads.py", ["B4a 2 threads / 1 thread", "B4b 2 threads / 1 thread"]),
     ("b5_library_jobs.py", ["B5a resolve first/again", "B5b load decode/cache", "B5c job/direct"]),
     ("b6_images.py", ["B6a engine/plain", "B6b cache/decode images per second"]),
+    (
+        "b7_inference.py",
+        [
+            "B7 mlp batch 1 onnx/torch",
+            "B7 mlp batch 1000 onnx/torch",
+            "B7 cnn batch 1 onnx/torch",
+            "B7 cnn batch 1000 onnx/torch",
+        ],
+    ),
 ]
 
 

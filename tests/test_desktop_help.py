@@ -71,7 +71,7 @@ def test_the_quick_start_page_walks_through_every_tab(window):
     dialog = window.findChild(QTextBrowser, "quickStartText")
     assert dialog is not None and dialog.isVisible()
     text = dialog.toPlainText()
-    for tab in ("Training", "Analysis", "Sweeps", "Datasets", "Jobs"):
+    for tab in ("Training", "Analysis", "Sweeps", "Datasets", "Jobs", "Models"):
         assert tab in text
     assert "Ctrl+Return" in text and "F1" in text
     help_menu = window.quick_start_action.associatedObjects()

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QComboBox, QLabel
 
-from desktop_app.analysis.tab import NO_VARIANTS_TEXT, AnalysisTab
+from desktop_app.analysis.tab import NO_CURVES_TEXT, NO_VARIANTS_TEXT, AnalysisTab
 from desktop_app.kit.curve_plots import NO_SELECTION_TEXT, NO_TIMES_NOTE, CurveOverlay
 from desktop_app.kit.x_axis import X_AXIS_TITLES, X_MODE_TIP, X_MODES
 from engine.training.chronicle import is_epoch_end
@@ -237,8 +237,7 @@ def test_without_variants_the_tab_says_how_they_come_until_one_appears(
     assert label.objectName() == "noVariantsLabel" and label.accessibleName()
     assert label.toolTip()
     assert tab.model.rowCount() == 0
-    assert_plots_empty(tab.curve_overlay, tab.curve_overlay.empty_text.textItem.toPlainText())
-    assert tab.curve_overlay.empty_text.textItem.toPlainText() != NO_SELECTION_TEXT
+    assert_plots_empty(tab.curve_overlay, NO_CURVES_TEXT)
     # A variant trained meanwhile (copied in) is found by the live watcher: the sentence goes.
     source = variant_dirs(trained_home)[0]
     shutil.copytree(source, workspace.home / "variants" / "mlp" / source.name)
@@ -256,3 +255,43 @@ def test_without_variants_the_tab_says_how_they_come_until_one_appears(
     tab.select_variants([])
     qtbot.waitUntil(overlay.is_empty, timeout=TIMEOUT_MS)
     assert_plots_empty(overlay, NO_SELECTION_TEXT)
+
+
+def test_reading_the_same_variants_again_keeps_the_users_zoom(qtbot):
+    """A live variant's curves are read again every few seconds: a zoom must survive that,
+    while other variants, or another x axis, range the plots afresh."""
+    from engine.analysis.curves import curves_from_rows
+
+    rows = [
+        {"epoch": e, "step": 10 * e, "timestamp": 1000.0 + 2 * e, "train_loss": 1.0 / e,
+         "test_loss": 1.5 / e, "train_accuracy": 0.5, "test_accuracy": 0.4}
+        for e in range(1, 51)
+    ]  # fmt: skip
+    curves = {**curves_from_rows(rows), "config": None}
+    overlay = CurveOverlay("zoomLoss", "zoomMetric", "of a test")
+    qtbot.addWidget(overlay)
+    overlay.resize(900, 400)
+    overlay.draw([("/a", curves)])
+    box = overlay.loss_plot.getPlotItem().vb
+    box.setXRange(10, 20, padding=0)
+    overlay.draw([("/a", curves)])  # read again
+    assert box.viewRange()[0] == pytest.approx([10, 20])
+    assert not box.autoRangeEnabled()[0]
+    overlay.draw([("/a", curves), ("/b", curves)])  # another selection
+    assert box.autoRangeEnabled()[0]
+    box.setXRange(10, 20, padding=0)
+    overlay.set_x_mode("step")
+    assert box.autoRangeEnabled()[0]
+
+
+@pytest.mark.parametrize(("span", "width"), [(100, 600), (900, 600), (4 * 86400, 600), (3e6, 300)])
+def test_time_ticks_are_even_and_fall_on_local_hours(span, width):
+    from desktop_app.kit.x_axis import time_tick_spacing
+
+    kolkata = 5.5 * 3600  # seconds east of UTC
+    levels = time_tick_spacing(span, width, kolkata)
+    major = levels[0][0]
+    assert span / major <= max(1.0, width / 70) or major % 86400 == 0
+    for spacing, offset in levels:
+        assert major % spacing == 0  # minor ticks divide major ones: an even grid
+        assert (offset + kolkata) % spacing == 0  # a tick at local midnight

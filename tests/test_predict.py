@@ -56,7 +56,7 @@ TORCH_TOLERANCE = 1e-6
 ONNX_TOLERANCE = 1e-4
 
 
-# ---- publishing (until engine.registry.publish exists) ---------------------------------------
+# ---- publishing ---------------------------------------
 
 
 def publish_for_test(ws: Workspace, variant: Any, name: str) -> Path:
@@ -239,7 +239,15 @@ def test_a_large_input_runs_in_chunks_with_the_same_predictions(published, tmp_p
     ]
     path = _write_csv(tmp_path / "many.csv", header, rows)
     predictor = load_predictor(ws, "iris")
+    run, sizes = predictor._runner, []
+
+    def counted(x: torch.Tensor) -> torch.Tensor:
+        sizes.append(len(x))
+        return run(x)
+
+    predictor._runner = counted
     result = predictor.predict(path)
+    assert sizes == [CHUNK, CHUNK, 5]  # never one forward pass over the whole file
     model, _version = load_model(ws, predictor.directory)
     from engine.inference.inputs import inputs_for
 

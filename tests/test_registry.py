@@ -303,6 +303,17 @@ def test_delete_one_version_drops_its_aliases_and_the_last_removes_the_model(wor
         store.delete("iris")
 
 
+def test_a_deleted_versions_number_is_never_given_again(workspace, variants):
+    publish(workspace, variants["iris"], "iris")
+    publish(workspace, variants["iris"], "iris")
+    store = RegistryStore(workspace.home)
+    assert store.delete("iris:2") == [2]
+    assert publish(workspace, variants["iris"], "iris").version == 3  # iris:2 stays gone
+    assert [v.version for v in store.versions("iris")] == [1, 3]
+    with pytest.raises(RegistryError, match="has no version '2'"):
+        store.get("iris:2")
+
+
 def test_delete_a_whole_model(workspace, variants):
     publish(workspace, variants["iris"], "iris")
     publish(workspace, variants["iris"], "iris")

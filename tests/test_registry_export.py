@@ -25,6 +25,7 @@ from engine.registry.export import (
     METADATA_KEYS,
     export_version,
     manifest_bytes,
+    onnx_bytes,
     shaped_batch,
 )
 from engine.registry.export_cli import add_commands
@@ -333,6 +334,39 @@ def test_a_version_record_that_disagrees_with_the_weights_is_refused(iris_bundle
     bundle = _zip(tmp_path / "forged.zip", entries)
     fresh = Workspace(tmp_path / "fresh")
     with pytest.raises(RegistryError, match="weights_sha256"):
+        import_bundle(fresh, bundle)
+    assert _nothing_written(fresh.home)
+
+
+def test_a_forged_model_onnx_with_a_consistent_manifest_is_refused(iris_bundle, tmp_path):
+    """The manifest catches damage, not forgery: model.onnx is run against the weights."""
+    entries = _entries(iris_bundle)
+    features = len(json.loads(entries["preprocessing.json"])["mean"])
+    other = torch.nn.Linear(features, 3).eval()  # same inputs and outputs, other numbers
+    entries["model.onnx"] = onnx_bytes(other, torch.randn(8, features))[0]
+    entries[MANIFEST_ENTRY] = manifest_bytes(entries)
+    bundle = _zip(tmp_path / "forged-onnx.zip", entries)
+    fresh = Workspace(tmp_path / "fresh")
+    with pytest.raises(RegistryError, match=r"'model\.onnx' does not compute what"):
+        import_bundle(fresh, bundle)
+    assert _nothing_written(fresh.home)
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"kind": "table"}, "columns: missing"),
+        ({"kind": "image", "image_size": 200000}, "image_size: 200000 is not in"),
+        (None, "records no preprocessing"),
+    ],
+)
+def test_a_preprocessing_record_that_cannot_work_is_refused(iris_bundle, tmp_path, record, message):
+    entries = _entries(iris_bundle)
+    entries["preprocessing.json"] = json.dumps(record).encode()
+    entries[MANIFEST_ENTRY] = manifest_bytes(entries)
+    bundle = _zip(tmp_path / "bad-record.zip", entries)
+    fresh = Workspace(tmp_path / "fresh")
+    with pytest.raises(RegistryError, match=re.escape(message)):
         import_bundle(fresh, bundle)
     assert _nothing_written(fresh.home)
 

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QGroupBox,
     QHeaderView,
-    QListView,
     QListWidget,
     QListWidgetItem,
     QStackedWidget,
@@ -27,9 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.kit.thumbnails import THUMBNAIL_PX, thumbnail, thumbnail_grid
 from desktop_app.kit.widgets import described, labelled, text_label
 
-THUMBNAIL_PX = 72
 MIN_SHOWN = 2  # the grid is at least this many thumbnails wide and high
 SOURCES = (
     ("best", "Best checkpoint"),
@@ -84,21 +82,12 @@ class MisclassifiedView(QGroupBox):
         self.source_combo.currentIndexChanged.connect(self._on_source_changed)
 
     def _build_grid(self) -> QListWidget:
-        grid = described(
-            QListWidget(),
+        grid = thumbnail_grid(
+            "misclassifiedGrid",
             "Misclassified images",
             "Each image the model gets wrong: true class → predicted class (the probability "
             "the model gives its prediction)",
-            object_name="misclassifiedGrid",
         )
-        grid.setViewMode(QListView.ViewMode.IconMode)
-        grid.setMovement(QListView.Movement.Static)
-        grid.setResizeMode(QListView.ResizeMode.Adjust)
-        grid.setWrapping(True)
-        grid.setWordWrap(True)
-        grid.setUniformItemSizes(True)
-        grid.setSpacing(4)
-        grid.setIconSize(QSize(THUMBNAIL_PX, THUMBNAIL_PX))
         grid.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         line = grid.fontMetrics().height()
         grid.setMinimumHeight(MIN_SHOWN * (THUMBNAIL_PX + 3 * line + 14) + 8)
@@ -223,36 +212,3 @@ def report_text(report: Any) -> str:
 def caption(item: Any, names: list[str]) -> str:
     """Under a thumbnail: "true → predicted" over the prediction's probability."""
     return f"{names[item.true]} → {names[item.predicted]}\np = {item.probability:.2f}"
-
-
-def thumbnail(image: np.ndarray | None) -> QPixmap:
-    """A uint8 [c, h, w] image as a pixmap of about THUMBNAIL_PX: enlarged by a whole factor
-    with nearest-neighbour (pixels stay sharp squares), or shrunk smoothly if larger."""
-    if image is None:
-        return QPixmap()
-    array = np.asarray(image, dtype=np.uint8)
-    if array.ndim == 2:
-        array = array[None]
-    channels, height, width = array.shape
-    if channels >= 3:
-        data = np.ascontiguousarray(array[:3].transpose(1, 2, 0))
-        qimage = QImage(data.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
-    else:
-        data = np.ascontiguousarray(array[0])
-        qimage = QImage(data.data, width, height, width, QImage.Format.Format_Grayscale8).copy()
-    pixmap = QPixmap.fromImage(qimage)
-    side = max(height, width)
-    if side <= THUMBNAIL_PX:
-        factor = max(1, THUMBNAIL_PX // side)
-        return pixmap.scaled(
-            width * factor,
-            height * factor,
-            Qt.AspectRatioMode.IgnoreAspectRatio,
-            Qt.TransformationMode.FastTransformation,
-        )
-    return pixmap.scaled(
-        THUMBNAIL_PX,
-        THUMBNAIL_PX,
-        Qt.AspectRatioMode.KeepAspectRatio,
-        Qt.TransformationMode.SmoothTransformation,
-    )

@@ -67,6 +67,7 @@ from desktop_app.kit.curves import CurveLoader, file_key, remember
 from desktop_app.kit.family_combo import FamilyCombo
 from desktop_app.kit.tasks import TaskRunner
 from desktop_app.kit.widgets import (
+    ask_yes_no,
     button,
     choice_filter,
     described,
@@ -96,6 +97,8 @@ class AnalysisTab(QWidget):
 
     resumeRequested = Signal(str)  # the variant's name
     distillRequested = Signal(str, str)  # the teacher variant's name, its family
+    # a completed variant to publish as a model version: its name, family, dataset ("": none)
+    publishRequested = Signal(str, str, str)
     statusMessage = Signal(str)
 
     def __init__(self, workspace: Any, parent: QWidget | None = None) -> None:
@@ -132,6 +135,7 @@ class AnalysisTab(QWidget):
         self._scan_request = 0
         self._scan_again = False  # the folder changed while a scan ran: scan once more
         self._live_curves_at = 0.0
+        self._listing_problem: str | None = None  # why the last Refresh listed nothing
         self.watcher = QFileSystemWatcher(self)
         self.watcher.directoryChanged.connect(self._schedule_scan)
         self._scan_timer = QTimer(self)
@@ -252,6 +256,13 @@ class AnalysisTab(QWidget):
             self.request_distill,
         )
         self.distill_action.setObjectName("distillAction")
+        self.publish_action = self._action(
+            "&Publish…",
+            "Publish this completed variant as a version of a model (Models tab): to export "
+            "it, predict with it and keep it by name",
+            self.request_publish,
+        )
+        self.publish_action.setObjectName("publishAction")
         self.compare_action = self._action(
             "&Compare configs…",
             "Show the configs of the two selected variants side by side, differences first",
@@ -267,6 +278,7 @@ class AnalysisTab(QWidget):
         self.delete_button = self._button("Delete…", "deleteButton", self.delete_action)
         self.open_folder_button = self._button("Open folder", "openFolderButton", self.open_action)
         self.distill_button = self._button("Distill…", "distillButton", self.distill_action)
+        self.publish_button = self._button("Publish…", "publishVariantButton", self.publish_action)
         self.compare_button = self._button(
             "Compare configs…", "compareConfigsButton", self.compare_action
         )
@@ -291,6 +303,7 @@ class AnalysisTab(QWidget):
             self.cancel_replay_button,
             self.verify_button,
             self.distill_button,
+            self.publish_button,
             self.compare_button,
             self.delete_button,
             self.open_folder_button,
@@ -303,7 +316,7 @@ class AnalysisTab(QWidget):
 
     def _build_views(self) -> QTabWidget:
         """Curves, Analyses, Classification and Details of the selected variants."""
-        self.curve_overlay = CurveOverlay("lossPlot", "metricPlot", "per epoch")
+        self.curve_overlay = CurveOverlay("lossPlot", "metricPlot", "of the selected variants")
         self.loss_plot = self.curve_overlay.loss_plot
         self.metric_plot = self.curve_overlay.metric_plot
         self.analyses_page = AnalysesPage()
@@ -371,7 +384,11 @@ class AnalysisTab(QWidget):
             scan = scan_variants(self.workspace)
         except Exception as exc:  # a bad home must not take the tab down
             self.statusMessage.emit(f"Could not list variants: {exc}")
-            scan = Scan([])
+            # What was listed stays; an empty list says why, not "no variants yet".
+            self._listing_problem = f"Could not list the variants: {exc}"
+            self._show_empty_state()
+            return
+        self._listing_problem = None
         self._show_scan(scan)
         self._follow(scan)
 
@@ -395,6 +412,7 @@ class AnalysisTab(QWidget):
         """No variant at all: the sentence instead of the table, and the plots say so too;
         it goes as soon as a scan lists one (the folder is followed live)."""
         none = not self.model.summaries()
+        self.no_variants_label.setText(self._listing_problem or NO_VARIANTS_TEXT)
         self.no_variants_label.setVisible(none)
         self.table.setVisible(not none)
         self.curve_overlay.set_empty_text(NO_CURVES_TEXT if none else NO_SELECTION_TEXT)
@@ -628,6 +646,7 @@ class AnalysisTab(QWidget):
         )
         self.open_action.setEnabled(current is not None)
         self.distill_action.setEnabled(one is not None and one.status == "completed")
+        self.publish_action.setEnabled(one is not None and one.status == "completed")
         self.compare_action.setEnabled(len(selected) == 2)
         for action, widget in (
             (self.resume_action, self.resume_button),
@@ -636,6 +655,7 @@ class AnalysisTab(QWidget):
             (self.delete_action, self.delete_button),
             (self.open_action, self.open_folder_button),
             (self.distill_action, self.distill_button),
+            (self.publish_action, self.publish_button),
             (self.compare_action, self.compare_button),
         ):
             widget.setEnabled(action.isEnabled())
@@ -677,6 +697,7 @@ class AnalysisTab(QWidget):
             self.replay_action,
             self.verify_action,
             self.distill_action,
+            self.publish_action,
             self.compare_action,
             self.open_action,
         ):
@@ -902,6 +923,19 @@ class AnalysisTab(QWidget):
         self.distillRequested.emit(current.variant, current.family)
 
     @Slot()
+    def request_publish(self) -> None:
+        """Ask the main window to publish the selected completed variant (a dialog asks the
+        model's name there)."""
+        current = self.current_variant()
+        if current is None or current.status != "completed":
+            self.statusMessage.emit("Select one completed variant to publish")
+            return
+        dataset = self.model.parameters(current.path).get("dataset")
+        self.publishRequested.emit(
+            current.variant, current.family, dataset if isinstance(dataset, str) else ""
+        )
+
+    @Slot()
     def compare_configs(self) -> ConfigDiffDialog | None:
         """The configs of the two selected variants side by side (the current one left)."""
         selected = self.selected_variants()
@@ -996,6 +1030,4 @@ class AnalysisTab(QWidget):
         QMessageBox.warning(self, title, message)
 
     def _ask(self, title: str, question: str) -> bool:
-        buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
-        answer = QMessageBox.question(self, title, question, buttons, QMessageBox.StandardButton.No)
-        return answer == QMessageBox.StandardButton.Yes
+        return ask_yes_no(self, title, question)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, Qt, Signal, Slot
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -25,9 +25,6 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLayout,
     QMenu,
-    QMessageBox,
-    QPushButton,
-    QSplitter,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -61,13 +58,19 @@ from desktop_app.kit.style import NOTE_STYLE
 from desktop_app.kit.tasks import TaskRunner
 from desktop_app.kit.warmup import EngineWarmup
 from desktop_app.kit.widgets import (
+    action_button,
+    ask_yes_no,
     button,
     choice_filter,
     filter_bar,
     filter_edit,
     group,
+    local_paths,
+    make_action,
     select_source_row,
     sortable_table,
+    splitter,
+    table_page,
     text_label,
 )
 from engine.datasets.types import DatasetError
@@ -138,21 +141,12 @@ class DatasetsTab(QWidget):
         self.model = DatasetTableModel(self)
         self.proxy = DatasetFilterProxy(self)
         self.proxy.setSourceModel(self.model)
-        top = QWidget()
-        top_layout = QVBoxLayout(top)
-        top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.addLayout(self._build_filters())
-        top_layout.addWidget(self._build_table(), 1)
-        top_layout.addWidget(self.hint)
-        top_layout.addLayout(self._build_actions())
+        filters, table = self._build_filters(), self._build_table()
+        top = table_page(filters, table, self.hint, self._build_actions())
         self.preview = DatasetPreview()
-        self.splitter = QSplitter(Qt.Orientation.Vertical)
-        self.splitter.setObjectName("datasetsSplitter")
-        self.splitter.addWidget(top)
-        self.splitter.addWidget(group("Preview", self.preview, "previewGroup"))
-        self.splitter.setStretchFactor(0, 2)
-        self.splitter.setStretchFactor(1, 3)
-        self.splitter.setChildrenCollapsible(False)
+        preview = group("Preview", self.preview, "previewGroup")
+        vertical = Qt.Orientation.Vertical
+        self.splitter = splitter("datasetsSplitter", vertical, (top, preview), (2, 3))
         QVBoxLayout(self).addWidget(self.splitter)
 
     def _build_filters(self) -> QLayout:
@@ -169,7 +163,8 @@ class DatasetsTab(QWidget):
         self.kind_filter = choice_filter(
             "kindFilter", "Kind filter", "Tabular or image datasets", "Any kind", KINDS
         )
-        self.import_file_action = self._action(
+        self.import_file_action = make_action(
+            self,
             "&CSV or ZIP file…",
             "Import a CSV table, or a ZIP of a table or of class folders of images",
             self.import_files_dialog,
@@ -177,7 +172,8 @@ class DatasetsTab(QWidget):
         self.import_file_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Open))
         self.import_file_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.addAction(self.import_file_action)
-        self.import_folder_action = self._action(
+        self.import_folder_action = make_action(
+            self,
             "&Folder of class folders…",
             "Import a folder holding one folder of images per class",
             self.import_folder_dialog,
@@ -228,18 +224,20 @@ class DatasetsTab(QWidget):
     def _build_actions(self) -> QLayout:
         """Rename, Delete and Train on this (also the table's context menu), and the line
         that shows an import's progress or the last message."""
-        self.rename_action = self._action("&Rename…", RENAME_TIP, self.rename_selected)
+        self.rename_action = make_action(self, "&Rename…", RENAME_TIP, self.rename_selected)
         self.rename_action.setShortcut(QKeySequence(Qt.Key.Key_F2))
         self.rename_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-        self.delete_action = self._action("&Delete…", DELETE_TIP, self.delete_selected)
+        self.delete_action = make_action(self, "&Delete…", DELETE_TIP, self.delete_selected)
         self.delete_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
         self.delete_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-        self.train_action = self._action("Train on &this", TRAIN_TIP, self.train_selected)
+        self.train_action = make_action(self, "Train on &this", TRAIN_TIP, self.train_selected)
         for action in (self.rename_action, self.delete_action):
             self.table.addAction(action)
-        self.rename_button = self._button("renameDatasetButton", "Rename…", self.rename_action)
-        self.delete_button = self._button("deleteDatasetButton", "Delete…", self.delete_action)
-        self.train_button = self._button("trainOnDatasetButton", "Train on this", self.train_action)
+        self.rename_button = action_button("renameDatasetButton", "Rename…", self.rename_action)
+        self.delete_button = action_button("deleteDatasetButton", "Delete…", self.delete_action)
+        self.train_button = action_button(
+            "trainOnDatasetButton", "Train on this", self.train_action
+        )
         # Made here, after the buttons, so Tab reaches its Cancel after them.
         self.import_panel = ImportPanel(self.home, self.runner)
         row = QHBoxLayout()
@@ -247,18 +245,6 @@ class DatasetsTab(QWidget):
             row.addWidget(widget)
         row.addWidget(self.import_panel, 1)
         return row
-
-    def _action(self, text: str, tip: str, slot: Callable[[], object]) -> QAction:
-        action = QAction(text, self)
-        action.setToolTip(tip)
-        action.setStatusTip(tip)
-        action.triggered.connect(slot)
-        return action
-
-    def _button(self, name: str, text: str, action: QAction) -> QPushButton:
-        widget = button(name, text, action.toolTip())
-        widget.clicked.connect(action.trigger)
-        return widget
 
     def _connect(self) -> None:
         self.filter_edit.textChanged.connect(self._on_filter_text)
@@ -579,7 +565,7 @@ class DatasetsTab(QWidget):
         self._update_actions()
 
     def dragEnterEvent(self, event: Any) -> None:
-        paths = _local_paths(event.mimeData())
+        paths = local_paths(event.mimeData())
         if paths:
             event.acceptProposedAction()
             names = ", ".join(Path(p).name for p in paths[:3])
@@ -589,14 +575,14 @@ class DatasetsTab(QWidget):
             event.ignore()
 
     def dragMoveEvent(self, event: Any) -> None:
-        if _local_paths(event.mimeData()):
+        if local_paths(event.mimeData()):
             event.acceptProposedAction()
 
     def dragLeaveEvent(self, event: Any) -> None:
         self._update_hint()
 
     def dropEvent(self, event: Any) -> None:
-        paths = _local_paths(event.mimeData())
+        paths = local_paths(event.mimeData())
         self._update_hint()
         if paths:
             event.acceptProposedAction()
@@ -696,20 +682,11 @@ class DatasetsTab(QWidget):
 
     # ---- dialogs ---------------------------------------------------------------------------
     def _ask(self, title: str, question: str) -> bool:
-        buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
-        answer = QMessageBox.question(self, title, question, buttons, QMessageBox.StandardButton.No)
-        return answer == QMessageBox.StandardButton.Yes
+        return ask_yes_no(self, title, question)
 
     def _ask_name(self, title: str, current: str) -> str | None:
         name, ok = QInputDialog.getText(self, title, "New name:", text=current)
         return name if ok else None
-
-
-def _local_paths(mime: Any) -> list[str]:
-    """The local files and folders of a drag (URLs of other kinds are not importable)."""
-    if mime is None or not mime.hasUrls():
-        return []
-    return [url.toLocalFile() for url in mime.urls() if url.isLocalFile()]
 
 
 def _with_target(preview: TablePreview, target: str) -> TablePreview:

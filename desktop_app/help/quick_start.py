@@ -35,6 +35,10 @@ then to fewer epochs.</li>
 <b>Train on this</b> opens the Training tab with the right family.</li>
 <li><b>Keep an eye on runs.</b> The <b>Jobs</b> tab keeps the queue and the history of every
 run, with its log; runs interrupted by a crash are offered for Resume.</li>
+<li><b>Use a model.</b> In the Analysis tab, <b>Publish…</b> a good variant as a version of
+a model; the <b>Models</b> tab lists the versions, exports them (ONNX, safetensors, a bundle
+ZIP for another machine), imports bundles, and <i>Try it</i> predicts on a CSV or images
+you drop on it.</li>
 </ol>
 <p>Everything is stored in the data home (File → Preferences); the same variants are
 available to <code>trainwright</code> on the command line. {help_key} lists the keyboard

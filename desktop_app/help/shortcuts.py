@@ -67,6 +67,11 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut(
         "datasets.delete", ("Del",), "Delete the selected dataset (asks first)", "Datasets list"
     ),
+    Shortcut("models.import", ("Ctrl+O",), "Import a model bundle", "Models"),
+    Shortcut("models.rename", ("F2",), "Rename the selected version's model", "Models list"),
+    Shortcut(
+        "models.delete", ("Del",), "Delete the selected model version (asks first)", "Models list"
+    ),
     Shortcut("queue.up", ("Ctrl+Up",), "Move the selected queued run up", "Jobs queue"),
     Shortcut("queue.down", ("Ctrl+Down",), "Move the selected queued run down", "Jobs queue"),
     Shortcut("queue.pause", ("Space",), "Pause or release the selected queued run", "Jobs queue"),

@@ -11,18 +11,15 @@ there (the store's cancel flag reaches a run in another process at its next step
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLayout,
     QMenu,
-    QPushButton,
     QSplitter,
     QTableView,
     QVBoxLayout,
@@ -35,14 +32,18 @@ from desktop_app.kit.job_status import CANCELLABLE, RESUMABLE, RETRYABLE, status
 from desktop_app.kit.style import ERROR_STYLE, NOTE_STYLE
 from desktop_app.kit.widgets import (
     ElidedLabel,
+    action_button,
     button,
     choice_filter,
     filter_bar,
     filter_edit,
     group,
+    make_action,
     select_source_row,
     selectable,
     sortable_table,
+    splitter,
+    table_page,
 )
 
 LIST_MS = 2000  # the history is listed again this often while the tab is visible
@@ -98,13 +99,8 @@ class JobsTab(QWidget):
         self.model = JobTableModel(self)
         self.proxy = JobFilterProxy(self)
         self.proxy.setSourceModel(self.model)
-        top = QWidget()
-        top_layout = QVBoxLayout(top)
-        top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.addLayout(self._build_filters())
-        top_layout.addWidget(self._build_table(), 1)
-        top_layout.addWidget(self.hint)
-        top_layout.addLayout(self._build_actions())
+        filters, table = self._build_filters(), self._build_table()
+        top = table_page(filters, table, self.hint, self._build_actions())
         self.log_view = JobLogView()
         self.log_box = group("Log", self.log_view, "jobLogGroup")
         bottom = QSplitter(Qt.Orientation.Horizontal)
@@ -119,13 +115,8 @@ class JobsTab(QWidget):
         bottom.setStretchFactor(0, 1)
         bottom.setStretchFactor(bottom.count() - 1, 2)
         bottom.setChildrenCollapsible(False)
-        self.splitter = QSplitter(Qt.Orientation.Vertical)
-        self.splitter.setObjectName("jobsSplitter")
-        self.splitter.addWidget(top)
-        self.splitter.addWidget(bottom)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
-        self.splitter.setChildrenCollapsible(False)
+        vertical = Qt.Orientation.Vertical
+        self.splitter = splitter("jobsSplitter", vertical, (top, bottom), (3, 2))
         QVBoxLayout(self).addWidget(self.splitter)
 
     def _build_filters(self) -> QLayout:
@@ -184,32 +175,36 @@ class JobsTab(QWidget):
     def _build_actions(self) -> QLayout:
         """Resume, Retry, Cancel and Open variant (also the context menu), and one line for
         the last error."""
-        self.resume_action = self._action(
+        self.resume_action = make_action(
+            self,
             "&Resume",
             "Queue the selected interrupted, timed-out or cancelled job again: it continues "
             "from its last checkpoint",
             self.resume_selected,
         )
-        self.retry_action = self._action(
+        self.retry_action = make_action(
+            self,
             "Retr&y",
             "Queue the selected failed job again (a train starts over)",
             self.retry_selected,
         )
-        self.cancel_action = self._action(
+        self.cancel_action = make_action(
+            self,
             "&Cancel job",
             "Cancel the selected queued job, or stop the running one at its next step "
             "(in this window or another process)",
             self.cancel_selected,
         )
-        self.open_action = self._action(
+        self.open_action = make_action(
+            self,
             "Open &variant",
             "Show the selected job's variant in the Analysis tab",
             self.open_selected,
         )
-        self.resume_button = self._button("jobResumeButton", "Resume", self.resume_action)
-        self.retry_button = self._button("jobRetryButton", "Retry", self.retry_action)
-        self.cancel_button = self._button("jobCancelButton", "Cancel job", self.cancel_action)
-        self.open_button = self._button("jobOpenVariantButton", "Open variant", self.open_action)
+        self.resume_button = action_button("jobResumeButton", "Resume", self.resume_action)
+        self.retry_button = action_button("jobRetryButton", "Retry", self.retry_action)
+        self.cancel_button = action_button("jobCancelButton", "Cancel job", self.cancel_action)
+        self.open_button = action_button("jobOpenVariantButton", "Open variant", self.open_action)
         # One line in the spare width beside the buttons (a long message ends in "…", its
         # tooltip holds all of it): showing or clearing it never moves anything.
         self.error_label = ElidedLabel()
@@ -221,18 +216,6 @@ class JobsTab(QWidget):
             row.addWidget(widget)
         row.addWidget(self.error_label, 1)
         return row
-
-    def _action(self, text: str, tip: str, slot: Callable[[], object]) -> QAction:
-        action = QAction(text, self)
-        action.setToolTip(tip)
-        action.setStatusTip(tip)
-        action.triggered.connect(slot)
-        return action
-
-    def _button(self, name: str, text: str, action: QAction) -> QPushButton:
-        widget = button(name, action.text(), action.toolTip(), accessible=text)
-        widget.clicked.connect(action.trigger)
-        return widget
 
     def _connect(self) -> None:
         self.filter_edit.textChanged.connect(self.proxy.set_text)

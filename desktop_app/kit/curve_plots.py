@@ -31,6 +31,7 @@ from desktop_app.kit.x_axis import (
     X_MODE_NAMES,
     X_MODE_TIP,
     X_MODES,
+    local_utc_offset,
     time_tick_spacing,
     time_tick_strings,
     x_values,
@@ -43,7 +44,7 @@ LOG_LABELS_ALL = 6  # a log axis with more ticks labels only …
 LOG_LABELLED = (1.0, 2.0, 5.0, 10.0)  # … these mantissas
 IGNORED_KEYS = ("variant", "config_hash", "data.sha256")  # differ with everything else
 NO_SELECTION_TEXT = "Select variants to compare their curves."
-NO_TIMES_NOTE = "(no times recorded)"  # a variant from before rows had timestamps, on a time axis
+NO_TIMES_NOTE = "(no times recorded)"  # a chronicle whose rows lack timestamps, on a time axis
 
 
 def plain_number(value: float) -> str:
@@ -78,7 +79,8 @@ class PlainAxis(pg.AxisItem):
 
     def tickSpacing(self, minVal: float, maxVal: float, size: float) -> Any:
         if self.time_mode is not None and not self.logMode:
-            return time_tick_spacing(maxVal - minVal, size)
+            offset = local_utc_offset(minVal) if self.time_mode == "wall" else 0.0
+            return time_tick_spacing(maxVal - minVal, size, offset)
         levels = super().tickSpacing(minVal, maxVal, size)
         if not self.integer or self.logMode or not levels:
             return levels
@@ -180,7 +182,8 @@ def _short_value(value: Any) -> str:
 
 def finite(x: np.ndarray, y: Any, positive: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The points whose x and y are finite (and y > 0 for a log axis): an x is NaN where the
-    chosen axis is unknown, e.g. time in a chronicle written before rows had timestamps."""
+    chosen axis is unknown, e.g. time in a chronicle whose rows lack timestamps (written
+    by hand or by another tool)."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     mask = np.isfinite(x) & np.isfinite(y) & (y > 0 if positive else True)
@@ -306,6 +309,7 @@ class CurveOverlay(QWidget):
         with QSignalBlocker(self.x_axis_combo):
             self.x_axis_combo.setCurrentIndex(self.x_axis_combo.findData(mode))
         self._redraw()
+        self._auto_range()  # the old range is in other units
 
     def set_empty_text(self, text: str) -> None:
         """What the plots say while nothing is drawn (the owner knows why nothing is)."""
@@ -319,8 +323,11 @@ class CurveOverlay(QWidget):
         """Show exactly these (variant directory, curves), replacing what was drawn; a
         legend entry names what differs between the variants' configs (the curves' "config",
         as CurvesTask reads it)."""
+        shown = [path for path, _ in self._entries]
         self._entries = list(entries)
         self._redraw()
+        if [path for path, _ in self._entries] != shown:
+            self._auto_range()  # other variants; the same ones read again keep the user's zoom
 
     # ---- drawing ---------------------------------------------------------------------------
     @Slot(int)
@@ -344,7 +351,7 @@ class CurveOverlay(QWidget):
             xs = x_values(curves, self._x_mode)
             name = names[path]
             if self._x_mode in TIME_MODES and len(xs) and not np.isfinite(xs).any():
-                name = f"{name} {NO_TIMES_NOTE}"  # an older chronicle: it can draw nothing
+                name = f"{name} {NO_TIMES_NOTE}"  # rows without timestamps: it can draw nothing
                 _legend_note(loss, color, name)
                 _legend_note(metric, color, name)
             self.legend_names[path] = name
@@ -360,12 +367,15 @@ class CurveOverlay(QWidget):
         self._show_empty_state(not self._entries)
 
     def _show_x_axis(self) -> None:
-        """Title, ticks and range of both plots' x axes for the chosen mode."""
+        """Title and ticks of both plots' x axes for the chosen mode."""
         for plot in self.plots:
             item = plot.getPlotItem()
             item.setLabel("bottom", X_AXIS_TITLES[self._x_mode])
             item.getAxis("bottom").set_x_mode(self._x_mode)
-            item.enableAutoRange()
+
+    def _auto_range(self) -> None:
+        for plot in self.plots:
+            plot.getPlotItem().enableAutoRange()
 
     def _show_empty_state(self, empty: bool) -> None:
         """Empty: no tick numbers, no grid, and a line saying how curves come; else the axes."""

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QAbstractItemModel, QItemSelectionModel, QSize, Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -13,11 +14,14 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLayout,
     QLineEdit,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QScrollArea,
     QSizePolicy,
+    QSplitter,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -205,6 +209,65 @@ def labelled(text: str, widget: QWidget, *, stretch: int = 0) -> QHBoxLayout:
     row.addWidget(label)
     row.addWidget(widget, stretch)
     return row
+
+
+def splitter(
+    object_name: str,
+    orientation: Qt.Orientation,
+    widgets: Sequence[QWidget],
+    stretches: Sequence[int],
+) -> QSplitter:
+    """`widgets` side by side (or one over the other), sharing spare room by `stretches`,
+    none of them collapsible to nothing by a drag."""
+    split = QSplitter(orientation)
+    split.setObjectName(object_name)
+    for index, (widget, stretch) in enumerate(zip(widgets, stretches, strict=True)):
+        split.addWidget(widget)
+        split.setStretchFactor(index, stretch)
+    split.setChildrenCollapsible(False)
+    return split
+
+
+def table_page(filters: QLayout, table: QWidget, hint: QWidget, actions: QLayout) -> QWidget:
+    """The upper part of a library tab: filters over the table, its hint, then its actions."""
+    page = QWidget()
+    layout = QVBoxLayout(page)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addLayout(filters)
+    layout.addWidget(table, 1)
+    layout.addWidget(hint)
+    layout.addLayout(actions)
+    return page
+
+
+def make_action(parent: QWidget, text: str, tip: str, slot: Callable[[], object]) -> QAction:
+    """An action with its tooltip and status tip, triggering `slot`."""
+    action = QAction(text, parent)
+    action.setToolTip(tip)
+    action.setStatusTip(tip)
+    action.triggered.connect(slot)
+    return action
+
+
+def action_button(object_name: str, text: str, action: QAction) -> QPushButton:
+    """A button for `action`, described by its tooltip (the tab keeps it enabled with it)."""
+    widget = button(object_name, text, action.toolTip())
+    widget.clicked.connect(action.trigger)
+    return widget
+
+
+def ask_yes_no(parent: QWidget, title: str, question: str) -> bool:
+    """A Yes/No question, No by default (what deleting asks)."""
+    buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
+    answer = QMessageBox.question(parent, title, question, buttons, QMessageBox.StandardButton.No)
+    return answer == QMessageBox.StandardButton.Yes
+
+
+def local_paths(mime: Any) -> list[str]:
+    """The local files and folders of a drag (URLs of other kinds cannot be opened)."""
+    if mime is None or not mime.hasUrls():
+        return []
+    return [url.toLocalFile() for url in mime.urls() if url.isLocalFile()]
 
 
 class ElidedLabel(QLabel):

@@ -26,7 +26,7 @@ X_MODE_NAMES = {
 X_AXIS_TITLES = {
     "epoch": "epoch",
     "step": "step",
-    "relative": "time since the first epoch",
+    "relative": "time since epoch 1 ended (pauses included)",
     "wall": "wall time (local)",
 }
 X_MODE_TIP = (
@@ -62,7 +62,7 @@ MIN_TICK_PX = 70  # a time label needs about this much room
 
 def x_values(curves: Mapping[str, Any], mode: str) -> np.ndarray:
     """The x of each epoch end in `curves` on the `mode` axis, as float64 (NaN where unknown:
-    a row without a step or timestamp, from an older chronicle)."""
+    a row without a step or timestamp, in a chronicle written by hand or another tool)."""
     if mode not in X_MODES:
         raise ValueError(f"x axis: {mode!r} is not one of {', '.join(X_MODES)}")
     if mode in ("epoch", "step"):
@@ -75,23 +75,34 @@ def x_values(curves: Mapping[str, Any], mode: str) -> np.ndarray:
     return stamps - known[0] if len(known) else stamps
 
 
-def time_tick_spacing(span: float, size_px: float) -> list[tuple[float, float]]:
+def time_tick_spacing(
+    span: float, size_px: float, utc_offset: float = 0.0
+) -> list[tuple[float, float]]:
     """pyqtgraph tick levels (spacing, offset) for a time axis `size_px` wide showing `span`
     seconds: major ticks at the smallest whole time step that leaves MIN_TICK_PX per label,
-    minor ticks at the step below it."""
+    minor ticks at the largest step that divides it (so the grid is even). A wall-time axis
+    gives its `utc_offset` (seconds east of UTC): its ticks fall on local hours and midnights,
+    not on UTC ones."""
     if not np.isfinite(span) or span <= 0:
         return [(1.0, 0.0)]
     fits = max(1.0, size_px / MIN_TICK_PX)
-    major_index = next(
-        (i for i, step in enumerate(TIME_STEPS) if span / step <= fits), len(TIME_STEPS) - 1
-    )
-    major = float(TIME_STEPS[major_index])
-    if major_index == len(TIME_STEPS) - 1 and span / major > fits:
+    major = float(next((step for step in TIME_STEPS if span / step <= fits), TIME_STEPS[-1]))
+    if span / major > fits:
         major = float(np.ceil(span / fits / 86400.0) * 86400.0)  # longer than weeks: whole days
-    levels = [(major, 0.0)]
-    if major_index > 0 and major == TIME_STEPS[major_index]:
-        levels.append((float(TIME_STEPS[major_index - 1]), 0.0))
-    return levels
+    steps = [major]
+    minor = max((step for step in TIME_STEPS if step < major and major % step == 0), default=0)
+    if minor:
+        steps.append(float(minor))
+    return [(step, (-utc_offset) % step) for step in steps]
+
+
+def local_utc_offset(timestamp: float) -> float:
+    """Seconds east of UTC of the local time zone at `timestamp` (0 if it cannot be told)."""
+    try:
+        offset = _dt.datetime.fromtimestamp(timestamp).astimezone().utcoffset()
+    except (OverflowError, OSError, ValueError):
+        return 0.0
+    return offset.total_seconds() if offset is not None else 0.0
 
 
 def duration_text(seconds: float, spacing: float) -> str:

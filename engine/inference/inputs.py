@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from engine.datasets import DatasetError
-from engine.datasets.images import DEFAULT_FIT, IMAGE_SUFFIXES, decode_image
+from engine.datasets.images import DEFAULT_FIT, IMAGE_SUFFIXES, MAX_DECODE_SIZE, decode_image
 from engine.datasets.split import Standardizer, TargetScale
 from engine.errors import TrainwrightError
 
@@ -218,16 +218,117 @@ def inputs_for(preprocessing: Preprocessing | None, path_or_paths: PathOrPaths) 
 
 def _checked(preprocessing: Preprocessing | None) -> tuple[Preprocessing, str]:
     """The record and its kind, or an InputError saying why new inputs cannot be prepared."""
+    check_preprocessing(preprocessing)
+    assert preprocessing is not None
+    return preprocessing, str(preprocessing["kind"])
+
+
+MAX_PRIME = 100_000  # far above any modulus a one-layer transformer is trained on here
+
+
+def check_preprocessing(preprocessing: Any) -> None:
+    """InputError unless `preprocessing` is a record new inputs can go through: the fields its
+    kind needs, of the right types and sizes, agreeing with each other. A model's record comes
+    from a file (a bundle from another machine among them): nothing is allocated or indexed
+    from it before this says it is sound."""
     if not preprocessing:
         raise InputError(
-            "this variant records no preprocessing (its family does not describe its inputs, "
+            "this model records no preprocessing (its family does not describe its inputs, "
             "or it was trained before they were recorded); train it again to use it on new data"
         )
+    if not isinstance(preprocessing, dict):
+        raise InputError("preprocessing: not a JSON object")
     kind = preprocessing.get("kind")
     if kind not in (*TABLE_KINDS, *IMAGE_KINDS):
         known = ", ".join((*TABLE_KINDS, *IMAGE_KINDS))
         raise InputError(f"unknown preprocessing kind {kind!r}; known: {known}")
-    return preprocessing, str(kind)
+    record = _Record(preprocessing)
+    if kind == "modulo":
+        record.integer("prime", 2, MAX_PRIME)
+        record.names("columns", exactly=2)
+        return
+    if kind == "table":
+        columns = record.names("columns")
+        categories = record.field("categories", dict)
+        for column, values in categories.items():
+            if column not in columns:
+                raise InputError(f"preprocessing: categories: {column!r} is not a column")
+            record.names(f"categories.{column}", values)
+        features = len(columns) - len(categories) + sum(len(v) for v in categories.values())
+        record.scaling(features)
+        task = preprocessing.get("task_type")
+        if task == "regression":
+            record.number("target_mean")
+            if not record.number("target_std") > 0:
+                raise InputError("preprocessing: target_std: must be above 0")
+        elif task == "classification":
+            record.names("class_names", minimum=2)
+        else:
+            raise InputError(
+                f"preprocessing: task_type: {task!r} is not classification or regression"
+            )
+        return
+    size = record.integer("image_size", 1, MAX_DECODE_SIZE)
+    channels = record.integer("channels", 1, 3)
+    if channels == 2:
+        raise InputError("preprocessing: channels: 1 (grayscale) or 3 (RGB)")
+    record.scaling(channels if kind == "image" else channels * size * size)
+    record.names("class_names", minimum=2)
+
+
+class _Record:
+    """Field checks of one preprocessing record, each failure an InputError naming the field."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+    def field(self, name: str, kind: type) -> Any:
+        value = self.data.get(name)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise InputError(f"preprocessing: {name}: missing or not a {kind.__name__}")
+        return value
+
+    def integer(self, name: str, low: int, high: int) -> int:
+        value = self.field(name, int)
+        if not low <= value <= high:
+            raise InputError(f"preprocessing: {name}: {value} is not in {low}..{high}")
+        return value
+
+    def number(self, name: str) -> float:
+        value = self.data.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InputError(f"preprocessing: {name}: missing or not a number")
+        if not math.isfinite(value):
+            raise InputError(f"preprocessing: {name}: not a finite number")
+        return float(value)
+
+    def names(
+        self, name: str, values: Any = None, *, exactly: int | None = None, minimum: int = 1
+    ) -> list[str]:
+        values = self.data.get(name) if values is None else values
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise InputError(f"preprocessing: {name}: missing or not a list of names")
+        if (exactly is not None and len(values) != exactly) or len(values) < minimum:
+            wanted = exactly if exactly is not None else f"at least {minimum}"
+            raise InputError(f"preprocessing: {name}: {len(values)} names, {wanted} needed")
+        return values
+
+    def scaling(self, features: int) -> None:
+        """mean and std: `features` finite numbers each, std above 0."""
+        for name in ("mean", "std"):
+            values = self.data.get(name)
+            if not isinstance(values, list) or len(values) != features:
+                shown = len(values) if isinstance(values, list) else "no list"
+                raise InputError(
+                    f"preprocessing: {name}: {shown} values, the inputs have {features}"
+                )
+            if not all(
+                isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+                for v in values
+            ):
+                raise InputError(f"preprocessing: {name}: every value must be a finite number")
+        if any(v <= 0 for v in self.data["std"]):
+            raise InputError("preprocessing: std: every value must be above 0")
 
 
 # ---- outputs ---------------------------------------------------------------------------------

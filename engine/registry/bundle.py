@@ -17,7 +17,6 @@ import json
 import shutil
 import zipfile
 import zlib
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from pydantic import ValidationError
 from engine.atomic import atomic_write_bytes, atomic_write_json
 from engine.datasets import archive
 from engine.datasets.types import DatasetImportError
+from engine.metadata import now
 from engine.registry.export import (
     BUNDLE_ENTRIES,
     BUNDLE_FORMAT,
@@ -34,30 +34,78 @@ from engine.registry.export import (
 )
 from engine.registry.records import (
     PREPROCESSING_FILE,
-    VERSION_DIR,
     VERSION_FILE,
     WEIGHTS_FILE,
     ModelVersion,
     RegistryError,
     check_model_name,
+    claim_version_folder,
     model_dir,
 )
 
-CREATE_ATTEMPTS = 20  # version numbers tried when concurrent publishes take them first
 # Written in this order; version.json last (with its new name and number), so a half-written
 # folder is never a version.
 _FILES_WRITTEN = (WEIGHTS_FILE, PREPROCESSING_FILE, ONNX_ENTRY)
 
 
-def import_bundle(workspace: Any, zip_path: Path | str, *, name: str | None = None) -> ModelVersion:
+def import_bundle(
+    workspace: Any,
+    zip_path: Path | str,
+    *,
+    name: str | None = None,
+    notes: list[str] | None = None,
+) -> ModelVersion:
     """Add the bundle's model as the next version of `name` (default: the name it was
     exported under) in this home; RegistryError naming the entry and the rule when the
-    bundle is unsafe, incomplete or altered (then nothing is written)."""
+    bundle is unsafe, incomplete or altered (then nothing is written).
+
+    The manifest catches damage, not forgery (whoever edits an entry can rewrite it): so the
+    weights must hash to what version.json says, and model.onnx must compute what the weights
+    compute, run against the family's model holding them. Where that model cannot be built
+    here (its family, or the dataset it is sized from, is missing) or ONNX Runtime is not
+    installed, the check is skipped and `notes` (if given) says so."""
     source = Path(zip_path).expanduser()
     entries = read_bundle(source)
     original = check_bundle(source.name, entries)
     target = check_model_name(name if name is not None else original.name)
+    skipped = _check_onnx(workspace, source.name, original, entries)
+    if skipped and notes is not None:
+        notes.append(skipped)
     return _write_version(Path(workspace.home), target, original, entries)
+
+
+def _check_onnx(
+    workspace: Any, label: str, version: ModelVersion, entries: dict[str, bytes]
+) -> str | None:
+    """RegistryError unless model.onnx gives the weights' outputs (within the export check's
+    tolerance) on the version's test inputs or a batch of its input shape; a note instead of a
+    check when the weights' model cannot be built or run here."""
+    from safetensors.torch import load as load_safetensors
+
+    from engine.analysis.classification import model_with_weights
+    from engine.registry.export import ONNX_TOLERANCE, example_inputs, onnx_max_abs_diff
+
+    domain = dict(version.config.get("domain", {}))
+    try:
+        family = workspace.registry.family(version.family)
+        model = model_with_weights(family, domain, load_safetensors(entries[WEIGHTS_FILE]), label)
+        preprocessing = json.loads(entries[PREPROCESSING_FILE])
+        example = example_inputs(workspace, version, preprocessing)
+    except Exception as exc:
+        return f"{ONNX_ENTRY} was not checked against the weights here ({exc})"
+    batches = [example, example[: max(2, len(example) // 2)]]
+    try:
+        difference = onnx_max_abs_diff(entries[ONNX_ENTRY], model, batches)
+    except ModuleNotFoundError:
+        return f"{ONNX_ENTRY} was not checked: ONNX Runtime is not part of this install"
+    except RegistryError as exc:
+        raise RegistryError(f"{label}: entry {ONNX_ENTRY!r}: {exc}; refused") from None
+    if difference > ONNX_TOLERANCE:
+        raise RegistryError(
+            f"{label}: entry {ONNX_ENTRY!r} does not compute what {WEIGHTS_FILE} holds (max "
+            f"difference {difference:.3g}, over {ONNX_TOLERANCE:g}); refused"
+        )
+    return None
 
 
 # ---- reading -----------------------------------------------------------------------------
@@ -233,8 +281,12 @@ def _check_preprocessing(label: str, data: bytes) -> None:
         raise RegistryError(
             f"{label}: entry {PREPROCESSING_FILE!r} is not valid JSON ({exc}); refused"
         ) from None
-    if not isinstance(preprocessing, dict):
-        raise RegistryError(f"{label}: entry {PREPROCESSING_FILE!r} is not a JSON object; refused")
+    from engine.inference.inputs import InputError, check_preprocessing
+
+    try:
+        check_preprocessing(preprocessing)
+    except InputError as exc:
+        raise RegistryError(f"{label}: entry {PREPROCESSING_FILE!r}: {exc}; refused") from None
 
 
 # ---- writing -----------------------------------------------------------------------------
@@ -245,35 +297,13 @@ def _write_version(
 ) -> ModelVersion:
     """The files in a new version folder of `name`, version.json last; the folder removed if
     anything fails before that."""
-    folder, number = _new_version_folder(model_dir(home, name))
+    number, folder = claim_version_folder(model_dir(home, name))
     try:
         for entry in _FILES_WRITTEN:
             atomic_write_bytes(folder / entry, entries[entry])
-        version = original.model_copy(
-            update={"name": name, "version": number, "created_at": _now()}
-        )
+        version = original.model_copy(update={"name": name, "version": number, "created_at": now()})
         atomic_write_json(folder / VERSION_FILE, version.model_dump(mode="json"))
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return version
-
-
-def _new_version_folder(directory: Path) -> tuple[Path, int]:
-    """A version folder that did not exist (the next number after every v<N> folder there,
-    finished or not), created here so two writers never share one."""
-    directory.mkdir(parents=True, exist_ok=True)
-    taken = [int(m.group(1)) for p in directory.iterdir() if (m := VERSION_DIR.fullmatch(p.name))]
-    number = max(taken, default=0) + 1
-    for candidate in range(number, number + CREATE_ATTEMPTS):
-        folder = directory / f"v{candidate}"
-        try:
-            folder.mkdir(exist_ok=False)
-        except FileExistsError:
-            continue
-        return folder, candidate
-    raise RegistryError(f"{directory.name}: could not take a new version number; try again")
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -35,6 +35,7 @@ from engine.registry.records import (
     WEIGHTS_FILE,
     ModelVersion,
     RegistryError,
+    read_version,
     resolve_version_dir,
 )
 
@@ -98,12 +99,16 @@ def export_version(
     if out.is_dir():
         raise RegistryError(f"{out} is a folder; give a file path")
     directory = resolve_version_dir(workspace.home, ref)
-    model, version = load_model(workspace, directory)
     difference: float | None = None
-    if fmt == "safetensors":
+    if fmt == "safetensors":  # the verified weights alone: no model to build
+        version = read_version(directory)
         data = safetensors_bytes(directory, version)
     else:
-        example = example_inputs(workspace, version, read_preprocessing(directory))
+        model, version = load_model(workspace, directory)
+        preprocessing = read_preprocessing(directory)
+        if fmt == "bundle":
+            _check_bundleable(version, preprocessing)
+        example = example_inputs(workspace, version, preprocessing)
         if fmt == "onnx":
             data, difference = onnx_bytes(model, example)
         elif fmt == "torch-export":
@@ -112,6 +117,17 @@ def export_version(
             data, difference = bundle_bytes(directory, version, model, example)
     atomic_write_bytes(out, data)
     return ExportResult(out, fmt, len(data), version.name, version.version, difference)
+
+
+def _check_bundleable(version: ModelVersion, preprocessing: Any) -> None:
+    """A bundle is for predicting elsewhere: refuse one whose inputs cannot be prepared there
+    (a family that records no preprocessing) rather than write a bundle no home imports."""
+    from engine.inference.inputs import InputError, check_preprocessing
+
+    try:
+        check_preprocessing(preprocessing)
+    except InputError as exc:
+        raise RegistryError(f"{version.name} v{version.version} cannot be bundled: {exc}") from None
 
 
 # ---- example inputs ----------------------------------------------------------------------
@@ -437,13 +453,12 @@ def _integrity(version: ModelVersion, onnx_size: int, difference: float) -> str:
 def _usage(version: ModelVersion, preprocessing: dict[str, Any]) -> str:
     kind = preprocessing.get("kind")
     given = "a folder of images (or image files)" if kind in ("image", "image_flat") else "a CSV"
-    ref = f"{version.name}:{version.version}"
     return (
         "## How to predict\n\n"
-        "With Trainwright:\n\n"
+        "With Trainwright (the import prints the name and version it was given there):\n\n"
         "```\n"
         "trainwright models import this-bundle.zip\n"
-        f"trainwright predict {ref} INPUT      # INPUT: {given}\n"
+        f"trainwright predict {version.name} INPUT      # INPUT: {given}\n"
         "```\n\n"
         "With onnxruntime alone: prepare inputs as preprocessing.json describes "
         f'(kind "{kind}"), then\n\n'

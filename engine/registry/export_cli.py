@@ -7,6 +7,7 @@ Exit codes: 0 done; 2 bad input (one line on stderr: engine.cli prints a Trainwr
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from engine.registry.export import FORMATS
@@ -60,7 +61,10 @@ def cmd_import(workspace: Any, args: argparse.Namespace) -> int:
     from engine.cli import _print_json
     from engine.registry.bundle import import_bundle
 
-    version = import_bundle(workspace, args.bundle, name=args.name)
+    notes: list[str] = []
+    version = import_bundle(workspace, args.bundle, name=args.name, notes=notes)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     if args.json:
         _print_json(version.model_dump(mode="json"))
         return 0

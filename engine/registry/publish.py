@@ -27,13 +27,13 @@ from engine.errors import CheckpointError, TrainwrightError
 from engine.metadata import CheckpointEntry, VariantMetadata, now
 from engine.registry.records import (
     PREPROCESSING_FILE,
-    VERSION_DIR,
     VERSION_FILE,
     WEIGHTS_FILE,
     Lineage,
     ModelVersion,
     RegistryError,
     check_alias,
+    claim_version_folder,
     model_dir,
 )
 from engine.variants import Variant
@@ -49,7 +49,6 @@ TIMED_EXAMPLES = 1000
 TIMED_RUNS = 3
 TIMED_CHUNK = 250  # examples per forward pass while timing: bounds the memory of big inputs
 METRIC_PREFIX = "test_"
-MAX_CLAIM_TRIES = 1000
 
 
 def publish(
@@ -82,9 +81,21 @@ def publish(
     state = _verified_state(variant, source.entry)
     fields = {**_version_fields(workspace, variant, meta, source, state), "notes": notes}
     version = _write_version(workspace, folder, name, fields, state)
-    store = RegistryStore(home)
+    try:
+        store = RegistryStore(home)  # the index takes the new version in
+    except RegistryError:
+        store = None  # the folders are the truth; the index catches up when it opens again
     if alias is not None:
-        store.set_alias(name, alias, version.version)
+        try:
+            if store is None:
+                store = RegistryStore(home)
+            store.set_alias(name, alias, version.version)
+        except RegistryError as exc:  # the version stands: say so rather than "failed"
+            raise RegistryError(
+                f"published {name} v{version.version}, but its alias {alias!r} was not set: "
+                f"{exc} (set it with `trainwright models alias {name} {alias} "
+                f"{version.version}`)"
+            ) from None
     return version
 
 
@@ -242,7 +253,7 @@ def _write_version(
 ) -> ModelVersion:
     """Claim the next version folder and fill it (see the module docstring); on any failure
     the claimed folder is removed."""
-    number, directory = _claim(folder)
+    number, directory = claim_version_folder(folder)
     try:
         draft = directory / DRAFT_DIR
         draft.mkdir()
@@ -258,27 +269,6 @@ def _write_version(
             folder.rmdir()
         raise
     return version
-
-
-def _claim(folder: Path) -> tuple[int, Path]:
-    """(N, folder of vN) for the next free N, the folder created here and nowhere else: a
-    publish running at the same time that took N first makes this one try N+1."""
-    folder.mkdir(parents=True, exist_ok=True)
-    taken = [
-        int(match.group(1))
-        for child in folder.iterdir()
-        if (match := VERSION_DIR.fullmatch(child.name))
-    ]
-    number = max(taken, default=0) + 1
-    for _ in range(MAX_CLAIM_TRIES):
-        directory = folder / f"v{number}"
-        try:
-            directory.mkdir(exist_ok=False)
-        except FileExistsError:
-            number += 1
-            continue
-        return number, directory
-    raise RegistryError(f"could not find a free version number for model {folder.name!r}")
 
 
 def _write_draft(

@@ -29,6 +29,10 @@ VERSION_FILE = "version.json"
 WEIGHTS_FILE = "weights.safetensors"
 PREPROCESSING_FILE = "preprocessing.json"
 VERSION_DIR = re.compile(r"v([1-9][0-9]*)")  # v1, v2, ...: the folder of a version
+# A deleted version's folder stays, empty but for this file: its number is never given again
+# (`iris:2` in a script or a model card never comes to mean other weights).
+DELETED_MARKER = "DELETED"
+MAX_CLAIM_TRIES = 1000
 ALIAS_RULE = "letters, digits, '_', '.' and '-', not starting with a digit or 'v<digits>'"
 _ALIAS = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 
@@ -170,3 +174,24 @@ def _version_number(directory: Path, name: str, asked: str) -> int:
         known = ", ".join(sorted(aliases)) or "none"
         raise RegistryError(f"model {name!r} has no alias {asked!r} (aliases: {known})")
     return aliases[asked]
+
+
+def claim_version_folder(model_folder: Path) -> tuple[int, Path]:
+    """(N, the new folder vN): the number after every v<N> folder of the model (finished,
+    unfinished or deleted), the folder created here and nowhere else: a publish or import
+    running at the same time that took N first makes this one try N+1."""
+    model_folder.mkdir(parents=True, exist_ok=True)
+    taken = [
+        int(match.group(1))
+        for child in model_folder.iterdir()
+        if (match := VERSION_DIR.fullmatch(child.name))
+    ]
+    number = max(taken, default=0) + 1
+    for candidate in range(number, number + MAX_CLAIM_TRIES):
+        folder = model_folder / f"v{candidate}"
+        try:
+            folder.mkdir(exist_ok=False)
+        except FileExistsError:
+            continue
+        return candidate, folder
+    raise RegistryError(f"could not find a free version number for model {model_folder.name!r}")

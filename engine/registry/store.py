@@ -16,19 +16,19 @@ Names and aliases are checked before anything is touched.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, Field
 
 from engine.atomic import atomic_write_json
+from engine.metadata import now
 from engine.registry.records import (
+    DELETED_MARKER,
     MODEL_FILE,
     VERSION_FILE,
     ModelRecord,
@@ -222,6 +222,8 @@ class RegistryStore:
                 version_folder = resolve_version_dir(self.home, ref)
                 number = int(version_folder.name[1:])
                 _remove(version_folder, directory)
+                version_folder.mkdir()  # the number stays taken (records.DELETED_MARKER)
+                (version_folder / DELETED_MARKER).write_text(f"deleted {now()}\n", "utf-8")
                 deleted = [number]
                 self._after_version_deleted(directory, name, number)
         self._sync()
@@ -451,8 +453,3 @@ def _summary(latest: ModelVersion, count: int, record: ModelRecord | None) -> Mo
         inference_ms_per_1000=latest.inference_ms_per_1000,
         created_at=latest.created_at,
     )
-
-
-def version_dict(version: ModelVersion) -> dict[str, Any]:
-    """A version as JSON-ready data (for --json)."""
-    return json.loads(version.model_dump_json())

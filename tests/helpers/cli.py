@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-CLI_TIMEOUT_S = 300  # a hung command fails its test instead of the whole run
+CLI_TIMEOUT_S = 120  # a hung command fails its test (under pytest-timeout's 300 s for the run)
 
 
 def run_cli(home: Path | str, *args: str, **kwargs: Any) -> subprocess.CompletedProcess:
