@@ -127,16 +127,20 @@ class PastSweeps(QGroupBox):
 
 def _item(summary: Any, status: str) -> QListWidgetItem:
     """A sweep's line: its id, then family, status and progress; the rest in its tooltip."""
-    done = summary.completed + summary.failed
+    done = summary.completed + summary.failed + summary.pruned
     text = f"{summary.id}\n{summary.family} · {status} · {done} / {summary.total}"
     if summary.failed:
         text += f" · {summary.failed} failed"
+    if summary.pruned:
+        text += f" · {summary.pruned} pruned"
     item = QListWidgetItem(text)
     item.setData(ID_ROLE, summary.id)
     item.setData(STATUS_ROLE, status)
     tip = [
         f"Sweep {summary.id} of {summary.family}: {status}",
-        f"{summary.completed} completed, {summary.failed} failed of {summary.total}",
+        f"{summary.completed} completed, {summary.failed} failed"
+        + (f", {summary.pruned} pruned" if summary.pruned else "")
+        + f" of {summary.total}",
         f"created {summary.created_at}",
     ]
     if summary.problem:

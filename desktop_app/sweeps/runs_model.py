@@ -29,7 +29,7 @@ from engine.sweeps import NA, SweepRecord, SweepRow, sweep_label
 BEST_ROLE = Qt.ItemDataRole.UserRole + 3  # True on the best row
 
 PENDING, RUNNING = "pending", "running"
-RESULTS = ("completed", "failed", "cancelled", "timed_out", RUNNING, PENDING)
+RESULTS = ("completed", "failed", "cancelled", "timed_out", "pruned", RUNNING, PENDING)
 LOWER_IS_BETTER = frozenset({"test_loss"})
 
 BEST_TINT = QColor(76, 175, 80, 90)
@@ -37,6 +37,7 @@ _TINTS = {
     "failed": QColor(220, 50, 47, 45),
     "cancelled": QColor(160, 160, 160, 45),
     "timed_out": QColor(160, 160, 160, 45),
+    "pruned": QColor(255, 152, 0, 40),
     RUNNING: QColor(33, 150, 243, 40),
 }
 
@@ -46,7 +47,12 @@ LEADING = (
     ("variant", "Variant", "The variant trained for this combination (its directory)"),
 )
 TRAILING = (
-    ("result", "Result", "completed, failed, cancelled (resume the sweep), running or pending"),
+    (
+        "result",
+        "Result",
+        "completed, failed, pruned (a search stopped it early), cancelled (resume the sweep), "
+        "running or pending",
+    ),
     ("metric_name", "Metric", "accuracy (classification), r2 (regression) or test_loss"),
     ("metric_score", "Score", "The final value of the metric on the test split"),
     ("train_loss", "Train loss", "The final training loss"),
@@ -191,7 +197,7 @@ class RunsTableModel(RowTableModel):
             self._parameters, self._rows = [], []
         else:
             self._record_id, self._family = record.id, record.spec.family
-            self._parameters = list(record.spec.grid)
+            self._parameters = record.spec.swept_names()
             rows = {row.index: row for row in record.rows}
             self._rows = [
                 RunEntry(i, dict(combo), rows.get(i)) for i, combo in enumerate(record.combinations)
@@ -337,6 +343,9 @@ class RunsTableModel(RowTableModel):
             return "Stopped before it finished; resume the sweep to finish it"
         if entry.result == "timed_out":
             return "Stopped at its time limit (timeout); resume the sweep to finish it"
+        if entry.result == "pruned":
+            epoch = entry.row.stopped_epoch if entry.row is not None else None
+            return f"Pruned by the search after epoch {epoch}: its results were not promising"
         if entry.result == PENDING:
             return "Not trained yet"
         if entry.result == RUNNING:

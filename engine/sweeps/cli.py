@@ -18,6 +18,7 @@ from engine.errors import TrainwrightError
 from engine.jobs import JobRequest
 from engine.params import parse_assignments
 from engine.sweeps import create_sweep, list_sweeps, load_sweep, plan_sweep
+from engine.sweeps.plan import DEFAULT_TRIALS, PRUNERS, SEARCH_KINDS
 
 RESUME = "resume"
 
@@ -50,6 +51,29 @@ def register(sub: Any) -> None:
         metavar="N",
         help="run N combinations at once, in worker processes (default 1)",
     )
+    p.add_argument(
+        "--search",
+        choices=SEARCH_KINDS,
+        default="grid",
+        help="grid: every combination of the lists (default); random or tpe (Bayesian, "
+        "Optuna): --trials draws from lists and ranges -g NAME=LO..HI[:log]",
+    )
+    p.add_argument(
+        "--trials", type=int, metavar="N", help=f"random/tpe: trials (default {DEFAULT_TRIALS})"
+    )
+    p.add_argument(
+        "--objective",
+        metavar="METRIC[:max|min]",
+        help="random/tpe: what to optimise (default test_accuracy:max for a classifier, "
+        "test_loss:min otherwise)",
+    )
+    p.add_argument(
+        "--prune",
+        choices=PRUNERS,
+        default="none",
+        help="random/tpe: stop unpromising trials early (median or hyperband; default none)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random/tpe: the sampler's seed (default 0)")
     p.add_argument("--dry-run", action="store_true", help="validate and list the combinations only")
     p.add_argument("--json", action="store_true", help="print the sweep record as JSON at the end")
     p.set_defaults(handler=cmd_sweep)
@@ -65,7 +89,8 @@ def cmd_sweep(ws: Any, args: argparse.Namespace) -> int:
     if args.target == RESUME:
         if not args.sweep_id:
             raise TrainwrightError("sweep resume needs a SWEEP_ID (see `trainwright sweeps`)")
-        if args.grid or args.params or args.training or args.dry_run:
+        searching = args.search != "grid" or args.trials or args.objective or args.prune != "none"
+        if args.grid or args.params or args.training or args.dry_run or searching:
             raise TrainwrightError("sweep resume takes only a SWEEP_ID: the sweep keeps its lists")
         record = load_sweep(ws, args.sweep_id)
         return _run(ws, record, args)
@@ -84,8 +109,18 @@ def cmd_sweep(ws: Any, args: argparse.Namespace) -> int:
             raise TrainwrightError(f"-g {name} is given twice; list all its values once")
         grid[name] = text
     parallel = args.parallel or 1
+    search = {
+        "search": args.search,
+        "trials": args.trials,
+        "objective": args.objective,
+        "prune": args.prune,
+        "seed": args.seed,
+    }
     if args.dry_run:
-        plan = plan_sweep(ws, args.target, grid, domain, training, parallel=parallel)
+        plan = plan_sweep(ws, args.target, grid, domain, training, parallel=parallel, **search)
+        if plan.spec.searched:
+            _print_search(plan.spec, args.json)
+            return 0
         if args.json:
             _print_json(
                 {"total": plan.total, "combinations": plan.combinations, "ignored": plan.ignored}
@@ -95,8 +130,37 @@ def cmd_sweep(ws: Any, args: argparse.Namespace) -> int:
                 print(f"{i:>4}  {_params(combo)}")
             print(f"{plan.total} combinations")
         return 0
-    record = create_sweep(ws, args.target, grid, domain, training, parallel=parallel)
+    record = create_sweep(ws, args.target, grid, domain, training, parallel=parallel, **search)
     return _run(ws, record, args)
+
+
+def _print_search(spec: Any, as_json: bool) -> None:
+    """A search's dry run: its space, budget, objective and pruning (trials are drawn as it
+    runs)."""
+    space = {name: values for name, values in spec.grid.items()}
+    for name, bounds in spec.ranges.items():
+        low, high = (
+            (int(bounds.low), int(bounds.high)) if bounds.integer else (bounds.low, bounds.high)
+        )
+        space[name] = f"{low}..{high}" + (":log" if bounds.log else "")
+    if as_json:
+        _print_json(
+            {
+                "search": spec.search,
+                "trials": spec.trials,
+                "objective": spec.objective,
+                "prune": spec.prune,
+                "seed": spec.seed,
+                "space": space,
+            }
+        )
+        return
+    for name, values in space.items():
+        print(f"  {name} = {values}")
+    print(
+        f"{spec.search} search: {spec.trials} trials, objective {spec.objective}, "
+        f"pruning {spec.prune}, seed {spec.seed}"
+    )
 
 
 def _run(ws: Any, record: Any, args: argparse.Namespace) -> int:
@@ -104,7 +168,8 @@ def _run(ws: Any, record: Any, args: argparse.Namespace) -> int:
     if not quiet:
         done = len(record.finished())
         note = f", {done} already done" if done else ""
-        print(f"sweep {record.id}: {record.total} combinations{note}", file=sys.stderr)
+        what = "trials" if record.spec.searched else "combinations"
+        print(f"sweep {record.id}: {record.total} {what}{note}", file=sys.stderr)
         for name in record.ignored:
             print(
                 f"note: {name} does not apply in linear baseline mode; not swept", file=sys.stderr
@@ -117,6 +182,8 @@ def _run(ws: Any, record: Any, args: argparse.Namespace) -> int:
         line = f"[{row.index + 1}/{record.total}] {row.result:<9} {row.variant or '-'}"
         if row.result == "completed":
             line += f"  {row.metric_name} {score}" + ("  (reused)" if row.reused else "")
+        elif row.result == "pruned":
+            line += f"  at epoch {row.stopped_epoch}"
         elif row.error:
             line += f"  {row.error}"
         print(line, file=sys.stderr, flush=True)
@@ -132,10 +199,16 @@ def _run(ws: Any, record: Any, args: argparse.Namespace) -> int:
     if quiet:
         _print_json(record.model_dump(mode="json"))
     else:
+        pruned = f", {counts['pruned']} pruned" if counts["pruned"] else ""
         print(
             f"sweep {record.id} {record.status}: {counts['completed']} completed, "
-            f"{counts['failed']} failed of {record.total}"
+            f"{counts['failed']} failed{pruned} of {record.total}"
         )
+        best = best_row(record)
+        if best is not None:
+            print(
+                f"best: {best.variant} ({record.spec.objective.split(':')[0]} {best.objective:.4g})"
+            )
         if record.status != "completed":
             print(f"resume with: trainwright sweep resume {record.id}")
     if record.status != "completed":
@@ -149,13 +222,26 @@ def cmd_sweeps(ws: Any, args: argparse.Namespace) -> int:
         _print_json([s.model_dump(mode="json") for s in found])
         return 0
     for s in found:
-        line = f"{s.id:<40} {s.family:<24} {s.status:<12} {s.completed + s.failed:>4}/{s.total:<4}"
+        done = s.completed + s.failed + s.pruned
+        line = f"{s.id:<40} {s.family:<24} {s.status:<12} {done:>4}/{s.total:<4}"
         print(
             line
             + (f" ({s.failed} failed)" if s.failed else "")
+            + (f" ({s.pruned} pruned)" if s.pruned else "")
             + (f" {s.problem}" if s.problem else "")
         )
     return 0
+
+
+def best_row(record: Any) -> Any:
+    """A search's best completed trial by its objective (None: a grid, or none completed)."""
+    if not record.spec.searched:
+        return None
+    scored = [r for r in record.rows if r.result == "completed" and r.objective is not None]
+    if not scored:
+        return None
+    sign = -1 if record.spec.objective.endswith(":max") else 1
+    return min(scored, key=lambda r: (sign * r.objective, r.index))
 
 
 def _params(combo: dict[str, Any]) -> str:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -21,10 +22,29 @@ from engine.sweeps.errors import SweepError
 from engine.sweeps.schema import SweepParameter, collapse_rule, family_spec, sweep_schema
 
 MAX_COMBINATIONS = 1000
+SEARCH_KINDS = ("grid", "random", "tpe")
+PRUNERS = ("none", "median", "hyperband")
+DEFAULT_TRIALS = 20
+RANGE = re.compile(
+    r"^\s*(?P<low>[^.\s][^\s]*?)\s*\.\.\s*(?P<high>[^\s:]+)\s*(?::(?P<log>log))?\s*$"
+)
+
+
+class Range(BaseModel):
+    """A searched interval `low..high` of a number parameter (`log`: sampled on a log scale,
+    for learning-rate-like parameters)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    low: float
+    high: float
+    log: bool = False
+    integer: bool = False
 
 
 class SweepSpec(BaseModel):
-    """What a sweep runs: a family, fixed domain and training values, and swept lists."""
+    """What a sweep runs: a family, fixed domain and training values, and swept lists; for a
+    random or TPE search also ranges, a trial budget, the objective, pruning and a seed."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -33,6 +53,20 @@ class SweepSpec(BaseModel):
     training: dict[str, Any] = {}
     grid: dict[str, list[Any]]  # sweep name -> values, in schema order
     parallel: int = 1
+    search: Literal["grid", "random", "tpe"] = "grid"
+    ranges: dict[str, Range] = {}  # searched intervals (random and tpe only)
+    trials: int | None = None  # random and tpe: how many trials
+    objective: str | None = None  # random and tpe: "METRIC:max" or "METRIC:min"
+    prune: Literal["none", "median", "hyperband"] = "none"
+    seed: int = 0  # the sampler's seed
+
+    @property
+    def searched(self) -> bool:
+        return self.search != "grid"
+
+    def swept_names(self) -> list[str]:
+        """Every swept name: the lists, then the ranges."""
+        return [*self.grid, *self.ranges]
 
 
 class SweepPlan(BaseModel):
@@ -44,24 +78,45 @@ class SweepPlan(BaseModel):
 
     @property
     def total(self) -> int:
-        return len(self.combinations)
+        """Runs the sweep makes: its combinations, or a search's trials."""
+        return int(self.spec.trials or 0) if self.spec.searched else len(self.combinations)
 
 
 def parse_grid(spec: FamilySpec, grid: Mapping[str, str | list[Any]]) -> dict[str, list[Any]]:
     """Validate every list (first problem raises SweepError with the validator's message)
     and order the grid by the family's sweep schema."""
+    lists, _ranges = parse_space(spec, grid, search="grid")
+    return lists
+
+
+def parse_space(
+    spec: FamilySpec, grid: Mapping[str, str | list[Any] | Range], *, search: str
+) -> tuple[dict[str, list[Any]], dict[str, Range]]:
+    """The lists and (for a random or TPE search) the ranges `lo..hi[:log]`, each checked
+    against the parameter's type and bounds with the list validator's messages, in the
+    family's sweep-schema order."""
     schema = sweep_schema(spec)
     parsed: dict[str, list[Any]] = {}
+    ranges: dict[str, Range] = {}
     for name, text in grid.items():
         if name not in schema:
             known = ", ".join(schema)
             raise SweepError(f"{spec.name} cannot sweep {name!r}; it can sweep: {known}")
-        answer = schema[name].parse_list(text)
+        given = _range_of(schema[name], text)
+        if given is not None:
+            if search == "grid":
+                raise SweepError(
+                    f"{schema[name].label}: a range ({text}) needs --search random or tpe; "
+                    "a grid sweep takes lists (V1,V2,...)"
+                )
+            ranges[name] = given
+            continue
+        answer = schema[name].parse_list(text)  # type: ignore[arg-type]
         if not answer.ok:
             raise SweepError(answer.error or f"invalid list for {name}")
         parsed[name] = list(answer.values or [])
     targets: dict[str, str] = {}
-    for name in parsed:
+    for name in [*parsed, *ranges]:
         target = schema[name].target
         if target in targets:
             raise SweepError(
@@ -69,11 +124,39 @@ def parse_grid(spec: FamilySpec, grid: Mapping[str, str | list[Any]]) -> dict[st
                 "same value; sweep only one of them"
             )
         targets[target] = name
-    if not parsed:
+    if not parsed and not ranges:
         raise SweepError(
             "a sweep needs at least one parameter with a list of values (-g NAME=V1,V2)"
         )
-    return {name: parsed[name] for name in schema if name in parsed}
+    ordered = {name: parsed[name] for name in schema if name in parsed}
+    return ordered, {name: ranges[name] for name in schema if name in ranges}
+
+
+def _range_of(parameter: SweepParameter, text: Any) -> Range | None:
+    """A `lo..hi[:log]` range checked like a list of its two ends, or None for a list."""
+    if isinstance(text, Range):
+        return text
+    match = RANGE.match(text) if isinstance(text, str) else None
+    if match is None:
+        return None
+    label = parameter.label
+    if parameter.choices is not None or parameter.type not in ("int", "float"):
+        raise SweepError(f"{label} takes a list of values, not a range: {text.strip()}")
+    ends = parameter.parse_list(f"{match['low']}, {match['high']}")
+    if not ends.ok:
+        same = match["low"] == match["high"]
+        raise SweepError(
+            f"{label}: a range needs two different ends: {text.strip()}"
+            if same
+            else (ends.error or f"invalid range for {parameter.name}")
+        )
+    low, high = (float(v) for v in ends.values or [])
+    if low >= high:
+        raise SweepError(f"{label}: a range goes from low to high: {text.strip()}")
+    log = match["log"] is not None
+    if log and low <= 0:
+        raise SweepError(f"{label}: a :log range needs a low end above 0: {text.strip()}")
+    return Range(low=low, high=high, log=log, integer=parameter.type == "int")
 
 
 def count_combinations(
@@ -212,40 +295,112 @@ def plan_sweep(
     *,
     parallel: int = 1,
     max_combinations: int = MAX_COMBINATIONS,
+    search: str = "grid",
+    trials: int | None = None,
+    objective: str | None = None,
+    prune: str = "none",
+    seed: int = 0,
 ) -> SweepPlan:
-    """Validate a sweep and list its combinations; SweepError (or ParameterError for a fixed
-    value) says what is wrong. `registry` is a FamilyRegistry or a Workspace."""
+    """Validate a sweep and list its combinations (a search's are drawn as it runs);
+    SweepError (or ParameterError for a fixed value) says what is wrong. `registry` is a
+    FamilyRegistry or a Workspace."""
     registry = getattr(registry, "registry", registry)
     spec = family_spec(family, registry)
     domain, training = dict(domain or {}), dict(training or {})
-    parsed = parse_grid(spec, grid)
+    _check_search(search, trials, prune, objective, max_combinations)
+    parsed, ranges = parse_space(spec, grid, search=search)
     schema = sweep_schema(spec)
-    for name in parsed:
+    for name in [*parsed, *ranges]:
         param = schema[name]
         fixed = domain if param.section == "domain" else training
         if param.target in fixed:
             raise SweepError(f"{param.label} is both swept and fixed; give it one way only")
     if parallel < 1:
         raise SweepError(f"parallel runs must be at least 1, not {parallel}")
-    for name, why in never_applying(spec, parsed, domain):
+    every = {**parsed, **{name: [r.low] for name, r in ranges.items()}}
+    for name, why in never_applying(spec, every, domain):
         raise ParameterError(name, why)
-    total = count_combinations(spec, parsed, domain)
-    if total > max_combinations:
-        raise SweepError(
-            f"This sweep would run {total} combinations; at most {max_combinations} are "
-            "allowed. Shorten some lists."
-        )
+    if search == "grid":
+        total = count_combinations(spec, parsed, domain)
+        if total > max_combinations:
+            raise SweepError(
+                f"This sweep would run {total} combinations; at most {max_combinations} are "
+                "allowed. Shorten some lists."
+            )
     # Fixed values are checked up front; one that applies in only some combinations (depth
     # with architecture swept) is not refused for the combinations where it does not.
     registry.resolve_config(family, domain, training, explicit=())
+    searched = search != "grid"
     sweep_spec = SweepSpec(
-        family=family, domain=domain, training=training, grid=parsed, parallel=parallel
+        family=family,
+        domain=domain,
+        training=training,
+        grid=parsed,
+        parallel=parallel,
+        search=search,  # type: ignore[arg-type]
+        ranges=ranges,
+        trials=(trials or DEFAULT_TRIALS) if searched else None,
+        objective=(
+            check_objective(objective or default_objective(registry, family, domain))
+            if searched
+            else None
+        ),
+        prune=prune,  # type: ignore[arg-type]
+        seed=seed,
     )
     return SweepPlan(
         spec=sweep_spec,
-        combinations=combinations(spec, parsed, domain),
+        combinations=[] if searched else combinations(spec, parsed, domain),
         ignored=ignored_parameters(spec, parsed, domain),
     )
+
+
+OBJECTIVE_METRICS = {  # what a search can optimise, and which way by default
+    "test_accuracy": "max",
+    "test_r2": "max",
+    "test_loss": "min",
+    "test_mae": "min",
+}
+
+
+def check_objective(text: str) -> str:
+    """`METRIC[:max|min]` as `METRIC:DIRECTION`, or SweepError naming what is allowed."""
+    metric, _, direction = text.strip().partition(":")
+    if metric not in OBJECTIVE_METRICS:
+        known = ", ".join(OBJECTIVE_METRICS)
+        raise SweepError(f"objective {text!r}: the metric must be one of {known}")
+    direction = direction or OBJECTIVE_METRICS[metric]
+    if direction not in ("max", "min"):
+        raise SweepError(f"objective {text!r}: the direction is max or min, not {direction!r}")
+    return f"{metric}:{direction}"
+
+
+def default_objective(registry: Any, family: str, domain: Mapping[str, Any]) -> str:
+    """test_accuracy:max for a classifier, test_loss:min otherwise (or when the family
+    cannot tell without its data)."""
+    try:
+        resolved = registry.resolve_config(family, dict(domain), {}, explicit=())
+        task = registry.family(family).task_type(dict(resolved.domain))
+    except Exception:  # a family that needs its data to tell: the loss is always there
+        task = None
+    return "test_accuracy:max" if task == "classification" else "test_loss:min"
+
+
+def _check_search(
+    search: str, trials: int | None, prune: str, objective: str | None, max_trials: int
+) -> None:
+    if search not in SEARCH_KINDS:
+        raise SweepError(f"search {search!r} is not one of {', '.join(SEARCH_KINDS)}")
+    if prune not in PRUNERS:
+        raise SweepError(f"pruning {prune!r} is not one of {', '.join(PRUNERS)}")
+    if search == "grid":
+        for given, what in ((trials, "--trials"), (objective, "--objective")):
+            if given is not None:
+                raise SweepError(f"{what} is for random and tpe searches; a grid runs every list")
+        if prune != "none":
+            raise SweepError("pruning is for random and tpe searches (--search random|tpe)")
+    elif trials is not None and not 1 <= trials <= max_trials:
+        raise SweepError(f"trials must be between 1 and {max_trials}, not {trials}")
 
 
 def combination_config(

@@ -22,7 +22,7 @@ from typing import Any
 
 from engine.errors import TrainwrightError, VariantError
 from engine.metadata import VariantMetadata, now
-from engine.sweeps import store
+from engine.sweeps import search, store
 from engine.sweeps.errors import SweepError
 from engine.sweeps.plan import SweepSpec, combination_config, plan_sweep
 from engine.sweeps.schema import sweep_schema
@@ -34,6 +34,7 @@ from engine.variants import Variant
 from engine.workspace import Workspace
 
 ProgressFn = Callable[[int, int], None]
+SEARCH_OPTIONS = ("search", "trials", "objective", "prune", "seed")
 
 
 def create_sweep(
@@ -44,9 +45,11 @@ def create_sweep(
     training: Mapping[str, Any] | None = None,
     *,
     parallel: int = 1,
+    **search: Any,
 ) -> SweepRecord:
-    """Validate and store a new sweep (nothing trained yet); its `id` is what to run."""
-    plan = plan_sweep(workspace, family, grid, domain, training, parallel=parallel)
+    """Validate and store a new sweep (nothing trained yet); its `id` is what to run.
+    `search` takes plan_sweep's search, trials, objective, prune and seed."""
+    plan = plan_sweep(workspace, family, grid, domain, training, parallel=parallel, **search)
     return store.create(workspace.home, plan)
 
 
@@ -101,7 +104,10 @@ def run_sweep(
         record.status, record.finished_at = "running", None
         store.save(home, record)
         workers = parallel or record.spec.parallel
-        if workers > 1 and len(todo) > 1:
+        if record.spec.searched:
+            trials = _Trials(workspace, record, interrupted, on_progress, on_row)
+            trials.run(workers, callbacks, cancel)
+        elif workers > 1 and len(todo) > 1:
             _run_pool(workspace, record, todo, interrupted, workers, cancel, on_progress, on_row)
         else:
             _run_here(workspace, record, todo, interrupted, callbacks, cancel, on_progress, on_row)
@@ -123,17 +129,19 @@ def sweep(
     training: Mapping[str, Any] | None = None,
     *,
     parallel: int = 1,
-    **run_kwargs: Any,
+    **kwargs: Any,
 ) -> SweepRecord:
-    """Create and run a sweep in one call (see `create_sweep` and `run_sweep`)."""
-    record = create_sweep(workspace, family, grid, domain, training, parallel=parallel)
-    return run_sweep(workspace, record, **run_kwargs)
+    """Create and run a sweep in one call: `kwargs` are create_sweep's search options
+    (search, trials, objective, prune, seed) and run_sweep's (on_progress, cancel_event...)."""
+    options = {k: kwargs.pop(k) for k in SEARCH_OPTIONS if k in kwargs}
+    record = create_sweep(workspace, family, grid, domain, training, parallel=parallel, **options)
+    return run_sweep(workspace, record, **kwargs)
 
 
 def _check_names(workspace: Workspace, record: SweepRecord, path: Any) -> None:
     """Every swept name of a stored sweep is one its family can sweep (naming the file)."""
     schema = sweep_schema(workspace.registry.spec(record.spec.family))
-    for combo in [record.spec.grid, *record.combinations]:
+    for combo in [record.spec.grid, record.spec.ranges, *record.combinations]:
         unknown = sorted(set(combo) - set(schema))
         if unknown:
             raise SweepError(
@@ -253,19 +261,190 @@ def _worker(
     combo: dict[str, Any],
     interrupted: bool,
     threads: int,
+    sweep_id: str | None = None,
 ) -> dict[str, Any]:
+    """One combination in a worker process (a search's trial when `sweep_id` is given)."""
     workspace = Workspace(home)
     spec = SweepSpec.model_validate(spec_json)
+    if sweep_id is not None:
+        row = run_trial(
+            workspace,
+            sweep_id,
+            spec,
+            index,
+            combo,
+            cancel_event=_WORKER_STOP,
+            interrupted=interrupted,
+            threads=threads,
+        )
+    else:
+        row = run_combination(
+            workspace,
+            spec,
+            index,
+            combo,
+            cancel_event=_WORKER_STOP,
+            interrupted=interrupted,
+            threads=threads,
+        )
+    return row.model_dump(mode="json")
+
+
+# ---- a search's trials -------------------------------------------------------------------------
+class _Trials:
+    """Runs a random or TPE search: asks the study for trials up to the budget, one at a
+    time here or `workers` at once in processes, and tells it each outcome (search.py)."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        record: SweepRecord,
+        interrupted: set[int],
+        on_progress: ProgressFn | None,
+        on_row: Callable[[SweepRow], None] | None,
+    ) -> None:
+        self.workspace, self.record, self.interrupted = workspace, record, interrupted
+        self.on_progress, self.on_row = on_progress, on_row
+        self.home = workspace.home
+        self.study = search.open_study(self.home, record.id, record.spec)
+
+    def run(self, workers: int, callbacks: Callbacks, cancel: threading.Event) -> None:
+        pending = self._recover()
+        if workers > 1:
+            self._run_pool(pending, workers, cancel)
+            return
+        while not cancel.is_set():
+            index = pending.pop(0) if pending else self._next()
+            if index is None:
+                return
+            self.record.in_progress = [index]
+            store.save(self.home, self.record)
+            row = run_trial(
+                self.workspace,
+                self.record.id,
+                self.record.spec,
+                index,
+                self.record.combinations[index],
+                callbacks=callbacks,
+                cancel_event=cancel,
+                interrupted=index in self.interrupted,
+            )
+            self._record(row)
+            if row.result == "cancelled":
+                return
+
+    def _recover(self) -> list[int]:
+        """Trials of an earlier run of this search left unfinished: recorded (their
+        combinations) or not (asked just before a kill), and rows recorded but never told.
+        Their indices, to run first."""
+        record = self.record
+        for number, params in sorted(search.unfinished_trials(self.study).items()):
+            if number == len(record.combinations):
+                record.combinations.append(search.combination_of(record.spec, params))
+            elif number in record.finished():
+                search.tell(self.study, number, next(r for r in record.rows if r.index == number))
+        store.save(self.home, record)
+        return [i for i in range(len(record.combinations)) if i not in record.finished()]
+
+    def _next(self) -> int | None:
+        """Ask the study for the next trial (None once the budget is drawn)."""
+        record = self.record
+        if len(record.combinations) >= record.total:
+            return None
+        number, combo = search.ask(self.study, record.spec)
+        if number != len(record.combinations):  # pragma: no cover - the journal was edited
+            raise SweepError(
+                f"sweep {record.id}: the study's trial {number} does not follow its "
+                f"{len(record.combinations)} recorded combinations"
+            )
+        record.combinations.append(combo)
+        store.save(self.home, record)
+        return number
+
+    def _record(self, row: SweepRow) -> None:
+        _record_row(self.workspace, self.record, row, self.on_progress, self.on_row)
+        search.tell(self.study, row.index, row)
+
+    def _run_pool(self, pending: list[int], workers: int, cancel: threading.Event) -> None:
+        import multiprocessing
+
+        from engine.training.trainer import default_threads
+
+        context = multiprocessing.get_context("spawn")
+        stop = context.Event()
+        threads = max(1, default_threads() // workers)
+        record = self.record
+        spec_json = record.spec.model_dump(mode="json")
+        running: dict[Future[dict[str, Any]], int] = {}
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(stop,)
+        ) as pool:
+            while True:
+                while len(running) < workers and not cancel.is_set():
+                    index = pending.pop(0) if pending else self._next()
+                    if index is None:
+                        break
+                    combo = record.combinations[index]
+                    args = (str(self.home), spec_json, index, combo, index in self.interrupted)
+                    running[pool.submit(_worker, *args, threads, record.id)] = index
+                    record.in_progress = sorted([*record.in_progress, index])
+                    store.save(self.home, record)
+                if not running:
+                    return
+                done, _ = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED)
+                if cancel.is_set():
+                    stop.set()
+                for future in done:
+                    index = running.pop(future)
+                    try:
+                        row = SweepRow.model_validate(future.result())
+                    except Exception as exc:  # the worker process itself died
+                        combo = record.combinations[index]
+                        row = _failed(index, None, combo, f"{type(exc).__name__}: {exc}")
+                    self._record(row)
+
+
+def run_trial(
+    workspace: Workspace,
+    sweep_id: str,
+    spec: SweepSpec,
+    index: int,
+    combo: Mapping[str, Any],
+    *,
+    callbacks: Callbacks = None,
+    cancel_event: Any = None,
+    interrupted: bool = False,
+    threads: int | None = None,
+) -> SweepRow:
+    """One trial of a search: its combination trained with the pruning reporter (when the
+    search prunes); a run the pruner stopped is a "pruned" row with the epoch it reached."""
+    if spec.prune == "none":
+        return run_combination(
+            workspace,
+            spec,
+            index,
+            combo,
+            callbacks=callbacks,
+            cancel_event=cancel_event,
+            interrupted=interrupted,
+            threads=threads,
+        )
+    reporter = search.PruningReporter(workspace.home, sweep_id, spec, index)
     row = run_combination(
         workspace,
         spec,
         index,
         combo,
-        cancel_event=_WORKER_STOP,
+        callbacks=[*(callbacks or []), reporter],
+        cancel_event=search.EitherEvent(cancel_event, reporter.pruned),
         interrupted=interrupted,
         threads=threads,
     )
-    return row.model_dump(mode="json")
+    if reporter.pruned.is_set() and row.result == "cancelled":
+        return row.model_copy(
+            update={"result": "pruned", "error": None, "stopped_epoch": reporter.epoch}
+        )
+    return row
 
 
 # ---- one combination -------------------------------------------------------------------------
@@ -292,7 +471,8 @@ def run_combination(
     try:
         meta = _metadata(variant)
         if meta is not None and meta.status == "completed":
-            return _row(index, variant, parameters, meta, "completed", None, reused=not interrupted)
+            row = _row(index, variant, parameters, meta, "completed", None, reused=not interrupted)
+            return _with_objective(spec, row, meta)
         if is_locked(variant.lock_path):
             raise VariantError(f"{variant.name} is being trained by another run")
         resumable = meta is not None and _has_full_checkpoint(variant)
@@ -307,9 +487,17 @@ def run_combination(
     meta = _metadata(variant)
     if meta is None:  # pragma: no cover - the trainer always writes it
         return _failed(index, variant.name, parameters, session.error_message or "no metadata")
-    return _row(
+    row = _row(
         index, variant, parameters, meta, session.status, session.error_message, reused=False
     )
+    return _with_objective(spec, row, meta)
+
+
+def _with_objective(spec: SweepSpec, row: SweepRow, meta: VariantMetadata) -> SweepRow:
+    """A search's completed row with its objective value (None when the metric is missing)."""
+    if not spec.searched or row.result != "completed":
+        return row
+    return row.model_copy(update={"objective": search.objective_value(spec, meta.final_metrics)})
 
 
 def _metadata(variant: Variant) -> VariantMetadata | None:
@@ -334,7 +522,7 @@ def _parameters(
     hidden dim is the fixed 128 whatever was listed)."""
     config = variant.config
     out = {}
-    for name in spec.grid:
+    for name in spec.swept_names():
         param = schema[name]
         section = config.domain if param.section == "domain" else config.training.model_dump()
         out[name] = (
@@ -406,5 +594,6 @@ __all__ = [
     "load_sweep",
     "run_combination",
     "run_sweep",
+    "run_trial",
     "sweep",
 ]

@@ -21,7 +21,10 @@ from engine.training.lock import is_locked
 NA = "n/a"
 # timed_out: the run stopped at its `timeout`; like cancelled it runs again (resumed) when the
 # sweep is resumed, but it does not stop the sweep.
-RowResult = Literal["completed", "failed", "cancelled", "timed_out"]
+# pruned: a search's pruner stopped the trial early (its variant keeps a resumable checkpoint,
+# status cancelled); done for good, like completed and failed.
+RowResult = Literal["completed", "failed", "cancelled", "timed_out", "pruned"]
+FINAL_RESULTS = ("completed", "failed", "pruned")
 SweepStatus = Literal["pending", "running", "completed", "cancelled"]
 
 
@@ -42,6 +45,8 @@ class SweepRow(BaseModel):
     error: str | None = None
     weights_sha256: str | None = None
     reused: bool = False  # the variant was already trained (by an earlier run or sweep)
+    objective: float | None = None  # a search's objective value of the trial (None: none)
+    stopped_epoch: int | None = None  # a pruned trial: the last epoch it trained
     finished_at: str = Field(default_factory=now)
 
 
@@ -62,9 +67,9 @@ class SweepRecord(BaseModel):
     finished_at: str | None = None
 
     def finished(self) -> set[int]:
-        """Indices done for good (completed or failed); cancelled and timed-out ones run again
-        on resume."""
-        return {r.index for r in self.rows if r.result in ("completed", "failed")}
+        """Indices done for good (completed, failed or pruned); cancelled and timed-out ones
+        run again on resume."""
+        return {r.index for r in self.rows if r.result in FINAL_RESULTS}
 
     def put(self, row: SweepRow) -> None:
         self.rows = sorted(
@@ -72,7 +77,7 @@ class SweepRecord(BaseModel):
         )
 
     def counts(self) -> dict[str, int]:
-        out = {"completed": 0, "failed": 0, "cancelled": 0, "timed_out": 0}
+        out = {"completed": 0, "failed": 0, "cancelled": 0, "timed_out": 0, "pruned": 0}
         for r in self.rows:
             out[r.result] += 1
         return out
@@ -85,6 +90,7 @@ class SweepSummary(BaseModel):
     total: int
     completed: int
     failed: int
+    pruned: int = 0  # a search's trials stopped early by its pruner
     created_at: str
     updated_at: str | None
     path: str
@@ -135,15 +141,17 @@ def _inconsistency(record: SweepRecord, sweep_id: str) -> str | None:
     """What in a stored sweep contradicts itself (edited or damaged), or None."""
     if record.id != sweep_id:
         return f"it names sweep {record.id!r}, but lies in the folder of {sweep_id!r}"
-    if record.total != len(record.combinations):
-        return f"total is {record.total}, but it lists {len(record.combinations)} combinations"
+    listed = len(record.combinations)
+    # A search draws its trials as it runs: fewer are listed than its total until it ends.
+    if record.total != listed and not (record.spec.searched and listed <= record.total):
+        return f"total is {record.total}, but it lists {listed} combinations"
     for what, indices in (
         ("a row", [r.index for r in record.rows]),
         ("in_progress", record.in_progress),
     ):
-        bad = [i for i in indices if not 0 <= i < record.total]
+        bad = [i for i in indices if not 0 <= i < listed]
         if bad:
-            return f"{what} names combination {bad[0]}, but there are {record.total}"
+            return f"{what} names combination {bad[0]}, but there are {listed}"
     return None
 
 
@@ -203,6 +211,7 @@ def list_sweeps(home: Path) -> list[SweepSummary]:
                 total=record.total,
                 completed=counts["completed"],
                 failed=counts["failed"],
+                pruned=counts["pruned"],
                 created_at=record.created_at,
                 updated_at=record.updated_at,
                 path=str(directory),
