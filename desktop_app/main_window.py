@@ -164,6 +164,8 @@ class MainWindow(QMainWindow):
         self.training_tab.statusMessage.connect(self._show_status_message)
         self.sweep_panel.runFinished.connect(self._on_sweep_finished)
         self.sweep_panel.statusMessage.connect(self._show_analysis_message)
+        self.sweep_panel.trainLongerRequested.connect(self._on_train_longer_requested)
+        self.sweep_panel.publishRequested.connect(self._on_publish_requested)
         self.datasets_tab.statusMessage.connect(self._show_analysis_message)
         self.datasets_tab.trainRequested.connect(self._on_train_requested)
         self.controller.jobStarted.connect(self._on_job_started)
@@ -529,6 +531,12 @@ class MainWindow(QMainWindow):
         with the new version selected once it is published."""
         dialog = self.models_tab.publish_variant(variant, family, dataset)
         dialog.published.connect(self._show_models_tab)
+
+    @Slot(str)
+    def _on_train_longer_requested(self, variant: str) -> None:
+        """A search's best trial: its settings on the Training tab, for a longer run."""
+        self.tabs.setCurrentWidget(self.training_tab)
+        self.training_tab.train_from_variant(variant)
 
     @Slot()
     def _show_models_tab(self) -> None:

@@ -6,6 +6,7 @@ working as the engine changes.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 
 import pytest
@@ -29,7 +30,26 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("script", "ratios"), CASES, ids=[c[0] for c in CASES])
+# B8 times the Ray executor: it needs the ray extra (CI installs it; see .ci/run).
+RAY_CASE = pytest.param(
+    "b8_ray.py",
+    [
+        "B8a ray/local per-trial overhead, parallel 2",
+        "B8b ray/local sweep wall time, parallel 2",
+        "B8c ray speedup of parallel 2 over 1",
+        "B8d local speedup of parallel 2 over 1",
+    ],
+    id="b8_ray.py",
+    marks=pytest.mark.skipif(
+        importlib.util.find_spec("ray") is None,
+        reason="B8 needs the ray extra: pip install 'trainwright[ray]'",
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    ("script", "ratios"), [*(pytest.param(*c, id=c[0]) for c in CASES), RAY_CASE]
+)
 def test_quick_mode_runs_and_prints_its_ratio(script: str, ratios: list[str], tmp_path) -> None:
     stdout = run_quick(script, tmp_path, timeout=240)
     for ratio in ratios:

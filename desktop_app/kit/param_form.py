@@ -56,7 +56,13 @@ from desktop_app.kit.style import ERROR_STYLE
 from desktop_app.kit.widgets import ElidedLabel
 from engine.errors import ParameterError
 from engine.params import ParameterSpec, inapplicable
-from engine.sweeps import SweepParameter, sweep_schema, validate_sweep_list
+from engine.sweeps import (
+    SweepParameter,
+    is_range_text,
+    sweep_schema,
+    validate_sweep_list,
+    validate_sweep_range,
+)
 
 LIST_TEXT = "≡"
 LIST_TIP = (
@@ -154,6 +160,7 @@ class ParamForm(QWidget):
         super().__init__(parent)
         self.kind = kind
         self.lists = lists
+        self.ranges = False  # list mode for a search: a field may hold a range lo..hi[:log]
         self._prefix = f"{kind}Sweep" if lists else kind  # object names, as tests know them
         self.setObjectName(f"{self._prefix}Form")
         self._basic = basic
@@ -373,11 +380,16 @@ class ParamForm(QWidget):
         field.values = None
         if field.swept:
             assert field.list_edit is not None
-            answer = validate_sweep_list(field.spec.name, field.list_edit.text(), self._family)
-            if answer.ok:
-                field.values = list(answer.values or [])
+            text = field.list_edit.text()
+            if self.ranges and is_range_text(text):  # a search draws from it: no list
+                answer = validate_sweep_range(field.spec.name, text, self._family)
+                local = None if answer.ok else answer.error or "invalid range"
             else:
-                local = answer.error or "invalid list"
+                answer = validate_sweep_list(field.spec.name, text, self._family)
+                if answer.ok:
+                    field.values = list(answer.values or [])
+                else:
+                    local = answer.error or "invalid list"
         else:
             try:
                 read_value(field.widget, field.spec)
@@ -591,6 +603,25 @@ class ParamForm(QWidget):
             self._check(field)
             self._update_applies()
             self.changed.emit()
+
+    def set_ranges(self, allowed: bool) -> None:
+        """Let swept fields hold ranges (a random or TPE search draws from them) or not (a
+        grid needs lists): every swept field is checked again."""
+        if allowed == self.ranges:
+            return
+        self.ranges = allowed
+        for field in self._fields.values():
+            if field.swept:
+                self._check(field)
+        self.changed.emit()
+
+    def ranged_names(self) -> list[str]:
+        """The swept fields that hold a valid range (and apply)."""
+        return [
+            name
+            for name, field in self._fields.items()
+            if field.swept and field.applies and field.values is None and not field.message
+        ]
 
     def grid_texts(self) -> dict[str, str]:
         """The text of every swept field's list (valid or not) that applies."""

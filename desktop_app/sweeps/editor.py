@@ -15,7 +15,15 @@ import logging
 from typing import Any
 
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import QLabel, QLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QLabel,
+    QLayout,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop_app.kit.family_combo import FamilyCombo
 from desktop_app.kit.family_forms import BASIC_TRAINING, FamilyForms
@@ -24,16 +32,43 @@ from desktop_app.kit.param_form import LIST_TEXT
 from desktop_app.kit.preferences import Preferences
 from desktop_app.kit.style import ERROR_STYLE
 from desktop_app.kit.tasks import TaskRunner
-from desktop_app.kit.widgets import group, labelled, scrolling_column, text_label
+from desktop_app.kit.widgets import described, group, labelled, scrolling_column, text_label
 from desktop_app.sweeps.workers import EpochTimeTask, SweepRequest
 from engine.sweeps import MAX_COMBINATIONS, count_combinations
 from engine.sweeps.estimate import EpochTime, estimate_seconds, format_duration
-from engine.sweeps.plan import combinations, ignored_parameters
+from engine.sweeps.plan import DEFAULT_TRIALS, combinations, ignored_parameters
 from engine.training.config import EXECUTION_PARAMETERS
 
 log = logging.getLogger("trainwright.desktop")
 
 BASIC_SWEEP = BASIC_TRAINING - {"warmup_steps"}
+GRID_HINT = f"Press {LIST_TEXT} beside a parameter to give it a list of values, e.g. 10, 50, 100."
+SEARCH_HINT = (
+    f"Press {LIST_TEXT} beside a parameter to search it: a list (adam, sgd) or a range "
+    "(8..256; 1e-4..1e-1:log on a log scale)."
+)
+SEARCH_CHOICES = (
+    ("grid", "Grid: every combination"),
+    ("random", "Random"),
+    ("tpe", "Bayesian (TPE)"),
+)
+OBJECTIVE_CHOICES = (
+    (None, "Automatic: accuracy, or loss for a regression"),
+    ("test_accuracy:max", "Highest test accuracy"),
+    ("test_r2:max", "Highest test R²"),
+    ("test_loss:min", "Lowest test loss"),
+    ("test_mae:min", "Lowest test MAE"),
+)
+PRUNE_CHOICES = (("none", "None"), ("median", "Median"), ("hyperband", "Hyperband"))
+
+
+def optuna_missing() -> str | None:
+    """Why searches cannot run here (the packaged app leaves Optuna out), or None."""
+    from importlib.util import find_spec
+
+    if find_spec("optuna") is None:
+        return "Random and Bayesian searches need Optuna, which is not part of this install"
+    return None
 
 
 class SweepEditor(QWidget):
@@ -70,10 +105,14 @@ class SweepEditor(QWidget):
             parent=self,
         )
         self.family_forms.familyChanged.connect(self._on_family_changed)
+        self.hint = QLabel(GRID_HINT)
+        self.hint.setWordWrap(True)
+        self.hint.setObjectName("sweepHint")
         self.domain_form = self.family_forms.domain_form
         self.training_form = self.family_forms.training_form
         self._layout = QVBoxLayout(self)
         self._layout.addLayout(labelled("&Family:", self.family_combo, stretch=1))
+        self._layout.addWidget(self._build_search())
         self._layout.addWidget(self._build_forms(), 1)
         # The live count of combinations and the estimate of how long they take.
         self.count_label = text_label(
@@ -98,15 +137,96 @@ class SweepEditor(QWidget):
         else:
             self._layout.addWidget(item)
 
+    def _build_search(self) -> QWidget:
+        """Grid, random or Bayesian (TPE) search; a search's trials, objective, pruning and
+        seed (off for a grid)."""
+        self.search_combo = described(
+            QComboBox(),
+            "Search",
+            "Grid: every combination of the lists. Random or Bayesian (TPE, Optuna): a number "
+            "of trials drawn from lists and ranges such as 1e-4..1e-1:log",
+            object_name="sweepSearchKind",
+        )
+        for key, text in SEARCH_CHOICES:
+            self.search_combo.addItem(text, key)
+        missing = optuna_missing()
+        if missing is not None:
+            for key in ("random", "tpe"):
+                item = self.search_combo.model().item(self.search_combo.findData(key))
+                item.setEnabled(False)
+                item.setToolTip(missing)
+        self.trials_spin = described(
+            QSpinBox(), "Trials", "How many trials the search draws", object_name="sweepTrials"
+        )
+        self.trials_spin.setRange(1, MAX_COMBINATIONS)
+        self.trials_spin.setValue(DEFAULT_TRIALS)
+        self.objective_combo = described(
+            QComboBox(),
+            "Objective",
+            "What the search optimises, on the test split",
+            object_name="sweepObjective",
+        )
+        for key, text in OBJECTIVE_CHOICES:
+            self.objective_combo.addItem(text, key)
+        self.prune_combo = described(
+            QComboBox(),
+            "Pruning",
+            "Stop unpromising trials early, at an evaluated epoch (median: worse than the "
+            "median of earlier trials at that epoch; hyperband: successive halving)",
+            object_name="sweepPrune",
+        )
+        for key, text in PRUNE_CHOICES:
+            self.prune_combo.addItem(text, key)
+        self.seed_spin = described(
+            QSpinBox(),
+            "Search seed",
+            "The sampler's seed: the same seed draws the same trials",
+            object_name="sweepSeed",
+        )
+        self.seed_spin.setRange(0, 2**31 - 1)
+        form = self._search_form = QFormLayout()
+        form.addRow("Se&arch:", self.search_combo)
+        form.addRow("T&rials:", self.trials_spin)
+        form.addRow("&Objective:", self.objective_combo)
+        form.addRow("&Pruning:", self.prune_combo)
+        form.addRow("S&eed:", self.seed_spin)
+        box = QWidget()
+        box.setObjectName("sweepSearchBox")
+        box.setLayout(form)
+        form.setContentsMargins(0, 0, 0, 0)
+        self.search_combo.currentIndexChanged.connect(self._on_search_changed)
+        for spin in (self.trials_spin, self.seed_spin):
+            spin.valueChanged.connect(self.update_count)
+        for combo in (self.objective_combo, self.prune_combo):
+            combo.currentIndexChanged.connect(self.update_count)
+        self._update_search_fields()
+        return box
+
+    def search_kind(self) -> str:
+        return str(self.search_combo.currentData())
+
+    @property
+    def searching(self) -> bool:
+        return self.search_kind() != "grid"
+
+    @Slot(int)
+    def _on_search_changed(self, _: int) -> None:
+        self._update_search_fields()
+        for form in (self.domain_form, self.training_form):
+            form.set_ranges(self.searching)
+        self.update_count()
+
+    def _update_search_fields(self) -> None:
+        for widget in (self.trials_spin, self.objective_combo, self.prune_combo, self.seed_spin):
+            widget.setEnabled(self.searching)
+            self._search_form.setRowVisible(widget, self.searching)  # a grid has no use for them
+        self.hint.setText(SEARCH_HINT if self.searching else GRID_HINT)
+
     def _build_forms(self) -> QWidget:
         """The hint and the two list-mode forms, scrolling."""
         self.domain_form.changed.connect(self._on_domain_changed)
         self.training_form.changed.connect(self.update_count)
-        hint = QLabel(
-            f"Press {LIST_TEXT} beside a parameter to give it a list of values, e.g. 10, 50, 100."
-        )
-        hint.setWordWrap(True)
-        hint.setObjectName("sweepHint")
+        hint = self.hint
         return scrolling_column(
             [
                 hint,
@@ -204,14 +324,21 @@ class SweepEditor(QWidget):
         return grid, self.domain_form.values(), self.training_form.values()
 
     def combination_count(self) -> int | None:
-        """How many runs the lists make (None while a list or value is invalid)."""
+        """How many runs the lists make, or a search's trials (None while a list or value is
+        invalid)."""
         parsed = self._parsed()
         if parsed is None or self._family_spec is None:
             return None
         grid, domain, _ = parsed
+        if self.searching:
+            return self.trials_spin.value() if self._searched_names() else 0
         if not grid:
             return 0
         return count_combinations(self._family_spec, grid, domain)
+
+    def _searched_names(self) -> list[str]:
+        """Every swept field (lists and ranges) of both forms."""
+        return list(self.sweep_grid())
 
     def startable(self) -> bool:
         """True when the forms make a valid sweep the engine has no objection to."""
@@ -240,6 +367,8 @@ class SweepEditor(QWidget):
             return None
         assert parsed is not None
         grid, domain, training = parsed
+        if self.searching:
+            return self._show_trials(training)
         count = count_combinations(spec, grid, domain)
         text = f"{count} combination{'s' if count != 1 else ''}"
         if count > MAX_COMBINATIONS:
@@ -251,6 +380,28 @@ class SweepEditor(QWidget):
         self._update_estimate(grid, domain, training, count)
         return count
 
+    def _show_trials(self, training: dict[str, Any]) -> int:
+        """A search's count (its trials) and the longest it may take (pruning shortens it)."""
+        trials, names = self.trials_spin.value(), self._searched_names()
+        kind = "random" if self.search_kind() == "random" else "Bayesian (TPE)"
+        self.count_label.setText(
+            f"{trials} trial{'s' if trials != 1 else ''} of a {kind} search over {', '.join(names)}"
+        )
+        timing = self._epoch_times.get(self._family_spec.name)
+        if timing is None:
+            self.estimate_label.setText("")
+            return trials
+        epochs = training.get("epochs") or next(
+            (p.default for p in self._family_spec.training_parameters() if p.name == "epochs"), 1
+        )
+        seconds = trials * int(epochs) * timing.seconds
+        pruned = " (less with pruning)" if self.prune_combo.currentData() != "none" else ""
+        self.estimate_label.setText(
+            f"Estimated duration: at most {format_duration(seconds)}{pruned} "
+            f"({timing.seconds:.3g} s per epoch)"
+        )
+        return trials
+
     def _count_problem(self, parsed: Any) -> str | None:
         """Why there is no count to show, or None."""
         if self._family_spec is None:
@@ -261,7 +412,9 @@ class SweepEditor(QWidget):
             problems = {**self.domain_form.errors(), **self.training_form.errors()}
             noun = "value" if len(problems) == 1 else "values"
             return f"Fix the {noun} marked in red to count the combinations."
-        if not parsed[0]:
+        if self.searching and not self._searched_names():
+            return f"Nothing to search yet: press {LIST_TEXT} beside a parameter."
+        if not self.searching and not parsed[0]:
             return f"No lists yet: press {LIST_TEXT} beside a parameter to sweep it."
         return None
 
@@ -334,11 +487,21 @@ class SweepEditor(QWidget):
         values = self.training_form.values()
         # Execution settings go as shown (their defaults may come from the preferences).
         training.update({k: v for k, v in values.items() if k in EXECUTION_PARAMETERS})
+        search: dict[str, Any] = {}
+        if self.searching:
+            search = {
+                "search": self.search_kind(),
+                "trials": self.trials_spin.value(),
+                "objective": self.objective_combo.currentData(),
+                "prune": self.prune_combo.currentData(),
+                "seed": self.seed_spin.value(),
+            }
         return SweepRequest(
             family=self.family,
             grid=self.sweep_grid(),
             domain=self.domain_form.fixed_values(),
             training=training,
+            search=search,
         )
 
     def close_editor(self) -> None:

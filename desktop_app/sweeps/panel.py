@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QLayout,
     QLineEdit,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -48,6 +49,7 @@ from desktop_app.kit.widgets import (
 from desktop_app.sweeps.editor import SweepEditor
 from desktop_app.sweeps.past_sweeps import TURNS_TIP, PastSweeps
 from desktop_app.sweeps.runs_model import RESULTS, RunsFilterProxy, RunsTableModel
+from desktop_app.sweeps.search_view import SearchView
 from desktop_app.sweeps.workers import SweepRequest, SweepWorker
 from engine.sweeps import SweepRecord, SweepRow
 from engine.variants import variant_dir
@@ -62,6 +64,8 @@ class SweepPanel(QWidget):
 
     runFinished = Signal()  # a sweep run has ended (completed, stopped or failed)
     statusMessage = Signal(str)
+    trainLongerRequested = Signal(str)  # a search's best variant, to train again for longer
+    publishRequested = Signal(str, str, str)  # a search's best variant, its family, dataset
 
     def __init__(self, workspace: Any, *, preferences: Preferences | None = None) -> None:
         super().__init__()
@@ -108,7 +112,7 @@ class SweepPanel(QWidget):
         top.setStretchFactor(1, 3)
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(top)
-        right.addWidget(self._build_curves_page())
+        right.addWidget(self._build_results())
         right.setStretchFactor(0, 3)
         right.setStretchFactor(1, 2)
         right.setSizes([500, 340])
@@ -212,6 +216,21 @@ class SweepPanel(QWidget):
         layout.addLayout(filters)
         layout.addWidget(self.table, 1)
         return runs_group
+
+    def _build_results(self) -> QTabWidget:
+        """The selected runs' curves, and a search's results (parallel coordinates,
+        importance, the best trial)."""
+        self.results_tabs = QTabWidget()
+        self.results_tabs.setObjectName("sweepResultsTabs")
+        self.results_tabs.addTab(self._build_curves_page(), "C&urves")
+        self.search_view = SearchView(self.workspace, self.runner)
+        self.results_tabs.addTab(self.search_view, "Searc&h")
+        self.results_tabs.setTabToolTip(
+            1, "A random or Bayesian search: parallel coordinates, importance, best trial"
+        )
+        self.search_view.trainLongerRequested.connect(self.trainLongerRequested)
+        self.search_view.publishRequested.connect(self.publishRequested)
+        return self.results_tabs
 
     def _build_curves_page(self) -> QWidget:
         """Where the selected runs' curves go; a hint until runs are first selected."""
@@ -400,6 +419,9 @@ class SweepPanel(QWidget):
             return
         if self.model.sweep_id == running_id:
             self.model.set_running(None)
+            if record is not None and record.spec.searched:
+                self.search_view.show_record(record)  # every trial drawn, told and recorded
+                self.results_tabs.setCurrentIndex(1)
         text = _ending_text(record, error)
         self._set_status(text, error=error is not None)
         self.statusMessage.emit(text)
@@ -477,6 +499,12 @@ class SweepPanel(QWidget):
 
     def _show_record(self, record: SweepRecord) -> None:
         self.model.set_record(record, self._family_spec(record.spec.family))
+        self.search_view.show_record(record)
+        self.results_tabs.setTabEnabled(1, record.spec.searched)
+        if record.spec.searched and record.rows and record.id != self.running_sweep:
+            self.results_tabs.setCurrentIndex(1)
+        elif not record.spec.searched:
+            self.results_tabs.setCurrentIndex(0)
         self._ignored = list(record.ignored)
         self._update_runs_label()
         self.table.resizeColumnsToContents()
@@ -498,9 +526,11 @@ class SweepPanel(QWidget):
             return
         completed = sum(1 for e in entries if e.result == "completed")
         failed = sum(1 for e in entries if e.result == "failed")
+        pruned = sum(1 for e in entries if e.result == "pruned")
+        pruned_text = f", {pruned} pruned" if pruned else ""
         text = (
             f"Sweep {self.model.sweep_id} ({self.model.family}): {completed} completed, "
-            f"{failed} failed of {len(entries)}"
+            f"{failed} failed{pruned_text} of {len(entries)}"
         )
         if self._ignored:
             text += f"; not swept in linear baseline mode: {', '.join(self._ignored)}"
@@ -635,12 +665,13 @@ def _ending_text(record: SweepRecord | None, error: str | None) -> str:
     if record is None:
         return "The sweep ended without reporting a result"
     counts = record.counts()
+    pruned = f", {counts['pruned']} pruned" if counts["pruned"] else ""
     if record.status == "completed":
         return (
             f"Sweep {record.id} completed: {counts['completed']} completed, "
-            f"{counts['failed']} failed of {record.total}"
+            f"{counts['failed']} failed{pruned} of {record.total}"
         )
-    done = counts["completed"] + counts["failed"]
+    done = counts["completed"] + counts["failed"] + counts["pruned"]
     return (
         f"Sweep {record.id} stopped after {done} of {record.total} combinations; "
         "select it and press Resume to finish it"

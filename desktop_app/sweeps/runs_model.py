@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from desktop_app.kit.filter_proxy import AttributeFilterProxy
@@ -211,9 +211,15 @@ class RunsTableModel(RowTableModel):
         self.endResetModel()
 
     def update_row(self, row: SweepRow) -> None:
-        """Record a combination's outcome (from the running sweep)."""
-        if not 0 <= row.index < len(self._rows):
+        """Record a combination's outcome (from the running sweep); a search's trial, drawn
+        as it runs, is added as its row."""
+        if row.index < 0:
             return
+        if row.index >= len(self._rows):
+            first = len(self._rows)
+            self.beginInsertRows(QModelIndex(), first, row.index)
+            self._rows += [RunEntry(i, {}, None) for i in range(first, row.index + 1)]
+            self.endInsertRows()
         entry = self._rows[row.index]
         entry.row, entry.running = row, False
         if row.parameters:

@@ -33,12 +33,15 @@ class SweepRequest:
     domain: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     sweep_id: str | None = None
+    # A random or TPE search (engine.sweeps.plan_sweep's options); {} for a grid.
+    search: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> str:
         if self.sweep_id:
             return f"sweep {self.sweep_id}"
         lists = ", ".join(f"{k}={v}" for k, v in self.grid.items())
-        return f"{self.family} sweep ({lists})"
+        kind = self.search.get("search", "grid")
+        return f"{self.family} {'sweep' if kind == 'grid' else kind + ' search'} ({lists})"
 
 
 class _SweepCallback(EpochReporter):
@@ -78,7 +81,7 @@ class SweepWorker(RequestTask):
             record = load_sweep(ws, request.sweep_id)
         else:
             record = create_sweep(
-                ws, request.family, request.grid, request.domain, request.training
+                ws, request.family, request.grid, request.domain, request.training, **request.search
             )
         self.created.emit(record.model_copy(deep=True))
         if self.cancel_event.is_set():

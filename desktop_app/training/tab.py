@@ -47,6 +47,7 @@ from engine.datasets.types import DatasetError, TargetColumnError
 from engine.discovery import summarise
 from engine.errors import ParameterError, TrainwrightError
 from engine.training.chronicle import is_epoch_end, read_chronicle
+from engine.training.config import EXECUTION_PARAMETERS
 from engine.variants import RunConfig, variant_dir
 
 if TYPE_CHECKING:
@@ -330,6 +331,33 @@ class TrainingTab(QWidget):
         if form.has_field("task_type"):
             form.set_value("task_type", "auto")
         return family
+
+    def train_from_variant(self, name: str) -> bool:
+        """Fill the forms with a variant's settings (a search's best trial) and twice its
+        epochs, for a longer run the user starts; False (and a message) when it cannot be
+        read or its family is not available."""
+        try:
+            config = self.workspace.variant(name).config
+        except (TrainwrightError, OSError, ValueError) as exc:
+            self._show_error(f"Cannot read the settings of {name}: {exc}")
+            return False
+        if not self.select_family(config.family):
+            self._show_error(f"The family {config.family} of {name} is not available")
+            return False
+        for key, value in config.domain.items():
+            if self.domain_form.has_field(key):
+                self.domain_form.set_value(key, value)
+        training = config.training.model_dump()
+        for key, value in training.items():
+            if key not in EXECUTION_PARAMETERS and self.training_form.has_field(key):
+                self.training_form.set_value(key, value)
+        epochs = int(training.get("epochs") or 1) * 2
+        if self.training_form.has_field("epochs"):
+            self.training_form.set_value("epochs", epochs)
+        self.statusMessage.emit(
+            f"The settings of {name}, with {epochs} epochs: press Start to train it longer", 15_000
+        )
+        return True
 
     @Slot(object)
     def _on_family_changed(self, spec: Any) -> None:

@@ -110,6 +110,8 @@ def _replay(ws: Workspace, request: JobRequest, cbs: Any, cancel: Any, hooks: Ho
 
 
 def _sweep(ws: Workspace, request: JobRequest, cbs: Any, cancel: Any, hooks: Hooks) -> Outcome:
+    """A sweep through run_sweep; its request's options may name an executor ("ray") and a
+    Ray address (how it runs, not what: they are not part of the sweep)."""
     from engine.sweeps import run_sweep
 
     assert request.sweep_id is not None
@@ -121,6 +123,8 @@ def _sweep(ws: Workspace, request: JobRequest, cbs: Any, cancel: Any, hooks: Hoo
         callbacks=cbs,
         cancel_event=cancel,
         parallel=request.parallel,
+        executor=request.options.get("executor", "local"),
+        ray_address=request.options.get("ray_address"),
     )
     counts = record.counts()
     status, error = "completed", None

@@ -16,8 +16,10 @@ from engine.sweeps.plan import (
     SweepSpec,
     combinations,
     count_combinations,
+    is_range_text,
     parse_grid,
     plan_sweep,
+    validate_sweep_range,
 )
 from engine.sweeps.runner import (
     create_sweep,
@@ -50,6 +52,7 @@ __all__ = [
     "combinations",
     "count_combinations",
     "create_sweep",
+    "is_range_text",
     "list_sweeps",
     "load_sweep",
     "parse_grid",
@@ -60,4 +63,5 @@ __all__ = [
     "sweep_label",
     "sweep_schema",
     "validate_sweep_list",
+    "validate_sweep_range",
 ]

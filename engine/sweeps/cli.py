@@ -3,6 +3,8 @@
 `sweep` takes FAMILY or the word `resume` as its first argument (so a family named "resume"
 cannot be swept from the CLI). Exit codes: 0 every combination completed, 1 some failed,
 130 stopped (Ctrl-C; resume it later), 2 bad input (one line on stderr).
+`--parallel N`, `--executor local|ray` and `--ray-address` go with both forms: they say how
+runs are run, not what they compute, so a sweep may resume somewhere else.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from engine.errors import TrainwrightError
 from engine.jobs import JobRequest
 from engine.params import parse_assignments
 from engine.sweeps import create_sweep, list_sweeps, load_sweep, plan_sweep
+from engine.sweeps.executors import EXECUTORS, check_executor
 from engine.sweeps.plan import DEFAULT_TRIALS, PRUNERS, SEARCH_KINDS
+from engine.sweeps.store import best_trial
 
 RESUME = "resume"
 
@@ -49,7 +53,21 @@ def register(sub: Any) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="run N combinations at once, in worker processes (default 1)",
+        help="run N combinations at once, in worker processes (or Ray tasks with --executor "
+        "ray; default 1)",
+    )
+    p.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="local",
+        help="where runs go: local (this machine's processes, default) or ray (Ray tasks; "
+        "needs the ray extra, and on a cluster the home on a shared file system)",
+    )
+    p.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="with --executor ray: the cluster to use (default RAY_ADDRESS, else one `ray "
+        "start` began on this machine, else a new local one)",
     )
     p.add_argument(
         "--search",
@@ -86,6 +104,8 @@ def register(sub: Any) -> None:
 def cmd_sweep(ws: Any, args: argparse.Namespace) -> int:
     if args.parallel is not None and args.parallel < 1:
         raise TrainwrightError(f"--parallel must be at least 1, not {args.parallel}")
+    # Before a sweep is created: Ray asked for but not installed, or an address without it.
+    check_executor(args.executor, args.ray_address)
     if args.target == RESUME:
         if not args.sweep_id:
             raise TrainwrightError("sweep resume needs a SWEEP_ID (see `trainwright sweeps`)")
@@ -189,7 +209,11 @@ def _run(ws: Any, record: Any, args: argparse.Namespace) -> int:
         print(line, file=sys.stderr, flush=True)
 
     request = JobRequest(
-        kind="sweep", sweep_id=record.id, family=record.spec.family, parallel=args.parallel
+        kind="sweep",
+        sweep_id=record.id,
+        family=record.spec.family,
+        parallel=args.parallel,
+        options=_executor_options(args),
     )
     cancel = threading.Event()
     with CancelOnSigint(cancel):
@@ -204,7 +228,7 @@ def _run(ws: Any, record: Any, args: argparse.Namespace) -> int:
             f"sweep {record.id} {record.status}: {counts['completed']} completed, "
             f"{counts['failed']} failed{pruned} of {record.total}"
         )
-        best = best_row(record)
+        best = best_trial(record)
         if best is not None:
             print(
                 f"best: {best.variant} ({record.spec.objective.split(':')[0]} {best.objective:.4g})"
@@ -233,15 +257,15 @@ def cmd_sweeps(ws: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def best_row(record: Any) -> Any:
-    """A search's best completed trial by its objective (None: a grid, or none completed)."""
-    if not record.spec.searched:
-        return None
-    scored = [r for r in record.rows if r.result == "completed" and r.objective is not None]
-    if not scored:
-        return None
-    sign = -1 if record.spec.objective.endswith(":max") else 1
-    return min(scored, key=lambda r: (sign * r.objective, r.index))
+def _executor_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The sweep job's executor, kept in its request's options (so a retried job runs where
+    the first did); none for the default, so a local job's request is as it always was."""
+    if args.executor == "local":
+        return {}
+    options: dict[str, Any] = {"executor": args.executor}
+    if args.ray_address:
+        options["ray_address"] = args.ray_address
+    return options
 
 
 def _params(combo: dict[str, Any]) -> str:

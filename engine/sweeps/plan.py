@@ -19,7 +19,13 @@ from engine.errors import ParameterError
 from engine.families.spec import FamilySpec
 from engine.params import inapplicable
 from engine.sweeps.errors import SweepError
-from engine.sweeps.schema import SweepParameter, collapse_rule, family_spec, sweep_schema
+from engine.sweeps.schema import (
+    SweepParameter,
+    SweepValues,
+    collapse_rule,
+    family_spec,
+    sweep_schema,
+)
 
 MAX_COMBINATIONS = 1000
 SEARCH_KINDS = ("grid", "random", "tpe")
@@ -130,6 +136,29 @@ def parse_space(
         )
     ordered = {name: parsed[name] for name in schema if name in parsed}
     return ordered, {name: ranges[name] for name in schema if name in ranges}
+
+
+def is_range_text(text: object) -> bool:
+    """Whether `text` is written as a range `lo..hi[:log]` (not whether it is a valid one)."""
+    return isinstance(text, str) and RANGE.match(text) is not None
+
+
+def validate_sweep_range(
+    name: str, text: str, family: str | FamilySpec = "mlp", *, registry: Any = None
+) -> SweepValues:
+    """Check a range `lo..hi[:log]` for a random or TPE search (the forms' live check):
+    ok with values [low, high], or the rule it breaks."""
+    spec = family_spec(family, registry)
+    schema = sweep_schema(spec)
+    if name not in schema:
+        return SweepValues(ok=False, error=f"{spec.name} cannot sweep {name!r}")
+    try:
+        given = _range_of(schema[name], text)
+    except SweepError as exc:
+        return SweepValues(ok=False, error=str(exc))
+    if given is None:
+        return SweepValues(ok=False, error=f"{schema[name].label}: not a range (LO..HI[:log])")
+    return SweepValues(ok=True, values=[given.low, given.high])
 
 
 def _range_of(parameter: SweepParameter, text: Any) -> Range | None:

@@ -5,7 +5,8 @@ run's trainer. parallel=N > 1 uses a pool of N worker *processes* (spawn): torch
 count and deterministic flags are process-global, so runs sharing a process could change
 each other's settings mid-run (and their bits). Each worker trains with
 `max(1, default_threads() // N)` threads unless the config fixes `threads`; per-run
-callbacks are not available there, only `on_progress`.
+callbacks are not available there, only `on_progress`. `executor="ray"` runs the same worker
+function as Ray tasks instead, N at once (executors.py): the same trials, the same weights.
 
 A combination whose variant already exists completed is reused, not retrained, so sweeps
 compose; one that was interrupted resumes from its last full checkpoint. A stopped
@@ -15,14 +16,15 @@ finished combinations are skipped, the interrupted one resumes, the rest run.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import Any
 
 from engine.errors import TrainwrightError, VariantError
 from engine.metadata import VariantMetadata, now
-from engine.sweeps import search, store
+from engine.sweeps import executors, search, store
 from engine.sweeps.errors import SweepError
 from engine.sweeps.plan import SweepSpec, combination_config, plan_sweep
 from engine.sweeps.schema import sweep_schema
@@ -73,6 +75,8 @@ def run_sweep(
     callbacks: Callbacks = None,
     cancel_event: CancelEvent = None,
     parallel: int | None = None,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> SweepRecord:
     """Run (or resume) a stored sweep until every combination has a row or it is stopped.
 
@@ -80,11 +84,17 @@ def run_sweep(
     `on_row(row)` and `on_progress(done, total)` are called, `done` counting every finished
     combination. Setting `cancel_event` stops the running combination at its next step
     (it resumes from there later) and starts no other; the record comes back "cancelled".
+
+    `executor` is where trials run, not what they compute (so not part of the sweep): "local"
+    (this process, or `parallel` worker processes) or "ray" (`parallel` Ray tasks at once on
+    the cluster at `ray_address`, else RAY_ADDRESS, else a new local one; see executors.py).
+    A Ray cluster that cannot see the home is refused before the sweep starts.
     """
     sweep_id = sweep if isinstance(sweep, str) else sweep.id
     home = workspace.home
     if parallel is not None and parallel < 1:
         raise SweepError(f"parallel runs must be at least 1, not {parallel}")
+    executors.check_executor(executor, ray_address)
     lock = VariantLock(store.lock_path(home, sweep_id))
     # An unknown id, or a sweep.json that contradicts itself: SweepError before the lock file.
     _check_names(workspace, store.load(home, sweep_id), store.sweep_path(home, sweep_id))
@@ -101,16 +111,35 @@ def run_sweep(
             r.index for r in record.rows if r.result == "cancelled"
         }
         todo = [i for i in range(record.total) if i not in record.finished()]
+        workers = parallel or record.spec.parallel
+        trials = (
+            _Trials(workspace, record, interrupted, on_progress, on_row)
+            if record.spec.searched
+            else None
+        )
+        # Before the sweep is marked running: a Ray cluster that cannot be used is refused here.
+        pool = _executor(executor, workspace, record, todo, workers, ray_address)
         record.status, record.finished_at = "running", None
         store.save(home, record)
-        workers = parallel or record.spec.parallel
-        if record.spec.searched:
-            trials = _Trials(workspace, record, interrupted, on_progress, on_row)
-            trials.run(workers, callbacks, cancel)
-        elif workers > 1 and len(todo) > 1:
-            _run_pool(workspace, record, todo, interrupted, workers, cancel, on_progress, on_row)
-        else:
-            _run_here(workspace, record, todo, interrupted, callbacks, cancel, on_progress, on_row)
+        with pool if pool is not None else contextlib.nullcontext():
+            if trials is not None:
+                trials.run(workers, callbacks, cancel, pool)
+            elif pool is not None:
+                pending = list(todo)
+                _run_pool(
+                    workspace,
+                    record,
+                    lambda: pending.pop(0) if pending else None,
+                    interrupted,
+                    pool,
+                    workers,
+                    cancel,
+                    lambda row: _record_row(workspace, record, row, on_progress, on_row),
+                )
+            else:
+                _run_here(
+                    workspace, record, todo, interrupted, callbacks, cancel, on_progress, on_row
+                )
         done = len(record.finished()) == record.total
         record.status = "completed" if done else "cancelled"
         record.in_progress = []
@@ -132,7 +161,8 @@ def sweep(
     **kwargs: Any,
 ) -> SweepRecord:
     """Create and run a sweep in one call: `kwargs` are create_sweep's search options
-    (search, trials, objective, prune, seed) and run_sweep's (on_progress, cancel_event...)."""
+    (search, trials, objective, prune, seed) and run_sweep's (on_progress, cancel_event,
+    executor...)."""
     options = {k: kwargs.pop(k) for k in SEARCH_OPTIONS if k in kwargs}
     record = create_sweep(workspace, family, grid, domain, training, parallel=parallel, **options)
     return run_sweep(workspace, record, **kwargs)
@@ -195,63 +225,77 @@ def _run_here(
             return
 
 
-def _run_pool(
+def _executor(
+    kind: str,
     workspace: Workspace,
     record: SweepRecord,
     todo: list[int],
+    workers: int,
+    address: str | None,
+) -> executors.Executor | None:
+    """Where this run's trials go: None to run them here one at a time (callbacks reach the
+    trainer), local processes when more than one runs at once, or Ray whatever `workers`."""
+    if not todo:
+        return None
+    if kind == "ray":
+        return executors.RayExecutor(workspace.home, record.id, address)
+    if workers == 1 or (not record.spec.searched and len(todo) == 1):
+        return None
+    return executors.LocalExecutor(workers if record.spec.searched else min(workers, len(todo)))
+
+
+def _run_pool(
+    workspace: Workspace,
+    record: SweepRecord,
+    next_index: Callable[[], int | None],
     interrupted: set[int],
+    pool: executors.Executor,
     workers: int,
     cancel: threading.Event,
-    on_progress: ProgressFn | None,
-    on_row: Callable[[SweepRow], None] | None,
+    on_row: Callable[[SweepRow], None],
 ) -> None:
-    import multiprocessing
-
+    """Keep `workers` trials running in `pool` until `next_index` has none left (or the
+    sweep is stopped): each started trial is marked in progress, each ended one handed to
+    `on_row` (which records it). A search's trials get the sweep's id, to report to its
+    study (pruning); a grid's get None."""
     from engine.training.trainer import default_threads
 
-    context = multiprocessing.get_context("spawn")
-    stop = context.Event()
     threads = max(1, default_threads() // workers)
-    spec_json = record.spec.model_dump(mode="json")
-    pending = list(todo)
+    spec = record.spec
+    spec_json = spec.model_dump(mode="json")
+    sweep_id = record.id if spec.searched else None
     running: dict[Future[dict[str, Any]], int] = {}
-    with ProcessPoolExecutor(
-        max_workers=min(workers, len(todo)),
-        mp_context=context,
-        initializer=_init_worker,
-        initargs=(stop,),
-    ) as pool:
-        while pending or running:
-            while pending and len(running) < workers and not cancel.is_set():
-                index = pending.pop(0)
-                args = (str(workspace.home), spec_json, index, record.combinations[index])
-                future = pool.submit(_worker, *args, index in interrupted, threads)
-                running[future] = index
-                record.in_progress = sorted([*record.in_progress, index])
-                store.save(workspace.home, record)
-            if not running:
+    while True:
+        while len(running) < workers and not cancel.is_set():
+            index = next_index()
+            if index is None:
                 break
-            done, _ = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED)
-            if cancel.is_set():
-                stop.set()
-                pending.clear()
-            for future in done:
-                index = running.pop(future)
-                try:
-                    row = SweepRow.model_validate(future.result())
-                except Exception as exc:  # the worker process itself died
-                    row = _failed(
-                        index, None, record.combinations[index], f"{type(exc).__name__}: {exc}"
-                    )
-                _record_row(workspace, record, row, on_progress, on_row)
+            combo = record.combinations[index]
+            args = (str(workspace.home), spec_json, index, combo, index in interrupted)
+            trial = pool.submit(_worker, (*args, threads, sweep_id), _cpus(spec, combo, threads))
+            running[trial] = index
+            record.in_progress = sorted([*record.in_progress, index])
+            store.save(workspace.home, record)
+        if not running:
+            return
+        done, _ = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED)
+        if cancel.is_set():
+            pool.stop()
+        for future in done:
+            index = running.pop(future)
+            try:
+                row = SweepRow.model_validate(future.result())
+            except Exception as exc:  # the worker process died, or Ray lost the task
+                combo = record.combinations[index]
+                row = _failed(index, None, combo, f"{type(exc).__name__}: {exc}")
+            on_row(row)
 
 
-_WORKER_STOP: Any = None
-
-
-def _init_worker(stop: Any) -> None:
-    global _WORKER_STOP
-    _WORKER_STOP = stop
+def _cpus(spec: SweepSpec, combo: Mapping[str, Any], threads: int) -> int:
+    """The CPUs a trial keeps busy: its config's `threads` when fixed or swept, else the
+    share the runner gives it (a Ray task asks for as many)."""
+    fixed = combo.get("threads", spec.training.get("threads"))
+    return fixed if isinstance(fixed, int) and fixed > 0 else threads
 
 
 def _worker(
@@ -263,9 +307,11 @@ def _worker(
     threads: int,
     sweep_id: str | None = None,
 ) -> dict[str, Any]:
-    """One combination in a worker process (a search's trial when `sweep_id` is given)."""
+    """One combination in a worker process, local or a Ray task's (a search's trial when
+    `sweep_id` is given); it stops when its executor's stop signal is set."""
     workspace = Workspace(home)
     spec = SweepSpec.model_validate(spec_json)
+    stop = executors.stop_signal()
     if sweep_id is not None:
         row = run_trial(
             workspace,
@@ -273,7 +319,7 @@ def _worker(
             spec,
             index,
             combo,
-            cancel_event=_WORKER_STOP,
+            cancel_event=stop,
             interrupted=interrupted,
             threads=threads,
         )
@@ -283,7 +329,7 @@ def _worker(
             spec,
             index,
             combo,
-            cancel_event=_WORKER_STOP,
+            cancel_event=stop,
             interrupted=interrupted,
             threads=threads,
         )
@@ -293,7 +339,8 @@ def _worker(
 # ---- a search's trials -------------------------------------------------------------------------
 class _Trials:
     """Runs a random or TPE search: asks the study for trials up to the budget, one at a
-    time here or `workers` at once in processes, and tells it each outcome (search.py)."""
+    time here or `workers` at once in an executor's processes or tasks, and tells it each
+    outcome (search.py)."""
 
     def __init__(
         self,
@@ -308,10 +355,25 @@ class _Trials:
         self.home = workspace.home
         self.study = search.open_study(self.home, record.id, record.spec)
 
-    def run(self, workers: int, callbacks: Callbacks, cancel: threading.Event) -> None:
+    def run(
+        self,
+        workers: int,
+        callbacks: Callbacks,
+        cancel: threading.Event,
+        pool: executors.Executor | None = None,
+    ) -> None:
         pending = self._recover()
-        if workers > 1:
-            self._run_pool(pending, workers, cancel)
+        if pool is not None:
+            _run_pool(
+                self.workspace,
+                self.record,
+                lambda: pending.pop(0) if pending else self._next(),
+                self.interrupted,
+                pool,
+                workers,
+                cancel,
+                self._record,
+            )
             return
         while not cancel.is_set():
             index = pending.pop(0) if pending else self._next()
@@ -364,44 +426,6 @@ class _Trials:
     def _record(self, row: SweepRow) -> None:
         _record_row(self.workspace, self.record, row, self.on_progress, self.on_row)
         search.tell(self.study, row.index, row)
-
-    def _run_pool(self, pending: list[int], workers: int, cancel: threading.Event) -> None:
-        import multiprocessing
-
-        from engine.training.trainer import default_threads
-
-        context = multiprocessing.get_context("spawn")
-        stop = context.Event()
-        threads = max(1, default_threads() // workers)
-        record = self.record
-        spec_json = record.spec.model_dump(mode="json")
-        running: dict[Future[dict[str, Any]], int] = {}
-        with ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(stop,)
-        ) as pool:
-            while True:
-                while len(running) < workers and not cancel.is_set():
-                    index = pending.pop(0) if pending else self._next()
-                    if index is None:
-                        break
-                    combo = record.combinations[index]
-                    args = (str(self.home), spec_json, index, combo, index in self.interrupted)
-                    running[pool.submit(_worker, *args, threads, record.id)] = index
-                    record.in_progress = sorted([*record.in_progress, index])
-                    store.save(self.home, record)
-                if not running:
-                    return
-                done, _ = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED)
-                if cancel.is_set():
-                    stop.set()
-                for future in done:
-                    index = running.pop(future)
-                    try:
-                        row = SweepRow.model_validate(future.result())
-                    except Exception as exc:  # the worker process itself died
-                        combo = record.combinations[index]
-                        row = _failed(index, None, combo, f"{type(exc).__name__}: {exc}")
-                    self._record(row)
 
 
 def run_trial(

@@ -165,6 +165,20 @@ def objective_value(spec: SweepSpec, metrics: Mapping[str, Any]) -> float | None
     return None if value is None else float(value)
 
 
+def param_importances(home: Path, sweep_id: str, spec: SweepSpec) -> dict[str, float]:
+    """How much each searched parameter mattered to the objective (shares summing to 1),
+    by Optuna's PED-ANOVA evaluator (fANOVA would need scikit-learn); SweepError while
+    fewer than two trials have completed."""
+    optuna = _optuna()
+    study = open_study(home, sweep_id, spec)
+    complete = optuna.trial.TrialState.COMPLETE
+    if sum(1 for t in study.get_trials(deepcopy=False) if t.state == complete) < 2:
+        raise SweepError("parameter importance needs at least two completed trials")
+    evaluator = optuna.importance.PedAnovaImportanceEvaluator()
+    importances = optuna.importance.get_param_importances(study, evaluator=evaluator)
+    return {name: float(value) for name, value in importances.items()}
+
+
 class EitherEvent:
     """Set when either event is: the sweep's stop (Ctrl-C, Stop) or a trial's prune. The
     trainer only asks `is_set()`."""
@@ -218,6 +232,7 @@ __all__ = [
     "ask",
     "combination_of",
     "open_study",
+    "param_importances",
     "study_path",
     "tell",
     "unfinished_trials",

@@ -83,6 +83,18 @@ class SweepRecord(BaseModel):
         return out
 
 
+def best_trial(record: SweepRecord) -> SweepRow | None:
+    """A search's best completed trial by its objective, the first of equals (None: a grid,
+    or no trial completed with its metric)."""
+    if not record.spec.searched:
+        return None
+    scored = [r for r in record.rows if r.result == "completed" and r.objective is not None]
+    if not scored:
+        return None
+    sign = -1 if (record.spec.objective or "").endswith(":max") else 1
+    return min(scored, key=lambda r: (sign * float(r.objective or 0.0), r.index))
+
+
 class SweepSummary(BaseModel):
     id: str
     family: str
