@@ -97,30 +97,11 @@ def train_and_publish(ws: Any, spec: Spec) -> Path:
 
 
 # ---- the two backends, as predict builds them --------------------------------------------
-def onnx_runner(data: bytes) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The predictor's ONNX runner: `_onnx_runner`'s session (engine session_options: as many
-    threads as torch uses, which the bench pins) and its run call."""
-    import onnxruntime
-
-    from engine.inference.predictor import session_options
-
-    session = onnxruntime.InferenceSession(
-        data, sess_options=session_options(), providers=["CPUExecutionProvider"]
-    )
-    input_name = session.get_inputs()[0].name
-
-    def run(x: torch.Tensor) -> torch.Tensor:
-        (outputs, *_rest) = session.run(None, {input_name: x.cpu().numpy()})
-        return torch.from_numpy(outputs)
-
-    return run
-
-
 def predictors(ws: Any, directory: Path) -> tuple[Any, Any, float]:
     """(torch predictor, ONNX predictor, the export's own ONNX-vs-torch check). The torch one
     is `Predictor.open` itself; the ONNX one holds the export predict makes of a version
     without a kept model.onnx."""
-    from engine.inference.predictor import Predictor
+    from engine.inference.predictor import Predictor, session_runner
     from engine.registry.export import example_inputs, onnx_bytes
     from engine.registry.loading import load_model, read_preprocessing
 
@@ -128,7 +109,7 @@ def predictors(ws: Any, directory: Path) -> tuple[Any, Any, float]:
     model, version = load_model(ws, directory)
     preprocessing = read_preprocessing(directory)
     data, checked = onnx_bytes(model, example_inputs(ws, version, preprocessing))
-    onnx_side = Predictor(directory, version, preprocessing, onnx_runner(data), "onnx")
+    onnx_side = Predictor(directory, version, preprocessing, session_runner(data), "onnx")
     return torch_side, onnx_side, checked
 
 

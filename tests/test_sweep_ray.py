@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from helpers.sweeps import kill_sweep_midway, read_sweep_json
 
 from engine.sweeps import SweepError, create_sweep, list_sweeps, load_sweep, run_sweep, sweep
 from engine.sweeps.executors import RAY_MISSING
@@ -211,35 +212,12 @@ def test_a_killed_ray_driver_resumes_to_the_same_rows(ray_address, workspace, cl
     home = workspace.home
     command = [sys.executable, "-m", "engine.cli", "sweep", "mlp", *GRID_ARGS, "--parallel", "2"]
     command += ["--executor", "ray", "--ray-address", ray_address, "--json"]
-    env = {**os.environ, "TRAINWRIGHT_HOME": str(home)}
-    log = (workspace.home.parent / "driver.log").open("w")  # Ray's worker logs can be long
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
-    killed_in = None
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and process.poll() is None:
-            data = _read_sweep(home)
-            done = {r["variant"] for r in data["rows"]}
-            if data["rows"]:
-                states = [
-                    p
-                    for p in (home / "variants" / "mlp").glob("*/checkpoints/state_e*.pt")
-                    if p.parents[1].name not in done
-                ]
-                if states:
-                    process.send_signal(signal.SIGKILL)
-                    killed_in = states[0].parents[1].name
-                    break
-            time.sleep(0.01)
-    finally:
-        if process.poll() is None and killed_in is None:
-            process.kill()
-        process.wait(timeout=30)
-        log.close()
-    assert killed_in is not None, (workspace.home.parent / "driver.log").read_text()[-2000:]
+    log = workspace.home.parent / "driver.log"  # Ray's worker logs can be long
+    killed_in = kill_sweep_midway(command, home, log)
+    assert killed_in is not None, log.read_text()[-2000:]
     (sweep_file,) = (home / "sweeps").glob("*/sweep.json")
     sweep_id = sweep_file.parent.name
-    finished = {r["variant"]: r["finished_at"] for r in _read_sweep(home)["rows"]}
+    finished = {r["variant"]: r["finished_at"] for r in read_sweep_json(sweep_file)["rows"]}
     assert [s.status for s in list_sweeps(workspace)] == ["interrupted"]
     # The dead driver's tasks end with it: no Ray worker keeps training (or locking) a variant.
     variants = list((home / "variants" / "mlp").iterdir())
@@ -253,14 +231,6 @@ def test_a_killed_ray_driver_resumes_to_the_same_rows(ray_address, workspace, cl
             assert row.finished_at == finished[row.variant]
     assert stable(resumed.rows) == stable(clean_grid.rows)
     assert hashes(resumed.rows) == hashes(clean_grid.rows)
-
-
-def _read_sweep(home: Path) -> dict:
-    files = list((home / "sweeps").glob("*/sweep.json"))
-    try:
-        return json.loads(files[0].read_text()) if files else {"rows": []}
-    except ValueError:  # caught mid-rewrite by the atomic replace: read it next time
-        return {"rows": []}
 
 
 # ---- refusals -----------------------------------------------------------------------------------

@@ -3,16 +3,12 @@ sweep.json, pruned trials, reproducibility by seed, stop/kill and resume, the CL
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
+from helpers.sweeps import kill_sweep_midway, read_sweep_json
 
 from engine.metadata import VariantMetadata
 from engine.sweeps import SweepError, list_sweeps, load_sweep, plan_sweep, run_sweep, sweep
@@ -183,35 +179,11 @@ def test_a_killed_search_resumes_without_rerunning_finished_trials(workspace, tm
     command = [sys.executable, "-m", "engine.cli", "sweep", "mlp", "--search", "random"]
     command += ["--trials", "3", "--seed", "3", "-g", "hidden_dim=8..32", "-g", "epochs=3..30"]
     command += ["-p", "num_hidden_layers=1", "-t", "threads=1", "-t", "resume_every=1"]
-    env = {**os.environ, "TRAINWRIGHT_HOME": str(home)}
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    killed_in = None
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and process.poll() is None:
-            files = list((home / "sweeps").glob("*/sweep.json"))
-            data = _read(files[0]) if files else {"rows": []}
-            if data["rows"]:
-                done = {r["variant"] for r in data["rows"]}
-                states = [
-                    p
-                    for p in (home / "variants" / "mlp").glob("*/checkpoints/state_e*.pt")
-                    if p.parents[1].name not in done
-                ]
-                if states:
-                    process.send_signal(signal.SIGKILL)
-                    killed_in = states[0].parents[1].name
-                    break
-            time.sleep(0.01)
-    finally:
-        if process.poll() is None and killed_in is None:
-            process.kill()
-        process.wait(timeout=30)
-    assert killed_in is not None, process.stderr.read().decode()[-2000:]
+    log = home.parent / "sweep.log"
+    killed_in = kill_sweep_midway(command, home, log)
+    assert killed_in is not None, log.read_text()[-2000:]
     (sweep_file,) = (home / "sweeps").glob("*/sweep.json")
-    before = _read(sweep_file)
+    before = read_sweep_json(sweep_file)
     finished = {r["variant"]: r["finished_at"] for r in before["rows"]}
     assert [s.status for s in list_sweeps(workspace)] == ["interrupted"]
 
@@ -229,13 +201,6 @@ def test_a_killed_search_resumes_without_rerunning_finished_trials(workspace, tm
     clean = sweep(clean_ws, "mlp", grid, SMALL, training, search="random", trials=3, seed=3)
     assert stable(resumed.rows) == stable(clean.rows)
     assert [r.weights_sha256 for r in resumed.rows] == [r.weights_sha256 for r in clean.rows]
-
-
-def _read(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except ValueError:  # caught mid-rewrite by the atomic replace: read it next time
-        return {"rows": []}
 
 
 @pytest.mark.slow  # two spawned worker processes each import torch

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
 import threading
-import time
-from pathlib import Path
 
 import pytest
+from helpers.sweeps import kill_sweep_midway
 
 from engine.sweeps import (
     NA,
@@ -300,38 +296,9 @@ def test_a_sweep_killed_midway_resumes_to_the_same_rows_and_weights(workspace, t
     command = [sys.executable, "-m", "engine.cli", "sweep", "mlp", "-g", "epochs=3,20,4"]
     command += ["-p", "hidden_dim=8", "-p", "num_hidden_layers=1", "-t", "threads=1"]
     command += ["-t", "resume_every=1", "--json"]
-    env = {**os.environ, "TRAINWRIGHT_HOME": str(home)}
-    root = Path(__file__).resolve().parents[1]
-    process = subprocess.Popen(
-        command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    killed_in = None
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and process.poll() is None:
-            files = list((home / "sweeps").glob("*/sweep.json"))
-            if files:
-                try:
-                    data = json.loads(files[0].read_text())
-                except ValueError:
-                    data = {"rows": []}
-                done = {r["variant"] for r in data["rows"]}
-                if data["rows"]:
-                    states = [
-                        p
-                        for p in (home / "variants" / "mlp").glob("*/checkpoints/state_e*.pt")
-                        if p.parents[1].name not in done
-                    ]
-                    if states:
-                        process.send_signal(signal.SIGKILL)
-                        killed_in = states[0].parents[1].name
-                        break
-            time.sleep(0.01)
-    finally:
-        if process.poll() is None and killed_in is None:
-            process.kill()
-        process.wait(timeout=30)
-    assert killed_in is not None, process.stderr.read().decode()[-2000:]
+    log = home.parent / "sweep.log"
+    killed_in = kill_sweep_midway(command, home, log)
+    assert killed_in is not None, log.read_text()[-2000:]
     (sweep_file,) = (home / "sweeps").glob("*/sweep.json")
     before = json.loads(sweep_file.read_text())
     assert len(before["rows"]) < 3 and before["status"] == "running"

@@ -42,13 +42,12 @@ BACKENDS = (("torch", "PyTorch"), ("onnx", "ONNX Runtime"))
 NO_VERSION = "Select a model version above to try it on your own data."
 TABLE_HINT = "Drop a CSV file here (or Choose…): each row gets {name}'s prediction."
 IMAGE_HINT = "Drop images or a folder of images here (or Choose…): each gets {name}'s prediction."
-IMAGE_INPUTS = ("image", "image_flat")  # engine.inference.inputs.IMAGE_KINDS
 SHOWN_PROBABILITIES = 5  # a table shows the most likely classes' columns, at most this many
 
 
 def is_image_model(row: VersionRow | None) -> bool:
     """Whether the version takes images (an image classifier, or an MLP on pixels)."""
-    return row is not None and row.input_kind in IMAGE_INPUTS
+    return row is not None and row.takes_images
 
 
 class TryPane(QGroupBox):

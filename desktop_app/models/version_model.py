@@ -93,6 +93,7 @@ class VersionRow:
     model_notes: str = ""
     engine_version: str = ""
     input_kind: str | None = None  # what its preprocessing takes: "table", "image", ...
+    takes_images: bool = False  # an image classifier or an MLP on pixels (its input kind)
 
     @property
     def ref(self) -> str:
@@ -116,6 +117,7 @@ class VersionRow:
         latest: bool,
         model_notes: str = "",
         input_kind: str | None = None,
+        takes_images: bool = False,
     ) -> VersionRow:
         """The row of an engine ModelVersion (its fields of the same names), with the
         model's aliases that name it."""
@@ -127,6 +129,7 @@ class VersionRow:
             latest=latest,
             model_notes=model_notes,
             input_kind=input_kind,
+            takes_images=takes_images,
         )
 
 

@@ -44,6 +44,7 @@ class RegistryListing:
 def registry_rows(home: Path) -> RegistryListing:
     """The versions of every model in `home`'s registry (opening it syncs the index with the
     folders, so versions published by the CLI meanwhile are listed)."""
+    from engine.inference import IMAGE_KINDS
     from engine.registry.records import version_dir
     from engine.registry.store import RegistryStore
 
@@ -53,13 +54,15 @@ def registry_rows(home: Path) -> RegistryListing:
         record = store.record(summary.name)
         for version in store.versions(summary.name):
             directory = version_dir(home, version.name, version.version)
+            kind = input_kind(directory)
             rows.append(
                 VersionRow.from_version(
                     version,
                     record.aliases,
                     latest=version.version == summary.latest,
                     model_notes=record.notes,
-                    input_kind=input_kind(directory),
+                    input_kind=kind,
+                    takes_images=kind in IMAGE_KINDS,
                 )
             )
     return RegistryListing(rows, list(store.warnings))

@@ -124,31 +124,19 @@ class SearchView(QWidget):
     def _ensure_plots(self) -> None:
         if self.coordinates is not None:
             return
-        import pyqtgraph as pg
-
-        self.coordinates = pg.PlotWidget()
-        self.coordinates.setObjectName("parallelCoordinates")
-        self.coordinates.setAccessibleName("Parallel coordinates")
-        self.coordinates.setToolTip(
+        self.coordinates = _fixed_plot(
+            "parallelCoordinates",
+            "Parallel coordinates",
             "Each completed trial is a line through its parameter values and its objective "
-            "(colour: the objective, yellow the best end); grey dashed lines are pruned trials"
+            "(colour: the objective, yellow the best end); grey dashed lines are pruned trials",
         )
-        self.coordinates.setMenuEnabled(False)
-        self.coordinates.setMouseEnabled(x=False, y=False)
         self.coordinates.hideAxis("left")
-        self.coordinates.setTitle("Parallel coordinates")
-        self.importance_plot = pg.PlotWidget()
-        self.importance_plot.setObjectName("importancePlot")
-        self.importance_plot.setAccessibleName("Parameter importance")
-        self.importance_plot.setToolTip(
+        self.importance_plot = _fixed_plot(
+            "importancePlot",
+            "Parameter importance",
             "How much each parameter mattered to the objective (Optuna's PED-ANOVA; shares "
-            "sum to 1)"
+            "sum to 1)",
         )
-        self.importance_plot.setMenuEnabled(False)
-        self.importance_plot.setMouseEnabled(x=False, y=False)
-        self.importance_plot.setTitle("Parameter importance")
-        follow_theme(self.coordinates)
-        follow_theme(self.importance_plot)
         importance = QWidget()
         column = QVBoxLayout(importance)
         column.setContentsMargins(0, 0, 0, 0)
@@ -306,6 +294,22 @@ class SearchView(QWidget):
         self.publishRequested.emit(
             self.best.variant, self.record.spec.family, dataset if isinstance(dataset, str) else ""
         )
+
+
+def _fixed_plot(object_name: str, title: str, tip: str) -> Any:
+    """A titled pyqtgraph plot in the theme's colours that the mouse does not pan or zoom (its
+    ranges are set from the data)."""
+    import pyqtgraph as pg
+
+    plot = pg.PlotWidget()
+    plot.setObjectName(object_name)
+    plot.setAccessibleName(title)
+    plot.setToolTip(tip)
+    plot.setMenuEnabled(False)
+    plot.setMouseEnabled(x=False, y=False)
+    plot.setTitle(title)
+    follow_theme(plot)
+    return plot
 
 
 def _short(value: Any) -> str:

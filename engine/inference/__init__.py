@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+# What an image model's preprocessing record says it takes (`kind`); here, torch-free, so the
+# desktop's listing can tell image models from the rest without importing torch.
+IMAGE_KINDS = ("image", "image_flat")
+
 _FROM_INPUTS = (
     "InputError",
     "image_inputs",

@@ -27,6 +27,7 @@ from engine.datasets import DatasetError
 from engine.datasets.images import DEFAULT_FIT, IMAGE_SUFFIXES, MAX_DECODE_SIZE, decode_image
 from engine.datasets.split import Standardizer, TargetScale
 from engine.errors import TrainwrightError
+from engine.inference import IMAGE_KINDS
 
 Preprocessing = dict[str, Any]
 PathOrPaths = str | Path | Sequence[str | Path]
@@ -200,7 +201,6 @@ def _normalised(preprocessing: Preprocessing, x: torch.Tensor) -> torch.Tensor:
 # ---- any kind --------------------------------------------------------------------------------
 
 TABLE_KINDS = {"table": table_inputs, "modulo": modulo_inputs}
-IMAGE_KINDS = ("image", "image_flat")
 
 
 def inputs_for(preprocessing: Preprocessing | None, path_or_paths: PathOrPaths) -> torch.Tensor:

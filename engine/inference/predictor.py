@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 BACKENDS = ("torch", "onnx")
 ONNX_FILE = "model.onnx"  # an ONNX export kept in a version's folder (optional)
 # Examples per forward pass: bounds the memory a large input needs; 256 rather than 1,024
-# because a CNN on the CPU is ~1.6x slower per image in passes of 1,000 (bench B7).
+# because torch runs a CNN slower per image in passes of 1,000 than of 1 on this CPU (bench
+# B7 prints both).
 CHUNK = 256
 
 # A backend: the model's input tensor -> its outputs (float, on the CPU).
@@ -222,7 +223,7 @@ def _torch_runner(model: nn.Module) -> Runner:
 def _onnx_runner(families: Any, directory: Path, preprocessing: dict[str, Any]) -> Runner:
     """An onnxruntime session over the version's model.onnx, or over an export of its torch
     model when the folder has none; the session lives as long as the runner."""
-    import onnxruntime
+    import onnxruntime  # noqa: F401 - missing: refused before an export is made, not after
 
     kept = directory / ONNX_FILE
     if kept.is_file():
@@ -233,6 +234,14 @@ def _onnx_runner(families: Any, directory: Path, preprocessing: dict[str, Any]) 
         model = _torch_model(families, directory)
         example = example_inputs(families, read_version(directory), preprocessing)
         model_bytes, _difference = onnx_bytes(model, example)
+    return session_runner(model_bytes)
+
+
+def session_runner(model_bytes: bytes) -> Runner:
+    """An ONNX Runtime session over `model_bytes` (session_options), as a runner; the session
+    lives as long as the runner."""
+    import onnxruntime
+
     session = onnxruntime.InferenceSession(
         model_bytes, sess_options=session_options(), providers=["CPUExecutionProvider"]
     )

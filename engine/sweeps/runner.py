@@ -442,29 +442,22 @@ def run_trial(
 ) -> SweepRow:
     """One trial of a search: its combination trained with the pruning reporter (when the
     search prunes); a run the pruner stopped is a "pruned" row with the epoch it reached."""
-    if spec.prune == "none":
-        return run_combination(
-            workspace,
-            spec,
-            index,
-            combo,
-            callbacks=callbacks,
-            cancel_event=cancel_event,
-            interrupted=interrupted,
-            threads=threads,
-        )
-    reporter = search.PruningReporter(workspace.home, sweep_id, spec, index)
+    reporter = None
+    if spec.prune != "none":
+        reporter = search.PruningReporter(workspace.home, sweep_id, spec, index)
+        callbacks = [*(callbacks or []), reporter]
+        cancel_event = search.EitherEvent(cancel_event, reporter.pruned)
     row = run_combination(
         workspace,
         spec,
         index,
         combo,
-        callbacks=[*(callbacks or []), reporter],
-        cancel_event=search.EitherEvent(cancel_event, reporter.pruned),
+        callbacks=callbacks,
+        cancel_event=cancel_event,
         interrupted=interrupted,
         threads=threads,
     )
-    if reporter.pruned.is_set() and row.result == "cancelled":
+    if reporter is not None and reporter.pruned.is_set() and row.result == "cancelled":
         return row.model_copy(
             update={"result": "pruned", "error": None, "stopped_epoch": reporter.epoch}
         )
