@@ -211,7 +211,7 @@ class MainWindow(QMainWindow):
         self.preferences_action = self._action(
             "preferencesAction",
             "&Preferences…",
-            "Data home, torch threads and device",
+            "Data home, torch threads, device and the LLM endpoint",
             self.show_preferences,
             "app.preferences",
         )

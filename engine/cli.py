@@ -120,6 +120,7 @@ def _load_extensions() -> None:
     for module in (
         "engine.datasets_cli",
         "engine.sweeps.cli",
+        "engine.sweeps.llm.cli",
         "engine.distill.cli",
         "engine.jobs_cli",
         "engine.models_cli",

@@ -65,8 +65,12 @@ def test_ranges_and_lists_make_the_space(workspace):
         ({"lr": "0.1..0.01"}, {}, "a range goes from low to high"),
         ({"hidden_dim": "8..8"}, {}, "two different ends"),
         ({"optimizer": "adam..sgd"}, {}, "takes a list of values, not a range"),
-        ({"hidden_dim": "8..32"}, {"search": "grid"}, "needs --search random or tpe"),
-        ({"lr": "1e-3,1e-2"}, {"search": "grid", "trials": 4}, "--trials is for random and tpe"),
+        ({"hidden_dim": "8..32"}, {"search": "grid"}, "needs --search random, tpe or llm"),
+        (
+            {"lr": "1e-3,1e-2"},
+            {"search": "grid", "trials": 4},
+            "--trials is for random, tpe and llm searches",
+        ),
         ({"lr": "1e-3,1e-2"}, {"search": "grid", "prune": "median"}, "pruning is for random"),
         ({"lr": "1e-3,1e-2"}, {"trials": 0}, "trials must be between 1 and 1000"),
         ({"lr": "1e-3,1e-2"}, {"objective": "accuracy"}, "the metric must be one of"),
@@ -242,7 +246,7 @@ def test_cli_refuses_a_range_in_a_grid_with_exit_2(capsys):
 
     assert main(["sweep", "mlp", "-g", "hidden_dim=8..32"]) == 2
     err = capsys.readouterr().err
-    assert "a range (8..32) needs --search random or tpe" in err
+    assert "a range (8..32) needs --search random, tpe or llm" in err
     assert main(["sweep", "resume", "x", "--search", "tpe"]) == 2
 
 

@@ -6,12 +6,18 @@ duration. Whenever the family or the domain values change, the engine resolves t
 (`Workspace.resolve`, synchronous and torch-free): its errors show under the fields, and the
 training defaults they imply (a dataset's own learning rate, say) fill the fields the user has
 not typed in. Earlier runs are timed for the estimate in a task, once the editor first shows.
+
+A search (random, Bayesian, or LLM proposals) with no list filled searches the family's
+default space (family.json `search_space`), less the parameters the forms fix. LLM proposals
+are offered once the data home has an endpoint (Preferences, LLM endpoint); they run one trial
+at a time and without pruning.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import math
 from typing import Any
 
 from PySide6.QtCore import Signal, Slot
@@ -20,6 +26,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
     QLayout,
+    QLineEdit,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -28,6 +35,7 @@ from PySide6.QtWidgets import (
 from desktop_app.kit.family_combo import FamilyCombo
 from desktop_app.kit.family_forms import BASIC_TRAINING, FamilyForms
 from desktop_app.kit.family_loader import FamilyLoader
+from desktop_app.kit.formatting import format_value
 from desktop_app.kit.param_form import LIST_TEXT
 from desktop_app.kit.preferences import Preferences
 from desktop_app.kit.style import ERROR_STYLE
@@ -35,8 +43,10 @@ from desktop_app.kit.tasks import TaskRunner
 from desktop_app.kit.widgets import described, group, labelled, scrolling_column, text_label
 from desktop_app.sweeps.workers import EpochTimeTask, SweepRequest
 from engine.sweeps import MAX_COMBINATIONS, count_combinations
+from engine.sweeps.endpoint import LlmSettings, load_llm_settings
+from engine.sweeps.errors import SweepError
 from engine.sweeps.estimate import EpochTime, estimate_seconds, format_duration
-from engine.sweeps.plan import DEFAULT_TRIALS, combinations, ignored_parameters
+from engine.sweeps.plan import DEFAULT_TRIALS, combinations, default_space, ignored_parameters
 from engine.training.config import EXECUTION_PARAMETERS
 
 log = logging.getLogger("trainwright.desktop")
@@ -45,12 +55,32 @@ BASIC_SWEEP = BASIC_TRAINING - {"warmup_steps"}
 GRID_HINT = f"Press {LIST_TEXT} beside a parameter to give it a list of values, e.g. 10, 50, 100."
 SEARCH_HINT = (
     f"Press {LIST_TEXT} beside a parameter to search it: a list (adam, sgd) or a range "
-    "(8..256; 1e-4..1e-1:log on a log scale)."
+    "(8..256; 1e-4..1e-1:log on a log scale). With none, the family's default space is "
+    "searched."
 )
 SEARCH_CHOICES = (
     ("grid", "Grid: every combination"),
     ("random", "Random"),
     ("tpe", "Bayesian (TPE)"),
+    ("llm", "LLM proposals"),
+)
+SEARCH_NAMES = {
+    "random": "a random search",
+    "tpe": "a Bayesian (TPE) search",
+    "llm": "an LLM search",
+}
+NO_ENDPOINT = (
+    "LLM proposals need an LLM endpoint: set one in File → Preferences… (LLM endpoint); "
+    "until then nothing is sent anywhere"
+)
+LLM_NO_PRUNING = "An LLM search trains each proposal in full: no pruning"
+PRUNE_TIP = (
+    "Stop unpromising trials early, at an evaluated epoch (median: worse than the "
+    "median of earlier trials at that epoch; hyperband: successive halving)"
+)
+TARGET_TIP = (
+    "Stop the search once a trial's objective reaches this value (at least it for an "
+    "accuracy or R², at most it for a loss or MAE); empty: run every trial"
 )
 OBJECTIVE_CHOICES = (
     (None, "Automatic: accuracy, or loss for a regression"),
@@ -88,6 +118,8 @@ class SweepEditor(QWidget):
         self._epoch_times: dict[str, EpochTime | None] = {}
         self._epoch_request = 0
         self._resolve_error: str | None = None  # an engine error no field shows
+        self._llm_problem: str | None = NO_ENDPOINT  # why LLM proposals are off (None: on)
+        self._llm_endpoint = ""  # the endpoint they ask, for the count label
         self._closing = False
         self._shown = False  # earlier runs are timed once the editor is first shown
         self.family_combo = FamilyCombo(
@@ -129,6 +161,7 @@ class SweepEditor(QWidget):
         )
         self._layout.addWidget(self.count_label)
         self._layout.addWidget(self.estimate_label)
+        self.set_llm_settings(preferences.llm)
 
     def add_footer(self, item: QWidget | QLayout) -> None:
         """Put the panel's controls (Start, Stop, progress, status) under the editor."""
@@ -144,7 +177,8 @@ class SweepEditor(QWidget):
             QComboBox(),
             "Search",
             "Grid: every combination of the lists. Random or Bayesian (TPE, Optuna): a number "
-            "of trials drawn from lists and ranges such as 1e-4..1e-1:log",
+            "of trials drawn from lists and ranges such as 1e-4..1e-1:log. LLM proposals: the "
+            "LLM endpoint set in Preferences proposes each trial from the results so far",
             object_name="sweepSearchKind",
         )
         for key, text in SEARCH_CHOICES:
@@ -168,13 +202,7 @@ class SweepEditor(QWidget):
         )
         for key, text in OBJECTIVE_CHOICES:
             self.objective_combo.addItem(text, key)
-        self.prune_combo = described(
-            QComboBox(),
-            "Pruning",
-            "Stop unpromising trials early, at an evaluated epoch (median: worse than the "
-            "median of earlier trials at that epoch; hyperband: successive halving)",
-            object_name="sweepPrune",
-        )
+        self.prune_combo = described(QComboBox(), "Pruning", PRUNE_TIP, object_name="sweepPrune")
         for key, text in PRUNE_CHOICES:
             self.prune_combo.addItem(text, key)
         self.seed_spin = described(
@@ -184,10 +212,14 @@ class SweepEditor(QWidget):
             object_name="sweepSeed",
         )
         self.seed_spin.setRange(0, 2**31 - 1)
+        self.target_edit = described(QLineEdit(), "Stop at", TARGET_TIP, object_name="sweepTarget")
+        self.target_edit.setPlaceholderText("none: run every trial")
+        self.target_edit.setClearButtonEnabled(True)
         form = self._search_form = QFormLayout()
         form.addRow("Se&arch:", self.search_combo)
         form.addRow("T&rials:", self.trials_spin)
         form.addRow("&Objective:", self.objective_combo)
+        form.addRow("S&top at:", self.target_edit)
         form.addRow("&Pruning:", self.prune_combo)
         form.addRow("S&eed:", self.seed_spin)
         box = QWidget()
@@ -199,6 +231,7 @@ class SweepEditor(QWidget):
             spin.valueChanged.connect(self.update_count)
         for combo in (self.objective_combo, self.prune_combo):
             combo.currentIndexChanged.connect(self.update_count)
+        self.target_edit.textChanged.connect(self.update_count)
         self._update_search_fields()
         return box
 
@@ -217,10 +250,63 @@ class SweepEditor(QWidget):
         self.update_count()
 
     def _update_search_fields(self) -> None:
-        for widget in (self.trials_spin, self.objective_combo, self.prune_combo, self.seed_spin):
+        fields = (
+            self.trials_spin,
+            self.objective_combo,
+            self.target_edit,
+            self.prune_combo,
+            self.seed_spin,
+        )
+        for widget in fields:
             widget.setEnabled(self.searching)
             self._search_form.setRowVisible(widget, self.searching)  # a grid has no use for them
+        llm = self.search_kind() == "llm"
+        if llm:  # each proposal is trained in full: the LLM learns from whole results
+            self.prune_combo.setCurrentIndex(self.prune_combo.findData("none"))
+        self.prune_combo.setEnabled(self.searching and not llm)
+        self.prune_combo.setToolTip(LLM_NO_PRUNING if llm else PRUNE_TIP)
         self.hint.setText(SEARCH_HINT if self.searching else GRID_HINT)
+
+    # ---- LLM proposals: offered once the home has an endpoint --------------------------------
+    def set_llm_settings(self, settings: LlmSettings, problem: str | None = None) -> None:
+        """Offer LLM proposals when `settings` name an endpoint (else say where to set one);
+        `problem`: why the home's settings could not be read."""
+        if problem is not None:
+            self._llm_problem = f"LLM proposals are off: {problem}"
+        elif not settings.configured:
+            self._llm_problem = NO_ENDPOINT
+        else:
+            self._llm_problem = None
+        self._llm_endpoint = (
+            f"{settings.model} at {settings.base_url}" if settings.configured else ""
+        )
+        item = self.search_combo.model().item(self.search_combo.findData("llm"))
+        item.setEnabled(self._llm_problem is None)
+        item.setToolTip(self._llm_problem or f"Proposals from {self._llm_endpoint}")
+        self.update_count()
+
+    def recheck_llm(self) -> None:
+        """Read the home's endpoint again (`trainwright llm set` may have changed it); a
+        small file, read as Preferences are."""
+        try:
+            settings = load_llm_settings(self.workspace.home)
+        except SweepError as exc:
+            self.set_llm_settings(LlmSettings(), str(exc))
+            return
+        self.set_llm_settings(settings)
+
+    def target(self) -> float | None:
+        """The objective to stop at (None: none); ValueError when it is not a number."""
+        text = self.target_edit.text().strip()
+        if not text:
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"Stop at: {text!r} is not a number") from None
+        if not math.isfinite(value):
+            raise ValueError(f"Stop at: {text!r} is not a finite number")
+        return value
 
     def _build_forms(self) -> QWidget:
         """The hint and the two list-mode forms, scrolling."""
@@ -301,10 +387,13 @@ class SweepEditor(QWidget):
         log.warning("family %s failed to load: %s", name, message)  # creating a sweep says why
 
     def showEvent(self, event: Any) -> None:
-        """The first time the editor shows, time earlier runs (in a task), which a window
-        should not do before its first paint."""
+        """Each time the editor shows, check the home's LLM endpoint; the first time, time
+        earlier runs (in a task), which a window should not do before its first paint."""
         super().showEvent(event)
-        if self._shown or self._closing:
+        if self._closing:
+            return
+        self.recheck_llm()
+        if self._shown:
             return
         self._shown = True
         family = self.family
@@ -331,7 +420,7 @@ class SweepEditor(QWidget):
             return None
         grid, domain, _ = parsed
         if self.searching:
-            return self.trials_spin.value() if self._searched_names() else 0
+            return self.trials_spin.value() if self._search_space() else 0
         if not grid:
             return 0
         return count_combinations(self._family_spec, grid, domain)
@@ -340,9 +429,26 @@ class SweepEditor(QWidget):
         """Every swept field (lists and ranges) of both forms."""
         return list(self.sweep_grid())
 
+    def _search_space(self) -> dict[str, str]:
+        """What a search explores: the lists and ranges typed, else the family's default
+        space less the parameters the forms fix (a fixed value is not searched)."""
+        typed = self.sweep_grid()
+        if typed or self._family_spec is None:
+            return typed
+        space = default_space(
+            self._family_spec, self.domain_form.fixed_values(), self.training_form.fixed_values()
+        )
+        return {
+            name: format_value(value) if isinstance(value, list) else str(value)
+            for name, value in space.items()
+        }
+
+    def _fixed_names(self) -> set[str]:
+        return {*self.domain_form.fixed_values(), *self.training_form.fixed_values()}
+
     def startable(self) -> bool:
         """True when the forms make a valid sweep the engine has no objection to."""
-        if self._closing or self._resolve_error:
+        if self._closing or self._resolve_error or self._search_problem() is not None:
             return False
         count = self.combination_count()
         return count is not None and 0 < count <= MAX_COMBINATIONS
@@ -381,12 +487,22 @@ class SweepEditor(QWidget):
         return count
 
     def _show_trials(self, training: dict[str, Any]) -> int:
-        """A search's count (its trials) and the longest it may take (pruning shortens it)."""
-        trials, names = self.trials_spin.value(), self._searched_names()
-        kind = "random" if self.search_kind() == "random" else "Bayesian (TPE)"
-        self.count_label.setText(
-            f"{trials} trial{'s' if trials != 1 else ''} of a {kind} search over {', '.join(names)}"
-        )
+        """A search's count (its trials), what it searches, and the longest it may take
+        (pruning or a target shortens it; an LLM's answers add to it)."""
+        trials = self.trials_spin.value()
+        kind = SEARCH_NAMES.get(self.search_kind(), "a search")
+        names = list(self._search_space())
+        if self._searched_names():
+            space = ", ".join(names)
+        else:
+            space = f"the family's default space: {', '.join(names)}"
+            fixed = sorted(self._fixed_names() & set(self._family_spec.search_space))
+            if fixed:
+                space += f" ({', '.join(fixed)} fixed)"
+        text = f"{trials} trial{'s' if trials != 1 else ''} of {kind} over {space}"
+        if self.search_kind() == "llm":
+            text += f"; proposed by {self._llm_endpoint}, one trial at a time"
+        self.count_label.setText(text)
         timing = self._epoch_times.get(self._family_spec.name)
         if timing is None:
             self.estimate_label.setText("")
@@ -395,10 +511,21 @@ class SweepEditor(QWidget):
             (p.default for p in self._family_spec.training_parameters() if p.name == "epochs"), 1
         )
         seconds = trials * int(epochs) * timing.seconds
-        pruned = " (less with pruning)" if self.prune_combo.currentData() != "none" else ""
+        shorter = []
+        if self.prune_combo.currentData() != "none":
+            shorter.append("less with pruning")
+        if self.target_edit.text().strip():
+            shorter.append("less once a trial reaches the target")
+        if self.search_kind() == "llm":
+            shorter.append("plus the LLM's answers")
         self.estimate_label.setText(
-            f"Estimated duration: at most {format_duration(seconds)}{pruned} "
-            f"({timing.seconds:.3g} s per epoch)"
+            "; ".join(
+                [
+                    f"Estimated duration: at most {format_duration(seconds)} "
+                    f"({timing.seconds:.3g} s per epoch)",
+                    *shorter,
+                ]
+            )
         )
         return trials
 
@@ -412,11 +539,32 @@ class SweepEditor(QWidget):
             problems = {**self.domain_form.errors(), **self.training_form.errors()}
             noun = "value" if len(problems) == 1 else "values"
             return f"Fix the {noun} marked in red to count the combinations."
-        if self.searching and not self._searched_names():
-            return f"Nothing to search yet: press {LIST_TEXT} beside a parameter."
+        search = self._search_problem()
+        if search is not None:
+            return search
         if not self.searching and not parsed[0]:
             return f"No lists yet: press {LIST_TEXT} beside a parameter to sweep it."
         return None
+
+    def _search_problem(self) -> str | None:
+        """Why the search chosen cannot start (its endpoint, target or space), or None."""
+        if not self.searching:
+            return None
+        if self.search_kind() == "llm" and self._llm_problem is not None:
+            return self._llm_problem
+        try:
+            self.target()
+        except ValueError as exc:
+            return str(exc)
+        if self._search_space():
+            return None
+        spec = self._family_spec
+        if spec is not None and spec.search_space:
+            return (
+                "Nothing to search: the forms fix every parameter of the family's default "
+                f"space; press {LIST_TEXT} beside a parameter to search it."
+            )
+        return f"Nothing to search yet: press {LIST_TEXT} beside a parameter."
 
     def _update_estimate(
         self, grid: dict[str, list[Any]], domain: dict[str, Any], training: dict[str, Any], n: int
@@ -496,9 +644,12 @@ class SweepEditor(QWidget):
                 "prune": self.prune_combo.currentData(),
                 "seed": self.seed_spin.value(),
             }
+            target = self.target()
+            if target is not None:
+                search["target"] = target
         return SweepRequest(
             family=self.family,
-            grid=self.sweep_grid(),
+            grid=self._search_space() if self.searching else self.sweep_grid(),
             domain=self.domain_form.fixed_values(),
             training=training,
             search=search,

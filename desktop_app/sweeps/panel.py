@@ -5,7 +5,9 @@ Stop and the overall progress `i / total`. Right, past sweeps (select one to loa
 Resume to finish it) and the runs table: one row per combination, sortable and filterable,
 the best highlighted, CSV export; selecting runs overlays their curves.
 
-The sweep runs in a SweepWorker task. Runs in one process take turns (engine.training.turns): a sweep
+The sweep runs in a SweepWorker task, which also creates it (an LLM search's endpoint is tried
+then, off the GUI thread; an unreachable one is the sweep's failure, in the status line).
+Runs in one process take turns (engine.training.turns): a sweep
 started while the Training tab trains waits for that run to finish, and says so.
 `shutdown()` stops the sweep and waits for the threads.
 """
@@ -226,7 +228,9 @@ class SweepPanel(QWidget):
         self.search_view = SearchView(self.workspace, self.runner)
         self.results_tabs.addTab(self.search_view, "Searc&h")
         self.results_tabs.setTabToolTip(
-            1, "A random or Bayesian search: parallel coordinates, importance, best trial"
+            1,
+            "A random, Bayesian or LLM search: parallel coordinates, importance (an LLM "
+            "search: its proposals), best trial",
         )
         self.search_view.trainLongerRequested.connect(self.trainLongerRequested)
         self.search_view.publishRequested.connect(self.publishRequested)
@@ -267,8 +271,10 @@ class SweepPanel(QWidget):
         return self.editor.combination_count()
 
     def apply_preferences(self, preferences: Preferences) -> None:
-        """New preferences: threads/device fields still at their old default follow them."""
+        """New preferences: threads/device fields still at their old default follow them;
+        LLM proposals are offered if they name an endpoint."""
         self.editor.family_forms.apply_preferences(preferences)
+        self.editor.set_llm_settings(preferences.llm)
 
     @Slot()
     def _update_buttons(self) -> None:
@@ -295,7 +301,12 @@ class SweepPanel(QWidget):
         if not self.can_start() or self.editor.family is None:
             return False
         count = self.combination_count()
-        self._start(self.editor.sweep_request(), f"Creating the sweep of {count} combinations…")
+        request = self.editor.sweep_request()
+        if request.search.get("search") == "llm":
+            text = f"Creating the LLM search of {count} trials (trying its endpoint)…"
+        else:
+            text = f"Creating the sweep of {count} combinations…"
+        self._start(request, text)
         return True
 
     @Slot()
@@ -355,6 +366,8 @@ class SweepPanel(QWidget):
         self.refresh_sweeps(select=record.id)
         if self.model.sweep_id != record.id:
             self._show_record(record)
+        elif self._search_shows(record.id):
+            self.search_view.set_running(True)  # resumed: its proposal will be training
         self.model.mark_next_running()
         self._set_status(f"Sweep {record.id}: {done} of {record.total} combinations done")
 
@@ -365,6 +378,8 @@ class SweepPanel(QWidget):
         self.waiting = False
         self._running_text = f"Training {variant}"
         self._set_status(self._running_text + "…")
+        if self._search_shows(self.running_sweep):
+            self.search_view.trial_started()
 
     @Slot(int, int)
     def _on_epoch_progress(self, epoch: int, total: int) -> None:
@@ -385,8 +400,15 @@ class SweepPanel(QWidget):
             self._update_runs_label()
             self.table.resizeColumnsToContents()
             self._update_buttons()
+        if self._search_shows(self.running_sweep):
+            self.search_view.add_row(row)
         if row.result == "failed":
             self.statusMessage.emit(f"Combination {row.index + 1} failed: {row.error}")
+
+    def _search_shows(self, sweep_id: str | None) -> bool:
+        """Whether the Search page shows this sweep (a search's rows go to it as they come)."""
+        record = self.search_view.record
+        return sweep_id is not None and record is not None and record.id == sweep_id
 
     @Slot(int, int)
     def _on_progress(self, done: int, total: int) -> None:
@@ -422,6 +444,8 @@ class SweepPanel(QWidget):
             if record is not None and record.spec.searched:
                 self.search_view.show_record(record)  # every trial drawn, told and recorded
                 self.results_tabs.setCurrentIndex(1)
+            elif self._search_shows(running_id):
+                self.search_view.set_running(False)  # failed: what was proposed stays listed
         text = _ending_text(record, error)
         self._set_status(text, error=error is not None)
         self.statusMessage.emit(text)
@@ -498,11 +522,12 @@ class SweepPanel(QWidget):
         return True
 
     def _show_record(self, record: SweepRecord) -> None:
+        running = record.id == self.running_sweep
         self.model.set_record(record, self._family_spec(record.spec.family))
-        self.search_view.show_record(record)
+        self.search_view.show_record(record, running=running)
         self.results_tabs.setTabEnabled(1, record.spec.searched)
-        if record.spec.searched and record.rows and record.id != self.running_sweep:
-            self.results_tabs.setCurrentIndex(1)
+        if record.spec.searched and ((record.rows and not running) or record.spec.llm):
+            self.results_tabs.setCurrentIndex(1)  # an LLM search's proposals, as they come
         elif not record.spec.searched:
             self.results_tabs.setCurrentIndex(0)
         self._ignored = list(record.ignored)

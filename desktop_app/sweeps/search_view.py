@@ -1,12 +1,16 @@
-"""A search's results (random or TPE sweeps): parallel coordinates, parameter importance and
-the best trial one click from training it longer or publishing it.
+"""A search's results (random, TPE or LLM sweeps): parallel coordinates, parameter importance
+(or an LLM search's proposals) and the best trial one click from training it longer or
+publishing it.
 
 Parallel coordinates: one vertical axis per searched parameter and one for the objective;
 each completed trial is a line across them, coloured by its objective (the best drawn
 thicker), pruned trials in grey without an objective. Each axis runs from its range's low
 end (bottom) to its high end (top), on a log scale for a `:log` range; a list's values are
 spaced evenly in the order given. Importance (Optuna's PED-ANOVA evaluator) is computed in a
-task from the study's journal, once at least two trials have completed.
+task from the study's journal, once at least two trials have completed. An LLM search has no
+study: its proposals (llm_view.ProposalsPanel) take the importance's place. While a search
+runs, each trial's row redraws the coordinates and the best trial (importance waits for the
+end).
 """
 
 from __future__ import annotations
@@ -16,16 +20,24 @@ import math
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop_app.kit.tasks import Task, TaskRunner
 from desktop_app.kit.theme import follow_theme
 from desktop_app.kit.widgets import button, text_label
-from engine.sweeps import SweepRecord
+from desktop_app.sweeps.llm_view import NO_IMPORTANCE, ProposalsPanel
+from engine.sweeps import SweepRecord, SweepRow
 from engine.sweeps.store import best_trial
 
 PRUNED_COLOR = (150, 150, 150, 110)
-NO_SEARCH = "Parallel coordinates and importance show for random and Bayesian searches."
+NO_SEARCH = "Parallel coordinates and importance show for searches (random, Bayesian or LLM)."
 
 
 def axis_position(spec: Any, name: str, value: Any) -> float | None:
@@ -68,7 +80,8 @@ class ImportanceTask(Task):
 
 
 class SearchView(QWidget):
-    """The selected search's parallel coordinates, importance and best trial."""
+    """The selected search's parallel coordinates, importance (an LLM search: its
+    proposals) and best trial."""
 
     trainLongerRequested = Signal(str)  # the best trial's variant
     publishRequested = Signal(str, str, str)  # variant, family, dataset ("": none)
@@ -77,7 +90,8 @@ class SearchView(QWidget):
         super().__init__(parent)
         self.setObjectName("searchView")
         self.workspace, self.runner = workspace, runner
-        self.record: SweepRecord | None = None
+        self.record: SweepRecord | None = None  # a copy: rows of a running search join it
+        self.running = False  # the search shown is running
         self.best: Any = None
         self.importances: dict[str, float] | None = None
         self._ids = itertools.count(1)
@@ -90,6 +104,8 @@ class SearchView(QWidget):
         shown, so a window that never shows one does not load them."""
         self.coordinates: Any = None
         self.importance_plot: Any = None
+        self.proposals: ProposalsPanel | None = None
+        self.side: QStackedWidget | None = None  # importance, or an LLM search's proposals
         self.importance_note = QLabel("")
         self.importance_note.setObjectName("importanceNote")
         self.importance_note.setWordWrap(True)
@@ -142,18 +158,33 @@ class SearchView(QWidget):
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self.importance_plot, 1)
         column.addWidget(self.importance_note)
+        self.proposals = ProposalsPanel(self.workspace, self.runner)
+        self.side = QStackedWidget()
+        self.side.setObjectName("searchSide")
+        self.side.addWidget(importance)
+        self.side.addWidget(self.proposals)
         plots = QSplitter(Qt.Orientation.Horizontal)
+        plots.setObjectName("searchPlots")
         plots.addWidget(self.coordinates)
-        plots.addWidget(importance)
+        plots.addWidget(self.side)
         plots.setStretchFactor(0, 3)
         plots.setStretchFactor(1, 2)
+        self.plots = plots
         self._layout.takeAt(self._layout.count() - 1)  # the stretch
         self._layout.addWidget(plots, 1)
 
     # ---- showing -----------------------------------------------------------------------------
-    def show_record(self, record: SweepRecord | None) -> None:
-        """Draw `record` (a search; None or a grid: a note) and ask for its importances."""
-        self.record = record if record is not None and record.spec.searched else None
+    @property
+    def llm(self) -> bool:
+        """Whether the search shown is an LLM search (proposals instead of importance)."""
+        return self.record is not None and self.record.spec.search == "llm"
+
+    def show_record(self, record: SweepRecord | None, *, running: bool = False) -> None:
+        """Draw `record` (a search; None or a grid: a note) and ask for its importances, or
+        an LLM search's proposals. `running`: it runs now (its rows will follow)."""
+        searched = record is not None and record.spec.searched
+        self.record = record.model_copy(deep=True) if searched and record is not None else None
+        self.running = running and self.record is not None
         self.best = best_trial(self.record) if self.record is not None else None
         if self.record is not None:
             self._ensure_plots()
@@ -162,7 +193,10 @@ class SearchView(QWidget):
         self._draw_coordinates()
         self._draw_importances()
         self._show_best()
-        if self.record is not None:
+        self._show_side()
+        if self.llm:
+            self.importance_note.setText(NO_IMPORTANCE)
+        elif self.record is not None:
             completed = sum(1 for r in self.record.rows if r.result == "completed")
             if completed >= 2:
                 self._request = next(self._ids)
@@ -173,6 +207,45 @@ class SearchView(QWidget):
                 self.importance_note.setText("Importance shows once two trials have completed.")
         else:
             self.importance_note.setText(NO_SEARCH)
+
+    def _show_side(self) -> None:
+        """Importance beside the coordinates, or an LLM search's proposals."""
+        if self.side is None or self.proposals is None:
+            return
+        if self.side.currentWidget() is not (self.proposals if self.llm else self.side.widget(0)):
+            # The proposals' reasons need more room than the importance bars.
+            share = (2, 3) if self.llm else (3, 2)
+            width = max(self.plots.width(), 1)
+            self.plots.setSizes([width * share[0] // 5, width * share[1] // 5])
+        self.side.setCurrentWidget(self.proposals if self.llm else self.side.widget(0))
+        self.proposals.show_record(self.record if self.llm else None, running=self.running)
+
+    def set_running(self, running: bool) -> None:
+        """The search shown started or stopped running here (which trial is training)."""
+        self.running = running and self.record is not None
+        if self.llm and self.proposals is not None:
+            self.proposals.running = self.running
+            self.proposals.refresh()
+
+    def add_row(self, row: SweepRow) -> None:
+        """A trial of the running search ended: its line, the best trial, the proposals."""
+        record = self.record
+        if record is None or row.index < 0:
+            return
+        record.rows = sorted(
+            [r for r in record.rows if r.index != row.index] + [row], key=lambda r: r.index
+        )
+        self.best = best_trial(record)
+        self._draw_coordinates()
+        self._show_best()
+        if self.llm and self.proposals is not None:
+            self.proposals.record = record
+            self.proposals.trial_ended()
+
+    def trial_started(self) -> None:
+        """A trial of the running search starts: an LLM search lists its proposal now."""
+        if self.llm and self.proposals is not None:
+            self.proposals.refresh()
 
     def _show_best(self) -> None:
         best = self.best

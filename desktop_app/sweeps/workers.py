@@ -33,7 +33,8 @@ class SweepRequest:
     domain: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     sweep_id: str | None = None
-    # A random or TPE search (engine.sweeps.plan_sweep's options); {} for a grid.
+    # A random, TPE or LLM search (engine.sweeps.plan_sweep's options: search, trials,
+    # objective, prune, seed, target); {} for a grid.
     search: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> str:

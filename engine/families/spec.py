@@ -48,6 +48,9 @@ class FamilySpec(BaseModel):
     # Sweep ranges narrower than the parameters' own (seed 001: epochs 1-500 for the MLP).
     sweep_bounds: dict[str, Bounds] = {}
     sweep_collapse: SweepCollapse | None = None
+    # The space a random, TPE or LLM search explores when given no lists or ranges: sweep
+    # names -> "LO..HI[:log]" or a list of values, checked like -g values when a search runs.
+    search_space: dict[str, str | list[Any]] = {}
 
     @model_validator(mode="after")
     def _check(self) -> FamilySpec:
@@ -72,9 +75,11 @@ class FamilySpec(BaseModel):
             raise ValueError(f"variant_pattern cannot be filled in: {exc}") from None
         training = {p.name for p in training_specs(self.training_defaults)}  # unknown names raise
         known = names | training | SWEEP_ONLY_PARAMETERS
-        unknown = sorted(set(self.sweep_bounds) - known)
+        unknown = sorted((set(self.sweep_bounds) | set(self.search_space)) - known)
         if unknown:
-            raise ValueError(f"sweep_bounds names unknown parameter(s) {', '.join(unknown)}")
+            raise ValueError(
+                f"sweep_bounds or search_space names unknown parameter(s) {', '.join(unknown)}"
+            )
         _check_conditions(self.domain_parameters)
         if self.sweep_collapse is not None:
             rule = self.sweep_collapse

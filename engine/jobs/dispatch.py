@@ -109,9 +109,19 @@ def _replay(ws: Workspace, request: JobRequest, cbs: Any, cancel: Any, hooks: Ho
     )
 
 
+def _endpoint(options: Any) -> Any:
+    """An LLM search's new endpoint from a resume's options (None: the recorded one)."""
+    if options is None:
+        return None
+    from engine.sweeps.endpoint import LlmSettings
+
+    return LlmSettings.model_validate(options)
+
+
 def _sweep(ws: Workspace, request: JobRequest, cbs: Any, cancel: Any, hooks: Hooks) -> Outcome:
-    """A sweep through run_sweep; its request's options may name an executor ("ray") and a
-    Ray address (how it runs, not what: they are not part of the sweep)."""
+    """A sweep through run_sweep; its request's options may name an executor ("ray"), a
+    Ray address (how it runs, not what: they are not part of the sweep) and an LLM search's
+    new endpoint."""
     from engine.sweeps import run_sweep
 
     assert request.sweep_id is not None
@@ -125,6 +135,7 @@ def _sweep(ws: Workspace, request: JobRequest, cbs: Any, cancel: Any, hooks: Hoo
         parallel=request.parallel,
         executor=request.options.get("executor", "local"),
         ray_address=request.options.get("ray_address"),
+        llm=_endpoint(request.options.get("llm")),
     )
     counts = record.counts()
     status, error = "completed", None

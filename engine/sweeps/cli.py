@@ -20,7 +20,9 @@ from engine.errors import TrainwrightError
 from engine.jobs import JobRequest
 from engine.params import parse_assignments
 from engine.sweeps import create_sweep, list_sweeps, load_sweep, plan_sweep
+from engine.sweeps.endpoint import load_llm_settings
 from engine.sweeps.executors import EXECUTORS, check_executor
+from engine.sweeps.llm.cli import add_endpoint_options, settings_with
 from engine.sweeps.plan import DEFAULT_TRIALS, PRUNERS, SEARCH_KINDS
 from engine.sweeps.store import best_trial
 
@@ -74,15 +76,17 @@ def register(sub: Any) -> None:
         choices=SEARCH_KINDS,
         default="grid",
         help="grid: every combination of the lists (default); random or tpe (Bayesian, "
-        "Optuna): --trials draws from lists and ranges -g NAME=LO..HI[:log]",
+        "Optuna): --trials draws from lists and ranges -g NAME=LO..HI[:log]; llm: an LLM "
+        "proposes each trial from the results so far (`trainwright llm set` first). A search "
+        "given no -g explores the family's default space",
     )
     p.add_argument(
-        "--trials", type=int, metavar="N", help=f"random/tpe: trials (default {DEFAULT_TRIALS})"
+        "--trials", type=int, metavar="N", help=f"searches: trials (default {DEFAULT_TRIALS})"
     )
     p.add_argument(
         "--objective",
         metavar="METRIC[:max|min]",
-        help="random/tpe: what to optimise (default test_accuracy:max for a classifier, "
+        help="searches: what to optimise (default test_accuracy:max for a classifier, "
         "test_loss:min otherwise)",
     )
     p.add_argument(
@@ -91,7 +95,15 @@ def register(sub: Any) -> None:
         default="none",
         help="random/tpe: stop unpromising trials early (median or hyperband; default none)",
     )
-    p.add_argument("--seed", type=int, default=0, help="random/tpe: the sampler's seed (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="searches: the sampler's seed (default 0)")
+    p.add_argument(
+        "--target",
+        dest="stop_at",
+        type=float,
+        metavar="VALUE",
+        help="searches: stop once a trial's objective reaches VALUE (e.g. 0.99 for accuracy)",
+    )
+    add_endpoint_options(p, prefix="llm-")
     p.add_argument("--dry-run", action="store_true", help="validate and list the combinations only")
     p.add_argument("--json", action="store_true", help="print the sweep record as JSON at the end")
     p.set_defaults(handler=cmd_sweep)
@@ -109,10 +121,20 @@ def cmd_sweep(ws: Any, args: argparse.Namespace) -> int:
     if args.target == RESUME:
         if not args.sweep_id:
             raise TrainwrightError("sweep resume needs a SWEEP_ID (see `trainwright sweeps`)")
-        searching = args.search != "grid" or args.trials or args.objective or args.prune != "none"
+        searching = (
+            args.search != "grid"
+            or args.trials
+            or args.objective
+            or args.prune != "none"
+            or args.stop_at is not None
+        )
         if args.grid or args.params or args.training or args.dry_run or searching:
             raise TrainwrightError("sweep resume takes only a SWEEP_ID: the sweep keeps its lists")
         record = load_sweep(ws, args.sweep_id)
+        if _endpoint_given(args):  # an LLM search's server that moved
+            if record.spec.llm is None:
+                raise TrainwrightError("--llm-url, --llm-model, ... are for LLM searches")
+            args.llm_endpoint = settings_with(record.spec.llm, args, "llm-")
         return _run(ws, record, args)
     if args.sweep_id:
         raise TrainwrightError(f"unexpected argument {args.sweep_id!r}; lists go in -g NAME=V1,V2")
@@ -135,7 +157,12 @@ def cmd_sweep(ws: Any, args: argparse.Namespace) -> int:
         "objective": args.objective,
         "prune": args.prune,
         "seed": args.seed,
+        "target": args.stop_at,
     }
+    if args.search == "llm":
+        search["llm"] = settings_with(load_llm_settings(ws.home), args, "llm-")
+    elif _endpoint_given(args):
+        raise TrainwrightError("--llm-url, --llm-model, ... are for --search llm")
     if args.dry_run:
         plan = plan_sweep(ws, args.target, grid, domain, training, parallel=parallel, **search)
         if plan.spec.searched:
@@ -152,6 +179,12 @@ def cmd_sweep(ws: Any, args: argparse.Namespace) -> int:
         return 0
     record = create_sweep(ws, args.target, grid, domain, training, parallel=parallel, **search)
     return _run(ws, record, args)
+
+
+def _endpoint_given(args: argparse.Namespace) -> bool:
+    return any(
+        getattr(args, o, None) is not None for o in ("url", "model", "api_key_env", "timeout")
+    )
 
 
 def _print_search(spec: Any, as_json: bool) -> None:
@@ -171,16 +204,23 @@ def _print_search(spec: Any, as_json: bool) -> None:
                 "objective": spec.objective,
                 "prune": spec.prune,
                 "seed": spec.seed,
+                "target": spec.target,
                 "space": space,
+                **(
+                    {"llm": {"url": spec.llm.base_url, "model": spec.llm.model}} if spec.llm else {}
+                ),
             }
         )
         return
     for name, values in space.items():
         print(f"  {name} = {values}")
+    target = f", stops at {spec.target:g}" if spec.target is not None else ""
     print(
-        f"{spec.search} search: {spec.trials} trials, objective {spec.objective}, "
+        f"{spec.search} search: {spec.trials} trials, objective {spec.objective}{target}, "
         f"pruning {spec.prune}, seed {spec.seed}"
     )
+    if spec.llm is not None:
+        print(f"proposals from {spec.llm.model} at {spec.llm.base_url}")
 
 
 def _run(ws: Any, record: Any, args: argparse.Namespace) -> int:
@@ -258,11 +298,16 @@ def cmd_sweeps(ws: Any, args: argparse.Namespace) -> int:
 
 
 def _executor_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The sweep job's executor, kept in its request's options (so a retried job runs where
-    the first did); none for the default, so a local job's request is as it always was."""
+    """The sweep job's executor (and a new LLM endpoint given on resume), kept in its
+    request's options (so a retried job runs where the first did); none for the default, so
+    a local job's request is as it always was."""
+    options: dict[str, Any] = {}
+    endpoint = getattr(args, "llm_endpoint", None)
+    if endpoint is not None:
+        options["llm"] = endpoint.model_dump(mode="json")
     if args.executor == "local":
-        return {}
-    options: dict[str, Any] = {"executor": args.executor}
+        return options
+    options["executor"] = args.executor
     if args.ray_address:
         options["ray_address"] = args.ray_address
     return options

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from engine.errors import ParameterError
 from engine.families.spec import FamilySpec
 from engine.params import inapplicable
+from engine.sweeps.endpoint import LlmSettings
 from engine.sweeps.errors import SweepError
 from engine.sweeps.schema import (
     SweepParameter,
@@ -28,7 +29,7 @@ from engine.sweeps.schema import (
 )
 
 MAX_COMBINATIONS = 1000
-SEARCH_KINDS = ("grid", "random", "tpe")
+SEARCH_KINDS = ("grid", "random", "tpe", "llm")
 PRUNERS = ("none", "median", "hyperband")
 DEFAULT_TRIALS = 20
 RANGE = re.compile(
@@ -50,7 +51,8 @@ class Range(BaseModel):
 
 class SweepSpec(BaseModel):
     """What a sweep runs: a family, fixed domain and training values, and swept lists; for a
-    random or TPE search also ranges, a trial budget, the objective, pruning and a seed."""
+    random, TPE or LLM search also ranges, a trial budget, the objective, pruning, a seed, a
+    target to stop at, and for an LLM search the endpoint asked (never its key)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -59,12 +61,22 @@ class SweepSpec(BaseModel):
     training: dict[str, Any] = {}
     grid: dict[str, list[Any]]  # sweep name -> values, in schema order
     parallel: int = 1
-    search: Literal["grid", "random", "tpe"] = "grid"
-    ranges: dict[str, Range] = {}  # searched intervals (random and tpe only)
-    trials: int | None = None  # random and tpe: how many trials
-    objective: str | None = None  # random and tpe: "METRIC:max" or "METRIC:min"
+    search: Literal["grid", "random", "tpe", "llm"] = "grid"
+    ranges: dict[str, Range] = {}  # searched intervals (searches only)
+    trials: int | None = None  # searches: how many trials at most
+    objective: str | None = None  # searches: "METRIC:max" or "METRIC:min"
     prune: Literal["none", "median", "hyperband"] = "none"
-    seed: int = 0  # the sampler's seed
+    seed: int = 0  # the sampler's seed (an LLM search sends it with each request)
+    target: float | None = None  # searches: stop once the best objective reaches this
+    llm: LlmSettings | None = None  # an LLM search's endpoint
+
+    def reached(self, objective: float | None) -> bool:
+        """Whether a trial's objective meets the target (never without one)."""
+        if self.target is None or objective is None:
+            return False
+        if (self.objective or "").endswith(":max"):
+            return objective >= self.target
+        return objective <= self.target
 
     @property
     def searched(self) -> bool:
@@ -112,7 +124,7 @@ def parse_space(
         if given is not None:
             if search == "grid":
                 raise SweepError(
-                    f"{schema[name].label}: a range ({text}) needs --search random or tpe; "
+                    f"{schema[name].label}: a range ({text}) needs --search random, tpe or llm; "
                     "a grid sweep takes lists (V1,V2,...)"
                 )
             ranges[name] = given
@@ -136,6 +148,20 @@ def parse_space(
         )
     ordered = {name: parsed[name] for name in schema if name in parsed}
     return ordered, {name: ranges[name] for name in schema if name in ranges}
+
+
+def default_space(
+    spec: FamilySpec, domain: Mapping[str, Any], training: Mapping[str, Any]
+) -> dict[str, str | list[Any]]:
+    """The family's `search_space` less the parameters fixed by `domain` or `training` (a
+    search given no lists or ranges explores it)."""
+    schema = sweep_schema(spec)
+    fixed = {name for name in domain} | {name for name in training}
+    return {
+        name: values
+        for name, values in spec.search_space.items()
+        if name not in schema or schema[name].target not in fixed
+    }
 
 
 def is_range_text(text: object) -> bool:
@@ -329,14 +355,33 @@ def plan_sweep(
     objective: str | None = None,
     prune: str = "none",
     seed: int = 0,
+    target: float | None = None,
+    llm: LlmSettings | None = None,
 ) -> SweepPlan:
     """Validate a sweep and list its combinations (a search's are drawn as it runs);
     SweepError (or ParameterError for a fixed value) says what is wrong. `registry` is a
-    FamilyRegistry or a Workspace."""
+    FamilyRegistry or a Workspace. A search given no lists or ranges searches the family's
+    `search_space` (family.json). An LLM search needs `llm`, an endpoint that is set."""
     registry = getattr(registry, "registry", registry)
     spec = family_spec(family, registry)
     domain, training = dict(domain or {}), dict(training or {})
-    _check_search(search, trials, prune, objective, max_combinations)
+    _check_search(search, trials, prune, objective, max_combinations, target)
+    if search == "llm":
+        llm = (llm or LlmSettings()).require()
+        if parallel != 1:
+            raise SweepError(
+                "an LLM search proposes each trial from the results before it, so it runs "
+                f"one trial at a time: --parallel 1, not {parallel}"
+            )
+    else:
+        llm = None
+    if search != "grid" and not grid:
+        grid = default_space(spec, domain, training)
+        if not grid:
+            raise SweepError(
+                f"{spec.name} has no default search space: give lists or ranges "
+                "(-g NAME=V1,V2 or -g NAME=LO..HI[:log])"
+            )
     parsed, ranges = parse_space(spec, grid, search=search)
     schema = sweep_schema(spec)
     for name in [*parsed, *ranges]:
@@ -376,6 +421,8 @@ def plan_sweep(
         ),
         prune=prune,  # type: ignore[arg-type]
         seed=seed,
+        target=target,
+        llm=llm,
     )
     return SweepPlan(
         spec=sweep_spec,
@@ -416,18 +463,31 @@ def default_objective(registry: Any, family: str, domain: Mapping[str, Any]) -> 
 
 
 def _check_search(
-    search: str, trials: int | None, prune: str, objective: str | None, max_trials: int
+    search: str,
+    trials: int | None,
+    prune: str,
+    objective: str | None,
+    max_trials: int,
+    target: float | None = None,
 ) -> None:
     if search not in SEARCH_KINDS:
         raise SweepError(f"search {search!r} is not one of {', '.join(SEARCH_KINDS)}")
     if prune not in PRUNERS:
         raise SweepError(f"pruning {prune!r} is not one of {', '.join(PRUNERS)}")
     if search == "grid":
-        for given, what in ((trials, "--trials"), (objective, "--objective")):
+        for given, what in ((trials, "--trials"), (objective, "--objective"), (target, "--target")):
             if given is not None:
-                raise SweepError(f"{what} is for random and tpe searches; a grid runs every list")
+                raise SweepError(
+                    f"{what} is for random, tpe and llm searches; a grid runs every list"
+                )
         if prune != "none":
             raise SweepError("pruning is for random and tpe searches (--search random|tpe)")
+    elif search == "llm" and prune != "none":
+        raise SweepError(
+            "pruning is for random and tpe searches: an LLM search trains each proposal in full"
+        )
+    if target is not None and not math.isfinite(target):
+        raise SweepError(f"--target must be a finite number, not {target}")
     elif trials is not None and not 1 <= trials <= max_trials:
         raise SweepError(f"trials must be between 1 and {max_trials}, not {trials}")
 

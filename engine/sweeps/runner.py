@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import Any
 
 from engine.errors import TrainwrightError, VariantError
 from engine.metadata import VariantMetadata, now
 from engine.sweeps import executors, search, store
+from engine.sweeps.endpoint import LlmSettings, load_llm_settings
 from engine.sweeps.errors import SweepError
+from engine.sweeps.llm.client import LlmError, check_reachable
 from engine.sweeps.plan import SweepSpec, combination_config, plan_sweep
 from engine.sweeps.schema import sweep_schema
 from engine.sweeps.store import NA, SweepRecord, SweepRow
@@ -36,7 +38,7 @@ from engine.variants import Variant
 from engine.workspace import Workspace
 
 ProgressFn = Callable[[int, int], None]
-SEARCH_OPTIONS = ("search", "trials", "objective", "prune", "seed")
+SEARCH_OPTIONS = ("search", "trials", "objective", "prune", "seed", "target", "llm")
 
 
 def create_sweep(
@@ -50,8 +52,14 @@ def create_sweep(
     **search: Any,
 ) -> SweepRecord:
     """Validate and store a new sweep (nothing trained yet); its `id` is what to run.
-    `search` takes plan_sweep's search, trials, objective, prune and seed."""
+    `search` takes plan_sweep's search, trials, objective, prune, seed, target and llm; an
+    LLM search without `llm` asks the endpoint set in the home's preferences, and one that
+    cannot be reached is refused before anything is stored."""
+    if search.get("search") == "llm" and search.get("llm") is None:
+        search["llm"] = load_llm_settings(workspace.home)
     plan = plan_sweep(workspace, family, grid, domain, training, parallel=parallel, **search)
+    if plan.spec.llm is not None:
+        check_reachable(plan.spec.llm)
     return store.create(workspace.home, plan)
 
 
@@ -77,6 +85,7 @@ def run_sweep(
     parallel: int | None = None,
     executor: str = "local",
     ray_address: str | None = None,
+    llm: LlmSettings | None = None,
 ) -> SweepRecord:
     """Run (or resume) a stored sweep until every combination has a row or it is stopped.
 
@@ -89,6 +98,9 @@ def run_sweep(
     (this process, or `parallel` worker processes) or "ray" (`parallel` Ray tasks at once on
     the cluster at `ray_address`, else RAY_ADDRESS, else a new local one; see executors.py).
     A Ray cluster that cannot see the home is refused before the sweep starts.
+
+    `llm` replaces an LLM search's recorded endpoint from here on (a server that moved); the
+    trials already proposed are kept.
     """
     sweep_id = sweep if isinstance(sweep, str) else sweep.id
     home = workspace.home
@@ -104,6 +116,9 @@ def run_sweep(
         raise SweepError(f"sweep {sweep_id} is running in another process") from None
     try:
         record = store.load(home, sweep_id)
+        if llm is not None and record.spec.search == "llm":
+            record.spec = record.spec.model_copy(update={"llm": llm.require()})
+            check_reachable(llm)
         cancel = cancel_event or threading.Event()
         # Started by an earlier run of this sweep (killed or stopped) and not recorded: their
         # variants count as trained by this sweep, not reused, even if they completed.
@@ -112,8 +127,14 @@ def run_sweep(
         }
         todo = [i for i in range(record.total) if i not in record.finished()]
         workers = parallel or record.spec.parallel
+        if record.spec.search == "llm" and workers != 1:
+            raise SweepError(
+                "an LLM search proposes each trial from the results before it, so it runs "
+                f"one trial at a time: --parallel 1, not {workers}"
+            )
+        kind = _LlmTrials if record.spec.search == "llm" else _StudyTrials
         trials = (
-            _Trials(workspace, record, interrupted, on_progress, on_row)
+            kind(workspace, record, interrupted, on_progress, on_row)
             if record.spec.searched
             else None
         )
@@ -121,7 +142,7 @@ def run_sweep(
         pool = _executor(executor, workspace, record, todo, workers, ray_address)
         record.status, record.finished_at = "running", None
         store.save(home, record)
-        with pool if pool is not None else contextlib.nullcontext():
+        with pool if pool is not None else contextlib.nullcontext(), _stops_on(home, record):
             if trials is not None:
                 trials.run(workers, callbacks, cancel, pool)
             elif pool is not None:
@@ -140,7 +161,9 @@ def run_sweep(
                 _run_here(
                     workspace, record, todo, interrupted, callbacks, cancel, on_progress, on_row
                 )
-        done = len(record.finished()) == record.total
+        done = len(record.finished()) == record.total or (
+            target_reached(record) and not record.in_progress
+        )
         record.status = "completed" if done else "cancelled"
         record.in_progress = []
         record.finished_at = now() if done else None
@@ -148,6 +171,21 @@ def run_sweep(
         return record
     finally:
         lock.release()
+
+
+@contextlib.contextmanager
+def _stops_on(home: Any, record: SweepRecord) -> Iterator[None]:
+    """An error that ends the run early (an LLM endpoint that stays unusable) leaves the
+    sweep stopped and resumable, not "running", and its message says how to go on."""
+    try:
+        yield
+    except LlmError as exc:
+        record.status, record.in_progress, record.finished_at = "cancelled", [], None
+        store.save(home, record)
+        raise LlmError(
+            f"{exc}; sweep {record.id} is stopped: resume it with "
+            f"`trainwright sweep resume {record.id}`"
+        ) from None
 
 
 def sweep(
@@ -338,9 +376,10 @@ def _worker(
 
 # ---- a search's trials -------------------------------------------------------------------------
 class _Trials:
-    """Runs a random or TPE search: asks the study for trials up to the budget, one at a
-    time here or `workers` at once in an executor's processes or tasks, and tells it each
-    outcome (search.py)."""
+    """Runs a search: draws trials up to the budget (or until one reaches the target), one
+    at a time here or `workers` at once in an executor's processes or tasks, and records
+    each outcome. Subclasses say where trials come from: Optuna's study (random, TPE) or an
+    LLM (proposals)."""
 
     def __init__(
         self,
@@ -353,7 +392,6 @@ class _Trials:
         self.workspace, self.record, self.interrupted = workspace, record, interrupted
         self.on_progress, self.on_row = on_progress, on_row
         self.home = workspace.home
-        self.study = search.open_study(self.home, record.id, record.spec)
 
     def run(
         self,
@@ -363,11 +401,19 @@ class _Trials:
         pool: executors.Executor | None = None,
     ) -> None:
         pending = self._recover()
+
+        def next_index() -> int | None:
+            if pending:
+                return pending.pop(0)
+            if target_reached(self.record) or len(self.record.combinations) >= self.record.total:
+                return None
+            return self._next(cancel)
+
         if pool is not None:
             _run_pool(
                 self.workspace,
                 self.record,
-                lambda: pending.pop(0) if pending else self._next(),
+                next_index,
                 self.interrupted,
                 pool,
                 workers,
@@ -376,7 +422,7 @@ class _Trials:
             )
             return
         while not cancel.is_set():
-            index = pending.pop(0) if pending else self._next()
+            index = next_index()
             if index is None:
                 return
             self.record.in_progress = [index]
@@ -396,9 +442,33 @@ class _Trials:
                 return
 
     def _recover(self) -> list[int]:
+        """Indices of trials drawn before and not finished, to run first."""
+        record = self.record
+        return [i for i in range(len(record.combinations)) if i not in record.finished()]
+
+    def _next(self, cancel: threading.Event) -> int | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _append(self, combo: dict[str, Any]) -> int:
+        self.record.combinations.append(combo)
+        store.save(self.home, self.record)
+        return len(self.record.combinations) - 1
+
+    def _record(self, row: SweepRow) -> None:
+        _record_row(self.workspace, self.record, row, self.on_progress, self.on_row)
+
+
+class _StudyTrials(_Trials):
+    """A random or TPE search: Optuna's study draws each trial and hears each outcome
+    (search.py)."""
+
+    def __init__(self, workspace: Workspace, record: SweepRecord, *args: Any) -> None:
+        super().__init__(workspace, record, *args)
+        self.study = search.open_study(self.home, record.id, record.spec)
+
+    def _recover(self) -> list[int]:
         """Trials of an earlier run of this search left unfinished: recorded (their
-        combinations) or not (asked just before a kill), and rows recorded but never told.
-        Their indices, to run first."""
+        combinations) or not (asked just before a kill), and rows recorded but never told."""
         record = self.record
         for number, params in sorted(search.unfinished_trials(self.study).items()):
             if number == len(record.combinations):
@@ -406,26 +476,58 @@ class _Trials:
             elif number in record.finished():
                 search.tell(self.study, number, next(r for r in record.rows if r.index == number))
         store.save(self.home, record)
-        return [i for i in range(len(record.combinations)) if i not in record.finished()]
+        return super()._recover()
 
-    def _next(self) -> int | None:
-        """Ask the study for the next trial (None once the budget is drawn)."""
-        record = self.record
-        if len(record.combinations) >= record.total:
-            return None
-        number, combo = search.ask(self.study, record.spec)
-        if number != len(record.combinations):  # pragma: no cover - the journal was edited
+    def _next(self, cancel: threading.Event) -> int | None:
+        number, combo = search.ask(self.study, self.record.spec)
+        if number != len(self.record.combinations):  # pragma: no cover - the journal was edited
             raise SweepError(
-                f"sweep {record.id}: the study's trial {number} does not follow its "
-                f"{len(record.combinations)} recorded combinations"
+                f"sweep {self.record.id}: the study's trial {number} does not follow its "
+                f"{len(self.record.combinations)} recorded combinations"
             )
-        record.combinations.append(combo)
-        store.save(self.home, record)
-        return number
+        return self._append(combo)
 
     def _record(self, row: SweepRow) -> None:
-        _record_row(self.workspace, self.record, row, self.on_progress, self.on_row)
+        super()._record(row)
         search.tell(self.study, row.index, row)
+
+
+class _LlmTrials(_Trials):
+    """An LLM search: each trial is the endpoint's proposal given the results so far
+    (engine.sweeps.llm). An answer unusable twice is a failed row and the next trial is
+    asked for; stopping while the LLM is asked leaves no trial behind."""
+
+    proposer: Any = None
+
+    def _next(self, cancel: threading.Event) -> int | None:
+        from engine.sweeps.llm.client import LlmStopped
+        from engine.sweeps.llm.proposal import InvalidProposal
+        from engine.sweeps.llm.proposer import LlmProposer
+
+        if self.proposer is None:  # one per run: the dataset is described once
+            self.proposer = LlmProposer(self.home, self.record, self.workspace.registry, cancel)
+        proposer = self.proposer
+        record = self.record
+        while len(record.combinations) < record.total and not cancel.is_set():
+            trial = len(record.combinations)
+            try:
+                proposal = proposer.propose(trial)
+            except LlmStopped:
+                return None
+            except InvalidProposal as exc:
+                self._append({})
+                self._record(_failed(trial, None, {}, str(exc)))
+                continue
+            return self._append(dict(proposal.parameters))
+        return None
+
+
+def target_reached(record: SweepRecord) -> bool:
+    """Whether a search's completed trial met its target (then no new trial is drawn)."""
+    spec = record.spec
+    return spec.target is not None and any(
+        r.result == "completed" and spec.reached(r.objective) for r in record.rows
+    )
 
 
 def run_trial(
