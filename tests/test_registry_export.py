@@ -421,3 +421,21 @@ def test_the_bundle_model_card_is_text_a_reader_can_follow(iris_bundle):
     for heading in ("## Data", "## Metrics", "## Lineage", "## How to predict"):
         assert heading in card
     assert io.StringIO(card).readline().startswith("# iris")
+
+
+def test_an_imported_model_onnx_changed_afterwards_is_not_run(iris_bundle, tmp_path):
+    """Import records model.onnx's sha256 in version.json; predict with onnxruntime checks it
+    before running the file, so a model.onnx swapped after the import is refused."""
+    from engine.inference.predictor import load_predictor
+
+    fresh = Workspace(tmp_path / "fresh")
+    imported = import_bundle(fresh, iris_bundle)
+    folder = resolve_version_dir(fresh.home, "iris:1")
+    onnx = folder / "model.onnx"
+    assert imported.onnx_sha256 == hashlib.sha256(onnx.read_bytes()).hexdigest()
+    assert load_predictor(fresh, "iris", backend="onnx") is not None
+    features = len(read_preprocessing(folder)["mean"])
+    other = torch.nn.Linear(features, 3).eval()
+    onnx.write_bytes(onnx_bytes(other, torch.randn(8, features))[0])
+    with pytest.raises(RegistryError, match=r"iris v1: model\.onnx does not match its recorded"):
+        load_predictor(fresh, "iris", backend="onnx")

@@ -300,7 +300,10 @@ def test_read_proposal_takes_json_from_chatter_and_matches_lists(workspace):
         llm=LlmSettings(base_url="http://127.0.0.1:1/v1", model="m"),
     ).spec
     schema = sweep_schema(workspace.registry.spec("mlp"))
-    text = 'Here you go:\n```json\n{"activation": "TANH", "batch_norm": "false", "hidden_dim": 50, "reason": " wide\\n enough "}\n```'
+    answer = json.dumps(
+        {"activation": "TANH", "batch_norm": "false", "hidden_dim": 50, "reason": " wide\n enough "}
+    )
+    text = f"Here you go:\n```json\n{answer}\n```"
     proposal = read_proposal(text, spec, schema)
     assert proposal.parameters == {"activation": "tanh", "batch_norm": False, "hidden_dim": 64}
     assert proposal.reason == "wide enough"

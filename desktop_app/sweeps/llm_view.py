@@ -4,8 +4,9 @@ The engine logs every prompt, answer, API error and checked proposal of an LLM s
 sweep's `llm_log.jsonl` (engine.sweeps.llm.proposer). `ProposalsPanel` lists each trial's
 proposal — its parameters, the model's reason, the values the engine had to adjust — with
 the trial's result and objective once its row exists, and the whole of the selected (else the
-latest) proposal under the table; the log is read in a task whenever a trial starts or ends. "Conversation…" opens the log as read-only text (read and laid out in a
-task too: it grows with every prompt).
+latest) proposal under the table; the log is read in a task whenever a trial starts or ends.
+"Conversation…" opens the log as read-only text (read and laid out in a task too: it grows
+with every prompt).
 """
 
 from __future__ import annotations

@@ -228,6 +228,7 @@ def _onnx_runner(families: Any, directory: Path, preprocessing: dict[str, Any]) 
     kept = directory / ONNX_FILE
     if kept.is_file():
         model_bytes = kept.read_bytes()
+        _check_kept_onnx(read_version(directory), model_bytes)
     else:  # exported and checked against torch as `models export --format onnx` does
         from engine.registry.export import example_inputs, onnx_bytes
 
@@ -235,6 +236,20 @@ def _onnx_runner(families: Any, directory: Path, preprocessing: dict[str, Any]) 
         example = example_inputs(families, read_version(directory), preprocessing)
         model_bytes, _difference = onnx_bytes(model, example)
     return session_runner(model_bytes)
+
+
+def _check_kept_onnx(version: ModelVersion, model_bytes: bytes) -> None:
+    """RegistryError unless a kept model.onnx hashes to the sha256 its version.json records
+    (checked at import against the weights; a file changed since is not run). A version
+    imported before the hash was recorded has none to check."""
+    import hashlib
+
+    recorded = version.onnx_sha256
+    if recorded is not None and hashlib.sha256(model_bytes).hexdigest() != recorded:
+        raise RegistryError(
+            f"{version.name} v{version.version}: {ONNX_FILE} does not match its recorded "
+            "sha256 (changed or damaged); it is not run"
+        )
 
 
 def session_runner(model_bytes: bytes) -> Runner:

@@ -301,7 +301,14 @@ def _write_version(
     try:
         for entry in _FILES_WRITTEN:
             atomic_write_bytes(folder / entry, entries[entry])
-        version = original.model_copy(update={"name": name, "version": number, "created_at": now()})
+        version = original.model_copy(
+            update={
+                "name": name,
+                "version": number,
+                "created_at": now(),
+                "onnx_sha256": hashlib.sha256(entries[ONNX_ENTRY]).hexdigest(),
+            }
+        )
         atomic_write_json(folder / VERSION_FILE, version.model_dump(mode="json"))
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)

@@ -74,6 +74,9 @@ class ModelVersion(BaseModel):
     file_sha256: str  # sha256 of weights.safetensors as stored
     parameters: int
     size_bytes: int  # weights.safetensors
+    # sha256 of the model.onnx kept in the version's folder (an imported bundle's), checked
+    # before onnxruntime loads it; None: no model.onnx kept (or imported before it was kept).
+    onnx_sha256: str | None = None
     inference_ms_per_1000: float | None = None  # measured at publish, one thread
     lineage: Lineage = Field(default_factory=Lineage)
     notes: str = ""

@@ -3,9 +3,9 @@ Studio): one POST to `<base_url>/chat/completions`, with a timeout, retried with
 
 Standard library only (urllib): an offline workbench should not need an SDK to talk to a
 server on localhost. Errors worth retrying (HTTP 5xx, 408, 429, a timeout, a refused or reset
-connection, a body that is not the JSON the API promises) are retried (settings.retries times, waiting
-settings.backoff_s, then twice that, and so on); the others (401, 404, ...) fail at once with a message
-naming the URL and what it answered.
+connection, a body that is not the JSON the API promises) are retried settings.retries times,
+waiting settings.backoff_s, then twice that, and so on; the others (401, 404, ...) fail at
+once with a message naming the URL and what it answered.
 """
 
 from __future__ import annotations

@@ -51,8 +51,9 @@ def _described(home: Path, dataset_id: str, domain: Mapping[str, Any]) -> str:
         from engine.datasets.summary import summarize_dataset
 
         summary = summarize_dataset(dataset_id, home)
-        size = int(domain.get("image_size") or 0) or dataset.native_size  # type: ignore[attr-defined]
-        colour = "colour" if dataset.channels == 3 else "greyscale"  # type: ignore[attr-defined]
+        images: Any = dataset  # an ImageSource: its native size and channels
+        size = int(domain.get("image_size") or 0) or images.native_size
+        colour = "colour" if images.channels == 3 else "greyscale"
         return (
             f"{dataset_id}: images, classification, {summary.count or '?'} images of "
             f"{size}x{size} pixels ({colour}), {summary.classes or '?'} classes"
