@@ -2,7 +2,8 @@
 
 It opens the main window offscreen, trains a tiny modular-addition variant (p = 11, 20 epochs)
 into a temporary data home, replays it, and checks the replay's weights hash matches. It also
-checks that the bundled resources (families, datasets, icons) can be read. Exit status 0 and
+checks that the bundled resources (families, datasets, icons) can be read, and that none of it
+imported tensorflow or keras (the packaged app leaves them out). Exit status 0 and
 one line on stdout when all is well; otherwise 1 and one line, the reason, on stderr.
 
 Self-contained: nothing is imported at module level beyond the standard library, so importing
@@ -24,6 +25,9 @@ from typing import Any
 FAMILY = "modulo_addition_1layer"
 PARAMS = {"prime": 11}
 TRAINING = {"epochs": 20}
+# Optional extras the packaged app leaves out (packaging/trainwright.spec's excludes): the
+# window and a torch run never import them (the tensorflow backend does, in its own process).
+NOT_IMPORTED = ("tensorflow", "keras")
 WATCHDOG_SECONDS = 600  # a hung self-test must still end, with a reason
 PREFIX = "trainwright self-test"
 
@@ -87,11 +91,23 @@ def _run(home: Path, uncaught: list[str]) -> str:
     _wait_for_warmup(app)
     _close_window(window, app)
     _raise_uncaught(uncaught, "the self-test")
+    _check_not_imported()
     return (
         f"Trainwright {__version__}, {variant.name}: trained {TRAINING['epochs']} epochs, "
         f"replay identical, weights sha256 {session.weights_sha256[:12]}…; "
         f"{images} images imported and decoded"
     )
+
+
+def _check_not_imported() -> None:
+    """Nothing so far (the window, its warm-up, a torch run) imported an optional extra that
+    the packaged app leaves out: there, that import would fail."""
+    imported = [name for name in NOT_IMPORTED if name in sys.modules]
+    if imported:
+        raise SelfTestError(
+            f"{', '.join(imported)} imported by the window or a torch run (left out of the "
+            "packaged app; only the tensorflow backend's own process may import them)"
+        )
 
 
 # Every image format an import accepts, so a bundle missing a Pillow plugin fails here.

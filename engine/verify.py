@@ -64,6 +64,9 @@ def verify_variant(
 
     `progress(done, total)` is called after each checkpoint; once `cancel_event` is set it
     stops early with `cancelled` (and not verified)."""
+    from engine.backends import torch_only
+
+    torch_only(variant.config, variant.name, "verify (it reloads torch checkpoints)")
     report = VerifyReport(variant=variant.name, family=variant.family, verified=False, message="")
     try:
         meta = VariantMetadata.load(variant.metadata_path)

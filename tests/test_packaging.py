@@ -113,6 +113,8 @@ def test_spec_trimming_keeps_every_resource_and_needed_module():
     assert {"PySide6.QtWebEngineCore", "PySide6.QtQuick", "PySide6.QtQml", "tensorboard"} <= set(
         excluded
     )
+    # the optional extras stay out of the packaged app
+    assert {"onnxruntime", "optuna", "ray", "tensorflow", "keras"} <= set(excluded)
     for pattern in ("torch/include/*", "torch/share/*", "*/tests/*"):
         assert pattern in dropped
 

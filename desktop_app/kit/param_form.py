@@ -12,6 +12,10 @@ as "10, 50, 100", checked by the engine's sweep validator (`engine.sweeps.valida
 whose message shows in red right under the field (e.g. "Epoch out of range (1-500): 0").
 Off, the field takes one value, checked by the ParameterSpec as everywhere else.
 
+A choice that cannot be taken here (`choice_rules`: the tensorflow backend where the extra is
+not installed, or for a family it cannot build) is listed greyed out, its reason in its
+tooltip and the field's; a value or a list holding it anyway shows the reason as its error.
+
 A parameter with `applies_when` (a resnet's depth) has its row hidden while it does not apply
 (architecture simple_cnn), re-evaluated on every edit of the fields that decide it; in list
 mode it shows while it applies in some combination (architecture swept over both). A hidden
@@ -43,13 +47,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.kit.choice_rules import unavailable_choices
 from desktop_app.kit.param_widgets import (
     changed_signal,
     describe_spec,
     form_layout,
+    limit_choices,
     make_value_widget,
     read_value,
     show_value,
+    unavailable_text,
     write_value,
 )
 from desktop_app.kit.style import ERROR_STYLE
@@ -106,6 +113,7 @@ class _Field:
         *,
         advanced: bool,
         sweep: SweepParameter | None = None,
+        unavailable: dict[Any, str] | None = None,
     ) -> None:
         self.spec = spec
         self.widget = widget  # the single value's editor
@@ -113,6 +121,7 @@ class _Field:
         self.row = row
         self.advanced = advanced  # under "More parameters"
         self.sweep = sweep  # how the engine sweeps it (None: it cannot be swept)
+        self.unavailable = unavailable or {}  # choices it cannot take here: {choice: why}
         self.list_edit: QLineEdit | None = None
         self.toggle: QToolButton | None = None
         self.stack: QStackedWidget | None = None
@@ -254,14 +263,24 @@ class ParamForm(QWidget):
         sweep: SweepParameter | None,
     ) -> None:
         """One parameter's row: its editor (and list editor), its error under it, its label."""
-        tip = describe_spec(spec)
+        unavailable = unavailable_choices(spec.name, getattr(self._family, "name", None))
+        tip = _tip(describe_spec(spec), unavailable)
         widget = make_value_widget(spec, parent)
+        limit_choices(widget, unavailable)
         widget.setObjectName(f"{self.kind}_param_{spec.name}")
         widget.setToolTip(tip)
         widget.setAccessibleName(spec.display_label)
         widget.setAccessibleDescription(tip)
         error = _ErrorLine(f"{self.kind}_error_{spec.name}", f"{spec.display_label} error", parent)
-        field = _Field(spec, widget, error, QWidget(parent), advanced=advanced, sweep=sweep)
+        field = _Field(
+            spec,
+            widget,
+            error,
+            QWidget(parent),
+            advanced=advanced,
+            sweep=sweep,
+            unavailable=unavailable,
+        )
         if sweep is not None:
             self._add_list_editor(field, parent)
         self._lay_out(field, form, parent, tip)
@@ -275,8 +294,8 @@ class ParamForm(QWidget):
         spec, label = field.spec, field.spec.display_label
         edit = QLineEdit(parent)
         edit.setObjectName(f"{self.kind}_list_{spec.name}")
-        edit.setPlaceholderText("e.g. " + _example(spec))
-        list_tip = f"{LIST_EDIT_TIP}Allowed: {spec.allowed()}"
+        edit.setPlaceholderText("e.g. " + _example(spec, field.unavailable))
+        list_tip = _tip(f"{LIST_EDIT_TIP}Allowed: {spec.allowed()}", field.unavailable)
         edit.setToolTip(list_tip)
         edit.setAccessibleName(f"{label} values")
         edit.setAccessibleDescription(list_tip)
@@ -386,13 +405,15 @@ class ParamForm(QWidget):
                 local = None if answer.ok else answer.error or "invalid range"
             else:
                 answer = validate_sweep_list(field.spec.name, text, self._family)
-                if answer.ok:
-                    field.values = list(answer.values or [])
-                else:
+                if not answer.ok:
                     local = answer.error or "invalid list"
+                else:
+                    values = list(answer.values or [])
+                    local = _unavailable_in(values, field.unavailable)
+                    field.values = values if local is None else None
         else:
             try:
-                read_value(field.widget, field.spec)
+                local = _unavailable_in([read_value(field.widget, field.spec)], field.unavailable)
             except ParameterError as exc:
                 local = exc.message
         field.local_error = local
@@ -407,6 +428,8 @@ class ParamForm(QWidget):
             base = f"{LIST_EDIT_TIP}Allowed: {field.spec.allowed()}"
         else:
             base = describe_spec(field.spec) + (f"\nDefault: {field.hint}" if field.hint else "")
+        # A reason the error below says already is not repeated above it.
+        base = _tip(base, {c: why for c, why in field.unavailable.items() if why != message})
         field.editor.setToolTip(f"{base}\n\nError: {message}" if message else base)
         toggle = self.advanced_toggle
         if message and field.advanced and toggle is not None and not toggle.isChecked():
@@ -650,12 +673,27 @@ class ParamForm(QWidget):
         }
 
 
-def _example(spec: ParameterSpec) -> str:
+def _tip(base: str, unavailable: dict[Any, str]) -> str:
+    """A field's tooltip, with the choices it cannot take here and why."""
+    note = unavailable_text(unavailable)
+    return f"{base}\n{note}" if note else base
+
+
+def _unavailable_in(values: list[Any], unavailable: dict[Any, str]) -> str | None:
+    """Why the first value that cannot be taken here cannot be (None: all can). Only
+    choices have rules: their values are plain str, int or float."""
+    if not unavailable:
+        return None
+    return next((unavailable[v] for v in values if v in unavailable), None)
+
+
+def _example(spec: ParameterSpec, unavailable: dict[Any, str] | None = None) -> str:
     """A list the parameter could take, for the list editor's placeholder."""
     if spec.type == "bool":
         return "true, false"
     if spec.choices:
-        return ", ".join(str(c) for c in spec.choices[:2])
+        choices = [c for c in spec.choices if c not in (unavailable or {})] or spec.choices
+        return ", ".join(str(c) for c in choices[:2])
     if spec.type == "int":
         default = spec.default if isinstance(spec.default, int) else 1
         return ", ".join(

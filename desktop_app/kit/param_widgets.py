@@ -9,7 +9,9 @@ that asks for a richer editor gets it: `widget == "dataset"` → DatasetPicker (
 the dataset id, parsed like typed text), listing only the spec's `dataset_kinds` if it has
 them. A spin box whose minimum is 0 shows the spec's `zero_label` for 0 ("full batch",
 "native size") instead of a bare 0. A spin box keeps a typed value outside its spec's range
-(-1 in Epochs), so the form shows the range message; its arrows stay in the range.
+(-1 in Epochs), so the form shows the range message; its arrows stay in the range. A combo's
+choices that cannot be taken here (`limit_choices`, from `choice_rules`) stay listed, greyed
+out, each with its reason as its tooltip.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import contextlib
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QValidator
+from PySide6.QtGui import QStandardItemModel, QValidator
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QCheckBox,
@@ -206,6 +208,25 @@ def make_value_widget(spec: ParameterSpec, parent: QWidget | None = None) -> QWi
     elif spec.type == "duration":
         edit.setPlaceholderText(DURATION_PLACEHOLDER)
     return edit
+
+
+def limit_choices(widget: QWidget, unavailable: dict[Any, str]) -> None:
+    """Disable a combo's items for the choices in `unavailable` (the others enabled), each
+    with its reason as its tooltip; the keyboard and wheel skip them, a value set by the
+    form may still be one of them (the form shows the reason as the field's error)."""
+    model = widget.model() if isinstance(widget, QComboBox) else None
+    if not isinstance(widget, QComboBox) or not isinstance(model, QStandardItemModel):
+        return
+    for index in range(widget.count()):
+        item = model.item(index)
+        reason = unavailable.get(widget.itemData(index))
+        item.setEnabled(reason is None)
+        item.setToolTip(reason or "")
+
+
+def unavailable_text(unavailable: dict[Any, str]) -> str:
+    """What a field's tooltip says about the choices it cannot take ("" if none)."""
+    return "\n".join(f"Not available: {choice} — {why}" for choice, why in unavailable.items())
 
 
 def read_value(widget: QWidget, spec: ParameterSpec) -> Any:

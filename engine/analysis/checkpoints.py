@@ -76,6 +76,11 @@ def load_weights(checkpoint: WeightsCheckpoint) -> dict[str, torch.Tensor]:
     The file must match its sidecar (checked by `load_checkpoint`), the sidecar must match the
     SHA-256 in metadata.json, and the loaded tensors must match the recorded weights hash.
     """
+    if checkpoint.path.suffix == ".npz":
+        raise CheckpointError(
+            f"checkpoint {checkpoint.path.name} holds Keras weights (backend tensorflow): the "
+            "analyses read torch checkpoints only"
+        )
     path = checkpoint.path
     sidecar = sidecar_path(path)
     if checkpoint.sha256 and sidecar.is_file():

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine._version import __version__
 from engine.atomic import atomic_write_json, sha256_file
+from engine.backends import TENSORFLOW, trained_with
 from engine.errors import CheckpointError, TrainwrightError
 from engine.metadata import CheckpointEntry, VariantMetadata, now
 from engine.registry.records import (
@@ -77,6 +78,11 @@ def publish(
             f"checkpoint {checkpoint!r} is not one of {', '.join(CHECKPOINT_CHOICES)}"
         )
     variant, meta = _completed_variant(workspace, variant_name)
+    if trained_with(variant.config) == TENSORFLOW:
+        raise RegistryError(
+            f"{variant.name} was trained with the tensorflow backend: publishing (and so "
+            "predict and export) works on torch variants only"
+        )
     source = _source(variant, meta, checkpoint)
     state = _verified_state(variant, source.entry)
     fields = {**_version_fields(workspace, variant, meta, source, state), "notes": notes}

@@ -128,6 +128,26 @@ class TrainingStrategy(ABC):
         one thing it loads (a teacher)."""
         return self.objective(variant), self.metadata_extra(variant)
 
+    def _keras_trainer(
+        self,
+        family: Any,
+        variant: Variant,
+        callbacks: Callbacks,
+        cancel_event: CancelEvent,
+        **kwargs: Any,
+    ) -> Trainer:
+        """The tensorflow backend's trainer: plain training only (a strategy's objective is a
+        torch loss), with the family's own loss."""
+        from engine.backends.keras_trainer import KerasTrainer
+
+        if self.name != "native":
+            raise StrategyRejected(
+                f"the {self.name} strategy trains with the torch backend only: its loss and its "
+                "teacher are torch models (supported: a torch teacher and a torch student); "
+                "use -t backend=torch"
+            )
+        return KerasTrainer(family, variant, callbacks, cancel_event, **kwargs)
+
     def trainer(
         self,
         variant: Variant,
@@ -145,6 +165,8 @@ class TrainingStrategy(ABC):
         from engine.training.transfer import resolve_transfer
 
         family = self.workspace.registry.family(variant.family)
+        if variant.config.training.backend == "tensorflow":
+            return self._keras_trainer(family, variant, callbacks, cancel_event, **kwargs)
         transfer = resolve_transfer(self.workspace, variant)
         objective, extra = self.prepare(variant)
         if transfer is not None:

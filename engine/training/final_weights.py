@@ -42,6 +42,13 @@ def final_weights_entry(variant: Variant, meta: VariantMetadata) -> CheckpointEn
 
 def load_final_weights(variant: Variant, meta: VariantMetadata) -> FinalWeights:
     """The final weights of `variant` (whose metadata is `meta`), verified."""
+    from engine.backends import torch_only
+
+    torch_only(
+        variant.config,
+        variant.name,
+        "init_from and distillation (the supported pair: a torch teacher, a torch student)",
+    )
     entry = final_weights_entry(variant, meta)
     path = variant.checkpoints_dir / entry.file
     payload = load_checkpoint(path)

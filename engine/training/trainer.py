@@ -239,10 +239,7 @@ class Trainer:
             if self.initial_weights is not None:  # the source it started from, unchanged
                 self.initial_weights.check_recorded(meta.extra.get("init_from"), v.name)
             check_target_scaling(self.family, v.config, meta.versions.get("engine", ""))
-            # Stopped before its first step (waiting for another run): nothing to restore.
-            fresh = meta.steps == 0 and not ckpt.full_checkpoints(v.checkpoints_dir)
-            if not fresh:
-                ckpt.latest_valid_full(v.checkpoints_dir)  # refuse early, before any change
+            fresh = self._nothing_to_restore(meta)
             resolve_device(self.cfg.device)
         except BaseException:
             lock.release()
@@ -250,6 +247,16 @@ class Trainer:
         threads = self.threads_override or int(meta.platform.get("torch_threads") or 0)
         threads = threads or self.cfg.threads or default_threads()
         return self._run(meta, resume=not fresh, threads=threads, lock=lock)
+
+    def _nothing_to_restore(self, meta: VariantMetadata) -> bool:
+        """Whether a resume starts afresh: stopped before its first step (waiting for another
+        run). Otherwise the newest full checkpoint must verify: refused early, before any
+        change (another backend's checkpoints are its own: keras_trainer.py)."""
+        v = self.variant
+        fresh = meta.steps == 0 and not ckpt.full_checkpoints(v.checkpoints_dir)
+        if not fresh:
+            ckpt.latest_valid_full(v.checkpoints_dir)
+        return fresh
 
     def _check_model(self) -> None:
         """Build the family's model once, so that a family whose `create_model` fails or does
