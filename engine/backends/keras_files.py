@@ -10,7 +10,6 @@ Imports neither torch nor tensorflow.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import re
@@ -19,9 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.atomic import atomic_write_bytes, atomic_write_text, sha256_file
 from engine.errors import CheckpointError
-from engine.training.checkpoints import sidecar_path
+from engine.training.checkpoints import check_sidecar, sidecar_path, write_with_sidecar
 
 BEST_FILE = "best.npz"
 _FULL = re.compile(r"^state_e(\d{7})_s(\d{10})\.npz$")
@@ -38,37 +36,18 @@ def full_name(epoch: int, step: int) -> str:
 
 
 def save_arrays(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> str:
-    """Write `arrays` and `meta` (JSON, as the array "__meta__") atomically, then the sidecar;
-    the file's SHA-256. A sidecar that cannot be written takes the file with it."""
+    """Write `arrays` and `meta` (JSON, as the array "__meta__") with their sidecar
+    (engine.training.checkpoints.write_with_sidecar); the file's SHA-256."""
     buffer = io.BytesIO()
     payload = {**arrays, "__meta__": np.array(json.dumps(meta, sort_keys=True))}
     np.savez(buffer, **payload)
-    digest = atomic_write_bytes(path, buffer.getvalue())
-    try:
-        atomic_write_text(sidecar_path(path), digest + "\n")
-    except OSError:
-        for leftover in (path, sidecar_path(path)):
-            with contextlib.suppress(OSError):
-                leftover.unlink(missing_ok=True)
-        raise
-    return digest
+    return write_with_sidecar(path, buffer.getvalue())
 
 
 def load_arrays(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """The arrays and meta of a file whose SHA-256 matches its sidecar; CheckpointError
     naming the file otherwise."""
-    sidecar = sidecar_path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path.name} is missing")
-    if not sidecar.is_file():
-        raise CheckpointError(f"checkpoint {path.name} has no .sha256 record; it may be incomplete")
-    expected = sidecar.read_text("ascii", "replace").strip()
-    actual = sha256_file(path)
-    if actual != expected:
-        raise CheckpointError(
-            f"checkpoint {path.name} is corrupt or was modified: SHA-256 {actual[:12]}… "
-            f"does not match the recorded {expected[:12]}…"
-        )
+    check_sidecar(path)
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}

@@ -82,15 +82,21 @@ def sidecar_path(path: Path) -> Path:
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> str:
-    """Write `payload` atomically, then its sidecar; return the file's SHA-256.
-
-    If the sidecar cannot be written (a full disk) the file is removed again: a checkpoint
-    without its record is never left behind by a write that failed."""
+    """Write `payload` (torch.save) atomically, then its sidecar; return the file's SHA-256."""
     import torch
 
     buffer = io.BytesIO()
     torch.save(payload, buffer)
-    digest = atomic_write_bytes(path, buffer.getvalue())
+    return write_with_sidecar(path, buffer.getvalue())
+
+
+def write_with_sidecar(path: Path, data: bytes) -> str:
+    """Write a checkpoint file's bytes atomically, then its `.sha256` sidecar; the SHA-256.
+
+    If the sidecar cannot be written (a full disk) the file is removed again: a checkpoint
+    without its record is never left behind by a write that failed. Every backend's
+    checkpoints are written by this (engine.backends.keras_files too)."""
+    digest = atomic_write_bytes(path, data)
     try:
         atomic_write_text(sidecar_path(path), digest + "\n")
     except OSError:
@@ -101,10 +107,9 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> str:
     return digest
 
 
-def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Verify the SHA-256, then load with weights_only=True; CheckpointError if anything is off."""
-    import torch
-
+def check_sidecar(path: Path) -> None:
+    """CheckpointError unless `path` exists and hashes to its `.sha256` record: checked
+    before any checkpoint is loaded, by every backend."""
     path = Path(path)
     sidecar = sidecar_path(path)
     if not path.is_file():
@@ -123,6 +128,14 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
             f"checkpoint {path.name} is corrupt or was modified: SHA-256 {actual[:12]}… "
             f"does not match the recorded {expected[:12]}…"
         )
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Verify the SHA-256, then load with weights_only=True; CheckpointError if anything is off."""
+    import torch
+
+    path = Path(path)
+    check_sidecar(path)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
