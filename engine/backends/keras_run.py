@@ -352,6 +352,7 @@ class KerasRun:
         them; a new best (`keep_best`) and the target (`target_metric`) follow from them."""
         import torch
 
+        from engine.training.best import target_reached
         from engine.training.metrics import EpochAccumulator
 
         outputs = self.model(self.test_x, training=False)
@@ -371,11 +372,8 @@ class KerasRun:
                 "weights": self._weights(),
             }
             self._write_best()
-        target = self.cfg.target_metric
-        if target and value >= target:
-            self.stop_reason = (
-                f"{metric} reached {value:.4g} (target {target:g}) at epoch {self.epoch}"
-            )
+        # The torch trainer's rule and words (engine.training.best).
+        self.stop_reason = target_reached(metrics, self.cfg.target_metric, self.epoch)
         return metrics
 
     def _better(self, value: float, test_loss: float) -> bool:
