@@ -1,9 +1,14 @@
 """A run whose loss diverges is retried at a smaller learning rate, the same way every time.
 
-The run below (an MLP on two_moons, SGD with momentum, lr 2 reached by a 150-step warm-up)
-diverges at epoch 6, step 141, deterministically; at lr 1 it does not. With `retries=1` its
-second attempt goes back to the newest retry anchor (the end of epoch 4: anchors sit at every
-tenth of the 20 epochs) and succeeds.
+The run below (a linear network on the sine table: one hidden layer of 16 with the identity
+activation, MSE, SGD with momentum, lr 0.4 reached by a 150-step warm-up) diverges at epoch 6,
+step 149; at lr 0.2 it does not. With `retries=1` its second attempt goes back to the newest
+retry anchor (the end of epoch 4: anchors sit at every tenth of the 20 epochs) and succeeds.
+
+A linear network's loss grows geometrically once the learning rate passes its bound, so the
+step it diverges at is the same on every CPU tried (AMD and Intel, AVX2 and AVX-512 kernels);
+only the digits of the diverged loss differ, and the tests do not pin them. (A ReLU network
+at a high learning rate is chaotic: whether it diverges at all changed with the CPU.)
 """
 
 from __future__ import annotations
@@ -17,10 +22,16 @@ from engine.training import checkpoints as ckpt
 from engine.training.callbacks import Callback
 from engine.training.chronicle import is_epoch_end, read_chronicle, stable_fields
 
-DOMAIN = {"dataset": "two_moons", "hidden_dim": 16}
+DOMAIN = {
+    "dataset": "sine",
+    "hidden_dim": 16,
+    "num_hidden_layers": 1,
+    "activation": "identity",
+    "dropout": 0.0,
+}
 DIVERGING = {
     "epochs": 20,
-    "lr": 2.0,
+    "lr": 0.4,
     "optimizer": "sgd",
     "momentum": 0.9,
     "warmup_steps": 150,
@@ -28,6 +39,8 @@ DIVERGING = {
     "threads": 1,
 }
 STEPS_PER_EPOCH = 25
+LR, RETRY_LR = 0.4, 0.2
+DIVERGED = "(above divergence_threshold 1e+06) at epoch 6, step 149"
 
 
 class Heard(Callback):
@@ -52,39 +65,35 @@ def _train(workspace, callbacks=None, cancel_event=None, **training):
 def test_without_retries_the_diverging_run_fails_as_before(workspace):
     variant, session = _train(workspace)
     assert session.status == "failed"
-    assert session.error_message == (
-        "loss diverged to 2.82e+07 (above divergence_threshold 1e+06) at epoch 6, step 141"
-    )
+    assert session.error_message.startswith("loss diverged to ")
+    assert session.error_message.endswith(DIVERGED)
     meta = VariantMetadata.load(variant.metadata_path)
     assert meta.status == "failed"
-    assert [(a.attempt, a.lr, a.epoch, a.step) for a in meta.attempts] == [(1, 2.0, 6, 141)]
+    assert [(a.attempt, a.lr, a.epoch, a.step) for a in meta.attempts] == [(1, LR, 6, 149)]
     assert meta.attempts[0].error == session.error_message
-    assert session.attempts == 1 and meta.effective_lr == 2.0
+    assert session.attempts == 1 and meta.effective_lr == LR
 
 
 def test_a_diverged_run_is_retried_from_its_anchor_at_half_the_lr(workspace):
     heard = Heard()
     variant, session = _train(workspace, [heard], retries=1)
     assert session.status == "completed", session.error_message
-    assert session.attempts == 2 and session.effective_lr == 1.0
+    assert session.attempts == 2 and session.effective_lr == RETRY_LR
 
     meta = VariantMetadata.load(variant.metadata_path)
-    assert meta.status == "completed" and meta.effective_lr == 1.0
+    assert meta.status == "completed" and meta.effective_lr == RETRY_LR
     first, second = meta.attempts
     assert (first.attempt, first.lr, first.lr_scale, first.epoch, first.step) == (
         1,
-        2.0,
+        LR,
         1.0,
         6,
-        141,
+        149,
     )
-    assert first.error.startswith("loss diverged to 2.82e+07")
-    assert (second.attempt, second.lr, second.lr_scale, second.error) == (2, 1.0, 0.5, None)
+    assert first.error.startswith("loss diverged to ") and first.error.endswith(DIVERGED)
+    assert (second.attempt, second.lr, second.lr_scale, second.error) == (2, RETRY_LR, 0.5, None)
     assert (second.from_epoch, second.from_step) == (4, 4 * STEPS_PER_EPOCH)
-    retried = (
-        "attempt 1 failed (loss diverged to 2.82e+07 (above divergence_threshold 1e+06) at "
-        "epoch 6, step 141); retrying from epoch 4 at lr 1"
-    )
+    retried = f"attempt 1 failed ({first.error}); retrying from epoch 4 at lr 0.2"
     assert heard.warnings == [retried] and retried in meta.warnings
     assert heard.starts == [(1, 0, False), (2, 4, True)]
 
@@ -93,7 +102,7 @@ def test_a_diverged_run_is_retried_from_its_anchor_at_half_the_lr(workspace):
     rows = list(read_chronicle(variant.chronicle_path))
     assert [r["step"] for r in rows] == list(range(1, 20 * STEPS_PER_EPOCH + 1))
     for row in rows:
-        peak = 2.0 if row["step"] <= 4 * STEPS_PER_EPOCH else 1.0
+        peak = LR if row["step"] <= 4 * STEPS_PER_EPOCH else RETRY_LR
         assert row["lr"] == pytest.approx(peak * min(1.0, row["step"] / 150), rel=1e-12)
     assert [r["epoch"] for r in rows if is_epoch_end(r)] == list(range(1, 21))
     assert [m.epoch for m in session.metrics] == list(range(1, 21))
@@ -119,18 +128,20 @@ def test_the_retry_point_does_not_depend_on_execution_settings(workspace, tmp_pa
 
 
 def test_with_no_anchor_yet_the_retry_starts_over(workspace):
+    """Without the warm-up, lr 0.2 diverges at step 37, before the first anchor (the end of
+    epoch 2): the retry at lr 0.1 starts from the beginning."""
     heard = Heard()
-    variant, session = _train(workspace, [heard], retries=1, warmup_steps=0)
+    variant, session = _train(workspace, [heard], retries=1, warmup_steps=0, lr=RETRY_LR)
     assert session.status == "completed", session.error_message
     meta = VariantMetadata.load(variant.metadata_path)
     first, second = meta.attempts
-    assert (first.epoch, first.step) == (1, 17)
-    assert (second.lr, second.from_epoch, second.from_step) == (1.0, 0, 0)
-    assert heard.warnings[0].endswith("retrying from the start at lr 1")
+    assert (first.epoch, first.step) == (2, 37)
+    assert (second.lr, second.from_epoch, second.from_step) == (0.1, 0, 0)
+    assert heard.warnings[0].endswith("retrying from the start at lr 0.1")
     assert heard.starts == [(1, 0, False), (2, 0, False)]
     rows = list(read_chronicle(variant.chronicle_path))
     assert [r["step"] for r in rows] == list(range(1, 20 * STEPS_PER_EPOCH + 1))
-    assert {r["lr"] for r in rows} == {1.0}
+    assert {r["lr"] for r in rows} == {0.1}
     assert workspace.replay(variant).identical
 
 
@@ -142,7 +153,7 @@ def test_the_retries_run_out(workspace):
     assert [a.attempt for a in meta.attempts] == [1, 2]
     assert all(a.error and "above divergence_threshold 1" in a.error for a in meta.attempts)
     assert meta.error_message == meta.attempts[-1].error
-    assert [a.lr for a in meta.attempts] == [2.0, 1.0]
+    assert [a.lr for a in meta.attempts] == [LR, RETRY_LR]
 
 
 class StopAt(Callback):
@@ -175,7 +186,10 @@ def test_stops_before_and_after_the_retry_resume_to_the_uninterrupted_result(wor
     assert sessions == ["cancelled", "cancelled", "completed"]
     assert session.weights_sha256 == uninterrupted.weights_sha256
     meta = VariantMetadata.load(variant.metadata_path)
-    assert [(a.attempt, a.lr, a.from_step) for a in meta.attempts] == [(1, 2.0, 0), (2, 1.0, 100)]
+    assert [(a.attempt, a.lr, a.from_step) for a in meta.attempts] == [
+        (1, LR, 0),
+        (2, RETRY_LR, 100),
+    ]
     ours = [stable_fields(r) for r in read_chronicle(variant.chronicle_path)]
     theirs = [stable_fields(r) for r in read_chronicle(reference.chronicle_path)]
     assert ours == theirs

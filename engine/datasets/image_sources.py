@@ -175,7 +175,10 @@ class ShapesDataset(_FlattensForMLP):
     Each image has a random background colour, a random brighter shape colour, position and
     size, and uniform pixel noise. Rendered (vectorised, float64, only exact IEEE operations)
     at the size asked for up to 64 pixels, so a larger request draws finer edges instead of
-    blowing up small pixels; above 64 the 64-pixel render is upscaled."""
+    blowing up small pixels; above 64 the 64-pixel render is upscaled. The same bytes on one
+    kind of machine, but not on every one: an AMD EPYC and an Intel Xeon render different
+    bytes (tests/helpers/pinned.py), so a shapes run replays bit for bit on its own kind of
+    machine only, like any run."""
 
     info: DatasetInfo
     num_samples: int
@@ -216,7 +219,7 @@ def _render_shapes(n: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Te
     background = 0.4 * torch.rand(n, 3, generator=g, dtype=f64)
     colour = 0.55 + 0.45 * torch.rand(n, 3, generator=g, dtype=f64)
 
-    # Pixel units, float32 from here (exact IEEE operations only: the same bytes on any CPU),
+    # Pixel units, float32 from here (exact IEEE operations, yet two CPU kinds differ: above),
     # RENDER_CHUNK images at a time to bound the memory of the float intermediates.
     f32 = torch.float32
     u = torch.arange(size, dtype=f32) + 0.5  # pixel centres
