@@ -1,12 +1,14 @@
-"""B9: the tensorflow backend (Keras 3) against torch, on the same MLP and the same data.
+"""B9: the tensorflow backend (Keras 3) against torch, on the same models and the same data.
 
-The mlp family with its defaults (2 hidden layers of 128, Adam, the dataset's own epochs and
-batch size, test evaluation every epoch), trained through the engine's public API as the CLI
-trains it: `Workspace(home).create_variant("mlp", {"dataset": D}, {"backend": B, ...})`, then
-`Workspace.train(variant)`, each run from an empty home, on one thread. Two built-in tables:
+Each case trained through the engine's public API as the CLI trains it:
+`Workspace(home).create_variant(family, domain, {"backend": B, ...})`, then
+`Workspace.train(variant)`, each run from an empty home, on one thread:
 
-    two_moons   2 features, 2 classes (its default: 20 epochs, batch 32)
-    wine        13 features, 3 classes (its default: 40 epochs, batch 16)
+    two_moons    the mlp family's defaults (2 hidden layers of 128, Adam, test evaluation
+                 every epoch): 2 features, 2 classes (its default: 20 epochs, batch 32)
+    wine         the same MLP: 13 features, 3 classes (its default: 40 epochs, batch 16)
+    digits_cnn   the image_classifier family's default CNN (conv 32-64-128, batch norm, max
+                 pooling) on the 8x8 digits, 5 epochs (batch 64)
 
 with backend torch (the engine's Trainer, in the bench's process) and backend tensorflow
 (Keras in a spawned process, writing the same chronicle and metadata). The two backends alternate
@@ -26,7 +28,7 @@ Without the optional extra (`pip install 'trainwright[tensorflow]'`) the tensorf
 skipped with a line saying so and the bench exits 0 after the torch runs.
 
 Usage:
-    .venv/bin/python bench/b9_backends.py            # ~1 min on 2 cores with tensorflow
+    .venv/bin/python bench/b9_backends.py            # ~3 min on 2 cores with tensorflow
     .venv/bin/python bench/b9_backends.py --quick    # a few seconds (CI): 3 epochs, one round
 """
 
@@ -47,9 +49,22 @@ import _common as C
 
 from engine.backends import TENSORFLOW_MISSING, tensorflow_available
 
-FAMILY = "mlp"
-TABLES = ("two_moons", "wine")
 TORCH, TENSORFLOW = "torch", "tensorflow"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    family: str
+    domain: dict[str, Any]
+    epochs: int = 0  # 0: the family's default for the dataset
+
+
+CASES = (
+    Case("two_moons", "mlp", {"dataset": "two_moons"}),
+    Case("wine", "mlp", {"dataset": "wine"}),
+    Case("digits_cnn", "image_classifier", {"dataset": "digits"}, epochs=5),
+)
 
 
 @dataclass(frozen=True)
@@ -73,20 +88,21 @@ class Run:
     epochs: int
 
 
-def train_once(table: str, backend: str, settings: Settings, root: Path) -> Run:
-    """The mlp on `table` with `backend`, from an empty home, as `trainwright train` would."""
+def train_once(case: Case, backend: str, settings: Settings, root: Path) -> Run:
+    """`case` with `backend`, from an empty home, as `trainwright train` would."""
     from engine.workspace import Workspace
 
     ws = Workspace(Path(tempfile.mkdtemp(dir=root)))
     training: dict[str, Any] = {"backend": backend, "threads": settings.threads}
-    if settings.epochs:
-        training["epochs"] = settings.epochs
-    variant = ws.create_variant(FAMILY, {"dataset": table}, training)
+    epochs = settings.epochs or case.epochs
+    if epochs:
+        training["epochs"] = epochs
+    variant = ws.create_variant(case.family, case.domain, training)
     started = time.perf_counter()
     session = ws.train(variant)
     wall = time.perf_counter() - started
     if session.status != "completed" or not session.metrics:
-        raise RuntimeError(f"{table} with {backend}: {session.status}: {session.error_message}")
+        raise RuntimeError(f"{case.name} with {backend}: {session.status}: {session.error_message}")
     accuracy = session.final_metrics.get("test_accuracy")
     return Run(
         per_epoch=C.median([m.epoch_time for m in session.metrics]),
@@ -97,23 +113,23 @@ def train_once(table: str, backend: str, settings: Settings, root: Path) -> Run:
 
 
 def bench(settings: Settings, backends: tuple[str, ...], root: Path) -> None:
-    runs: dict[tuple[str, str], list[Run]] = {(t, b): [] for t in TABLES for b in backends}
+    runs: dict[tuple[str, str], list[Run]] = {(c.name, b): [] for c in CASES for b in backends}
     for k in range(settings.rounds):
         order = backends if k % 2 == 0 else tuple(reversed(backends))
-        for table in TABLES:
+        for case in CASES:
             for backend in order:
-                runs[(table, backend)].append(train_once(table, backend, settings, root))
+                runs[(case.name, backend)].append(train_once(case, backend, settings, root))
             line = "  ".join(
-                f"{b} {runs[(table, b)][-1].per_epoch * 1e3:.1f} ms/epoch" for b in backends
+                f"{b} {runs[(case.name, b)][-1].per_epoch * 1e3:.1f} ms/epoch" for b in backends
             )
-            print(f"round {k + 1}, {table}: {line}")
+            print(f"round {k + 1}, {case.name}: {line}")
     report(runs, backends, settings)
 
 
 def report(
     runs: dict[tuple[str, str], list[Run]], backends: tuple[str, ...], settings: Settings
 ) -> None:
-    for table in TABLES:
+    for table in (c.name for c in CASES):
         for backend in backends:
             done = runs[(table, backend)]
             accuracy = done[-1].test_accuracy
@@ -162,9 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         args.threads or settings.threads,
     )
     print(f"machine: {C.machine()}; load average {C.load_average()}; {versions()}")
-    epochs = settings.epochs or "the table's default"
+    epochs = settings.epochs or "each case's own"
     print(
-        f"mlp (family defaults) on {', '.join(TABLES)}: {epochs} epochs, "
+        f"{', '.join(c.name for c in CASES)}: {epochs} epochs, "
         f"{settings.threads} thread(s), {settings.rounds} round(s)"
     )
     backends: tuple[str, ...] = (TORCH, TENSORFLOW)

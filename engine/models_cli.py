@@ -270,6 +270,7 @@ def describe(version: ModelVersion, aliases: list[str], model_notes: str = "") -
         ("size", format_bytes(version.size_bytes)),
         ("ms per 1,000", _ms(version.inference_ms_per_1000) + " (one thread)"),
         ("weights sha256", version.weights_sha256),
+        ("trained with", _trained_with(version)),
         ("file sha256", version.file_sha256),
         ("teacher", lineage.teacher or "-"),
         ("started from", _init_from(version)),
@@ -280,6 +281,14 @@ def describe(version: ModelVersion, aliases: list[str], model_notes: str = "") -
         ("model notes", model_notes or "-"),
     ]
     return [f"{label:<22} {value}" for label, value in rows]
+
+
+def _trained_with(version: ModelVersion) -> str:
+    """ "torch", or the backend whose weights were converted, with their recorded hash."""
+    if version.trained_with == "torch":
+        return "torch"
+    digest = version.trained_weights_sha256 or ""
+    return f"{version.trained_with} (weights {digest[:12]}…, converted to torch)"
 
 
 def _init_from(version: ModelVersion) -> str:

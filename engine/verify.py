@@ -8,18 +8,24 @@ SHA-256 first, then `weights_only=True`) and its content hashed again: the weigh
 `checkpoints.state_sha256`). The chronicle must still hold the lines (and bytes) the newest
 full checkpoint covers. Checkpoints and metadata written before a record existed are checked
 for what they have; what could not be checked is listed in `notes`.
+
+A tensorflow variant's checkpoints (`.npz`, engine.backends.keras_files) get the same checks
+through their own loader (`KERAS`): the weights hash is over the Keras weights by variable
+path, as the run recorded it; its full states record no state hash (noted in the report).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 from engine.atomic import sha256_file
+from engine.backends import TENSORFLOW, keras_files, trained_with
 from engine.discovery import summarise
 from engine.errors import CheckpointError
 from engine.hashing import weights_sha256
@@ -54,6 +60,45 @@ class VerifyReport(BaseModel):
     cancelled: bool = False
 
 
+@dataclass(frozen=True)
+class Checkpoints:
+    """One backend's checkpoint files: how they are found and loaded (everything verify
+    compares is the same for both backends)."""
+
+    on_disk: Callable[[Path], list[Path]]  # the weights and full checkpoint files there
+    # The file's content, sidecar checked first: "epoch", "step", "model" (the tensors its
+    # weights hash covers), and for a full one "config_hash" and "chronicle_offset".
+    load: Callable[[Path], Any]
+    state_hashes: bool  # whether a full checkpoint's state hash is recorded
+
+
+def _torch_files(directory: Path) -> list[Path]:
+    return [*ckpt.weights_files(directory).values(), *ckpt.full_checkpoints(directory)]
+
+
+def _keras_files(directory: Path) -> list[Path]:
+    return [
+        *keras_files.weights_files(directory).values(),
+        *keras_files.full_checkpoints(directory),
+    ]
+
+
+def _keras_payload(path: Path) -> dict[str, Any]:
+    from engine.backends.keras_weights import keras_tensors, load_keras_weights
+
+    arrays, meta = load_keras_weights(path)
+    return {**meta, "model": keras_tensors(arrays)}
+
+
+TORCH = Checkpoints(_torch_files, ckpt.load_checkpoint, state_hashes=True)
+KERAS = Checkpoints(_keras_files, _keras_payload, state_hashes=False)
+NO_KERAS_STATE_HASH = (
+    "full states (.npz): the tensorflow backend records no state hash over the model, "
+    "optimizer and RNG states; each was checked by its SHA-256, sidecar, weights hash, config "
+    "hash and chronicle offset"
+)
+
+
 def verify_variant(
     variant: Variant,
     *,
@@ -64,9 +109,7 @@ def verify_variant(
 
     `progress(done, total)` is called after each checkpoint; once `cancel_event` is set it
     stops early with `cancelled` (and not verified)."""
-    from engine.backends import torch_only
-
-    torch_only(variant.config, variant.name, "verify (it reloads torch checkpoints)")
+    files = KERAS if trained_with(variant.config) == TENSORFLOW else TORCH
     report = VerifyReport(variant=variant.name, family=variant.family, verified=False, message="")
     try:
         meta = VariantMetadata.load(variant.metadata_path)
@@ -93,18 +136,17 @@ def verify_variant(
     directory = variant.checkpoints_dir
     entries = sorted(meta.checkpoints, key=lambda c: (c.step, c.kind, c.file))
     listed = {c.file for c in entries}
-    on_disk = [*ckpt.weights_files(directory).values(), *ckpt.full_checkpoints(directory)]
-    unlisted = sorted(p for p in on_disk if p.name not in listed)
+    unlisted = sorted(p for p in files.on_disk(directory) if p.name not in listed)
     total = len(entries) + len(unlisted)
     for done, entry in enumerate(entries, 1):
         if cancel_event is not None and cancel_event.is_set():
             report.cancelled = True
             return _finish(report)
-        _check_entry(report, variant, entry)
+        _check_entry(report, variant, entry, files)
         if progress is not None:
             progress(done, total)
     for done, path in enumerate(unlisted, len(entries) + 1):
-        _check_unlisted(report, path)
+        _check_unlisted(report, path, files)
         if progress is not None:
             progress(done, total)
     if meta.status == "completed" and meta.weights_sha256:
@@ -118,12 +160,16 @@ def verify_variant(
                     f"{final[-1].file}'s {str(final[-1].weights_sha256)[:12]}…",
                 )
             )
+    if not files.state_hashes and any(c.kind == "full" for c in entries):
+        report.notes.append(NO_KERAS_STATE_HASH)
     _check_chronicle(report, variant, meta, entries)
     return _finish(report)
 
 
 # ---- checkpoints ---------------------------------------------------------------------------
-def _check_entry(report: VerifyReport, variant: Variant, entry: CheckpointEntry) -> None:
+def _check_entry(
+    report: VerifyReport, variant: Variant, entry: CheckpointEntry, files: Checkpoints
+) -> None:
     path = variant.checkpoints_dir / entry.file
 
     def mismatch(what: str, message: str) -> None:
@@ -141,7 +187,7 @@ def _check_entry(report: VerifyReport, variant: Variant, entry: CheckpointEntry)
         )
     if not _sidecar_matches(report, path, actual):
         return  # the safe loader would refuse it: its content cannot be checked
-    payload = _load(report, path)
+    payload = _load(report, path, files)
     if payload is None:
         return
     if (payload.get("epoch"), payload.get("step")) != (entry.epoch, entry.step):
@@ -163,17 +209,8 @@ def _check_entry(report: VerifyReport, variant: Variant, entry: CheckpointEntry)
         return
     if payload.get("config_hash") != variant.config.config_hash:
         mismatch("content", "was written for another config")
-    if entry.state_sha256 is None:
-        report.notes.append(f"{entry.file}: no state hash recorded (written before it existed)")
+    if files.state_hashes and not _check_state(report, entry, payload):
         return
-    report.state_hashes_checked += 1
-    state = ckpt.state_sha256(payload)
-    if state != entry.state_sha256:
-        mismatch(
-            "state",
-            f"state SHA-256 {state[:12]}… does not match metadata.json's "
-            f"{entry.state_sha256[:12]}…",
-        )
     if entry.chronicle_bytes is not None and payload.get("chronicle_offset") != (
         entry.chronicle_bytes
     ):
@@ -184,11 +221,31 @@ def _check_entry(report: VerifyReport, variant: Variant, entry: CheckpointEntry)
         )
 
 
-def _check_unlisted(report: VerifyReport, path: Path) -> None:
+def _check_state(report: VerifyReport, entry: CheckpointEntry, payload: dict[str, Any]) -> bool:
+    """A torch full checkpoint's state hash against its record; False when none was recorded
+    (written before it existed, and its chronicle offset with it): nothing more to check."""
+    if entry.state_sha256 is None:
+        report.notes.append(f"{entry.file}: no state hash recorded (written before it existed)")
+        return False
+    report.state_hashes_checked += 1
+    state = ckpt.state_sha256(payload)
+    if state != entry.state_sha256:
+        report.mismatches.append(
+            Mismatch(
+                file=entry.file,
+                what="state",
+                message=f"state SHA-256 {state[:12]}… does not match metadata.json's "
+                f"{entry.state_sha256[:12]}…",
+            )
+        )
+    return True
+
+
+def _check_unlisted(report: VerifyReport, path: Path, files: Checkpoints) -> None:
     """A checkpoint file metadata.json does not list (a run stopped between writing it and
     recording it): its sidecar must still match, and it must load."""
     report.checkpoints_checked += 1
-    if _sidecar_matches(report, path, sha256_file(path)) and _load(report, path) is not None:
+    if _sidecar_matches(report, path, sha256_file(path)) and _load(report, path, files) is not None:
         report.notes.append(f"{path.name}: not listed in metadata.json (checked by its sidecar)")
 
 
@@ -213,9 +270,9 @@ def _sidecar_matches(report: VerifyReport, path: Path, actual: str) -> bool:
     return True
 
 
-def _load(report: VerifyReport, path: Path) -> dict[str, Any] | None:
+def _load(report: VerifyReport, path: Path, files: Checkpoints) -> dict[str, Any] | None:
     try:
-        payload = ckpt.load_checkpoint(path)
+        payload = files.load(path)
     except CheckpointError as exc:
         report.mismatches.append(Mismatch(file=path.name, what="file", message=str(exc)))
         return None

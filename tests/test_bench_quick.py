@@ -57,12 +57,12 @@ def test_quick_mode_runs_and_prints_its_ratio(script: str, ratios: list[str], tm
 
 
 def test_b9_quick_mode_runs_with_or_without_tensorflow(tmp_path) -> None:
-    """B9 trains each table with torch, and with tensorflow where the extra is installed
+    """B9 trains each case (two tables, the digits CNN) with torch, and with tensorflow where the extra is installed
     (its ratio line); without it, a line says the column is skipped, and it still exits 0."""
     from engine.backends import tensorflow_available
 
     stdout = run_quick("b9_backends.py", tmp_path, timeout=240)
-    for table in ("two_moons", "wine"):
+    for table in ("two_moons", "wine", "digits_cnn"):
         assert re.search(rf"^B9 {table} torch: \d+\.\d+ s/epoch", stdout, re.M), stdout
         ratio = rf"^RATIO B9 {table} tf/torch seconds per epoch = \d+\.\d+"
         assert bool(re.search(ratio, stdout, re.M)) == tensorflow_available(), stdout

@@ -1,5 +1,5 @@
 """The Backend choice in the generated forms (offscreen, real widgets): tensorflow greyed out,
-with why, where it cannot train (the optional extra missing, or a family other than the MLP);
+with why, where it cannot train (the optional extra missing, or a family it cannot build: the grokking transformer);
 a value or a swept list holding it anyway shows the reason as the field's error."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from desktop_app.kit.param_form import ParamForm
 from engine.backends import TENSORFLOW_FAMILIES, TENSORFLOW_MISSING, tensorflow_available
 
 INSTALLED = tensorflow_available()  # a real condition of this environment, not a mock
-FAMILY_REASON = tensorflow_family_only("image_classifier")
+FAMILY_REASON = tensorflow_family_only("modulo_addition_1layer")
 needs_missing = pytest.mark.skipif(INSTALLED, reason="tensorflow is installed here")
 needs_installed = pytest.mark.skipif(not INSTALLED, reason="tensorflow is not installed here")
 
@@ -45,17 +45,18 @@ def item(combo: QComboBox, choice: str):
 
 
 def test_the_rule_names_the_family_reason_first():
-    # Installing tensorflow would not let image_classifier train with it: that reason wins.
-    assert unavailable_choices("backend", "image_classifier") == {"tensorflow": FAMILY_REASON}
-    assert "mlp" in TENSORFLOW_FAMILIES
+    # Installing tensorflow would not let the transformer train with it: that reason wins.
+    assert unavailable_choices("backend", "modulo_addition_1layer") == {"tensorflow": FAMILY_REASON}
+    assert TENSORFLOW_FAMILIES == ("mlp", "image_classifier")
     assert FAMILY_REASON == (
-        "the tensorflow backend trains the mlp family only, not image_classifier"
+        "the tensorflow backend trains the mlp and image_classifier families only, "
+        "not modulo_addition_1layer"
     )
-    assert unavailable_choices("epochs", "image_classifier") == {}
+    assert unavailable_choices("epochs", "modulo_addition_1layer") == {}
 
 
-def test_image_classifier_greys_tensorflow_out_with_the_family_reason(qtbot, workspace):
-    form = make_form(qtbot, workspace, "image_classifier")
+def test_modulo_addition_1layer_greys_tensorflow_out_with_the_family_reason(qtbot, workspace):
+    form = make_form(qtbot, workspace, "modulo_addition_1layer")
     combo = backend_combo(form)
     assert [combo.itemData(i) for i in range(combo.count())] == ["torch", "tensorflow"]
     assert combo.currentData() == "torch"
@@ -71,7 +72,7 @@ def test_image_classifier_greys_tensorflow_out_with_the_family_reason(qtbot, wor
 
 
 def test_the_keyboard_skips_the_greyed_out_choice(qtbot, workspace):
-    form = make_form(qtbot, workspace, "image_classifier")
+    form = make_form(qtbot, workspace, "modulo_addition_1layer")
     form.show()
     qtbot.waitExposed(form)
     combo = backend_combo(form)
@@ -83,7 +84,7 @@ def test_the_keyboard_skips_the_greyed_out_choice(qtbot, workspace):
 
 def test_a_value_set_to_it_anyway_shows_why(qtbot, workspace):
     # A starting value (e.g. a stored variant's) may hold it: the field says why, in red.
-    form = make_form(qtbot, workspace, "image_classifier")
+    form = make_form(qtbot, workspace, "modulo_addition_1layer")
     form.set_value("backend", "tensorflow")
     assert form.errors() == {"backend": FAMILY_REASON}
     assert not form.is_valid()
@@ -109,8 +110,9 @@ def test_mlp_without_the_extra_says_how_to_install_it(qtbot, workspace):
 
 
 @needs_installed
-def test_mlp_with_the_extra_offers_tensorflow(qtbot, workspace):
-    form = make_form(qtbot, workspace, "mlp")
+@pytest.mark.parametrize("family", ["mlp", "image_classifier"])
+def test_mlp_and_cnn_with_the_extra_offer_tensorflow(qtbot, workspace, family):
+    form = make_form(qtbot, workspace, family)
     combo = backend_combo(form)
     assert item(combo, "tensorflow").isEnabled()
     assert item(combo, "tensorflow").toolTip() == ""
@@ -120,8 +122,8 @@ def test_mlp_with_the_extra_offers_tensorflow(qtbot, workspace):
     assert form.values()["backend"] == "tensorflow"
 
 
-def test_a_swept_list_with_tensorflow_for_image_classifier_is_refused(qtbot, workspace):
-    form = make_form(qtbot, workspace, "image_classifier", lists=True)
+def test_a_swept_list_with_tensorflow_for_modulo_addition_1layer_is_refused(qtbot, workspace):
+    form = make_form(qtbot, workspace, "modulo_addition_1layer", lists=True)
     combo = backend_combo(form)
     assert not item(combo, "tensorflow").isEnabled()
     assert form.list_edit("backend").placeholderText() == "e.g. torch"
@@ -155,7 +157,7 @@ def test_the_training_tab_follows_the_family(qtbot, workspace):
     qtbot.waitExposed(window)
     try:
         tab = window.training_tab
-        assert tab.select_family("image_classifier")
+        assert tab.select_family("modulo_addition_1layer")
         combo = backend_combo(tab.training_form)
         assert item(combo, "tensorflow").toolTip() == FAMILY_REASON
         assert tab.select_family("mlp")
@@ -172,7 +174,7 @@ def test_the_sweeps_panel_takes_a_backend_list_without_trouble(qtbot, desktop_vi
 
     panel = desktop_views.add(SweepPanel(workspace), 1400, 900)
     panel.show()
-    assert panel.select_family("image_classifier")
+    assert panel.select_family("modulo_addition_1layer")
     form = panel.editor.training_form
     form.set_list("backend", "torch, tensorflow")
     assert form.errors() == {"backend": FAMILY_REASON}

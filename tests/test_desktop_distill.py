@@ -168,3 +168,30 @@ def test_the_student_waits_its_turn_behind_another_run(qtbot, workspace, teacher
     assert (
         dialog.error is None and dialog.outcome is not None and len(dialog.comparison_rows()) == 2
     )
+
+
+def test_the_student_trains_with_torch_even_for_a_tensorflow_teacher(qtbot, workspace, cleanup):
+    """The student's Backend offers tensorflow greyed out with the engine's reason, and a
+    tensorflow teacher's student starts on torch (a converted teacher teaches it)."""
+    from engine.backends import tensorflow_available
+    from engine.strategies.base import TORCH_STUDENT
+
+    if not tensorflow_available():
+        pytest.skip("a tensorflow teacher needs the extra: pip install 'trainwright[tensorflow]'")
+    variant = workspace.create_variant(
+        "mlp", {"hidden_dim": 16}, {"epochs": 2, "backend": "tensorflow", "threads": 1}
+    )
+    assert workspace.train(variant).status == "completed"
+    dialog = make_dialog(qtbot, workspace, variant.name, cleanup)
+    qtbot.waitUntil(lambda: dialog.teacher_ok or dialog.refusal is not None, timeout=60_000)
+    assert dialog.refusal is None
+    combo = dialog.training_form.field_widget("backend")
+    assert combo.currentData() == "torch"
+    tensorflow = combo.model().item(combo.findData("tensorflow"))
+    assert not tensorflow.isEnabled() and tensorflow.toolTip() == TORCH_STUDENT
+    dialog.training_form.set_value("backend", "tensorflow")
+    assert dialog.training_form.errors() == {"backend": TORCH_STUDENT}
+    assert not dialog.start_button.isEnabled()
+    dialog.training_form.set_value("backend", "torch")
+    small_student(dialog, epochs=1)
+    assert dialog.start_button.isEnabled()

@@ -453,3 +453,23 @@ def test_without_onnx_its_formats_and_backend_are_offered_disabled(make_tab, mon
         item = dialog.format_combo.model().item(dialog.format_combo.findData(fmt))
         assert not item.isEnabled() and "not part of this install" in item.toolTip()
     dialog.close_button.click()
+
+
+def test_the_details_say_a_tensorflow_version_was_converted() -> None:
+    from desktop_app.models.tab import details_html
+    from desktop_app.models.version_model import VersionRow
+
+    common = {
+        "name": "moons",
+        "version": 1,
+        "family": "mlp",
+        "variant": "v",
+        "created_at": "2026-12-01T10:00:00+00:00",
+        "weights_sha256": "ab" * 32,
+    }
+    assert "Trained with" not in details_html(VersionRow(**common))
+    row = VersionRow(**common, trained_with="tensorflow", trained_weights_sha256="cd" * 32)
+    assert (
+        "Trained with tensorflow (Keras weights <tt>cdcdcdcdcdcdcdcd…</tt>), converted to its "
+        "torch model for predict and export" in details_html(row)
+    )

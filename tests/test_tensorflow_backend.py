@@ -13,37 +13,15 @@ import threading
 from pathlib import Path
 
 import pytest
+from helpers.tensorflow import StopAfterEpoch, needs_tensorflow, train
 
-from engine.backends import TENSORFLOW_MISSING, tensorflow_available
+from engine.backends import TENSORFLOW_MISSING, tensorflow_family_only
 from engine.cli import main
 from engine.metadata import VariantMetadata
-from engine.training.callbacks import Callback
 from engine.training.chronicle import read_chronicle, stable_fields
 from engine.workspace import Workspace
 
-needs_tensorflow = pytest.mark.skipif(
-    not tensorflow_available(),
-    reason="the tensorflow backend needs the extra: pip install 'trainwright[tensorflow]'",
-)
-TF = {"backend": "tensorflow", "threads": 1}
-SMALL = {"hidden_dim": 32}
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def train(workspace, domain=None, training=None, **kwargs):
-    variant = workspace.create_variant(
-        "mlp", {**SMALL, **(domain or {})}, {**TF, **(training or {})}
-    )
-    return variant, workspace.train(variant, **kwargs)
-
-
-class StopAfterEpoch(Callback):
-    def __init__(self, cancel: threading.Event, epoch: int) -> None:
-        self.cancel, self.epoch = cancel, epoch
-
-    def on_epoch_end(self, metrics):
-        if metrics.epoch >= self.epoch:
-            self.cancel.set()
 
 
 @needs_tensorflow
@@ -133,21 +111,13 @@ def test_what_the_backend_cannot_do_is_refused_naming_it(capsys, trainwright_hom
 
 
 @needs_tensorflow
-def test_other_families_and_torch_only_features_say_so(workspace, capsys):
+def test_other_families_say_so(capsys):
+    """(Publishing, verify, the analyses, init_from and a tensorflow teacher work on
+    tensorflow variants: tests/test_tensorflow_interop.py.)"""
     assert (
         main(["train", "modulo_addition_1layer", "-p", "prime=7", "-t", "backend=tensorflow"]) == 2
     )
-    assert "the tensorflow backend trains the mlp family" in capsys.readouterr().err
-    variant, _session = train(workspace, training={"epochs": 1})
-    assert main(["verify", variant.name]) == 2
-    assert "tensorflow backend: verify" in capsys.readouterr().err
-    assert main(["models", "publish", variant.name, "--name", "moons"]) == 2
-    assert "publishing (and so predict and export) works on torch variants" in (
-        capsys.readouterr().err
-    )
-    args = ["distill", variant.name, "mlp", "-p", "hidden_dim=8", "-t", "epochs=1"]
-    assert main(args) == 2
-    assert "the supported pair: a torch teacher, a torch student" in capsys.readouterr().err
+    assert tensorflow_family_only("modulo_addition_1layer") in capsys.readouterr().err
     assert main(["distill", "nobody", "mlp", "-t", "backend=tensorflow"]) == 2
 
 

@@ -53,7 +53,9 @@ from desktop_app.kit.widgets import (
     scrolling_column,
     text_label,
 )
+from engine.backends import TENSORFLOW
 from engine.distill.api import INHERITED_TRAINING
+from engine.strategies.base import TORCH_STUDENT
 
 BASIC_TRAINING = {"epochs", "lr", "optimizer", "weight_decay", "batch_size"}
 STRATEGY_PARAMETERS = ("temperature", "alpha")
@@ -162,6 +164,7 @@ class DistillDialog(QDialog):
             ("distillDomain", "distillTraining"),
             basic=BASIC_TRAINING,
             starting_values=self._starting_values,
+            withheld={"backend": {TENSORFLOW: TORCH_STUDENT}},
             parent=self,
         )
         self.family_forms.familyChanged.connect(self._update_buttons)
@@ -251,7 +254,8 @@ class DistillDialog(QDialog):
         """The student starts from the teacher's own settings (shrink the model from there);
         a student of another family inherits only the training settings that carry over."""
         config = self.teacher.config
-        teacher_training = config.training.model_dump()
+        # A tensorflow teacher's student trains with torch (TORCH_STUDENT).
+        teacher_training = {**config.training.model_dump(), "backend": "torch"}
         if spec.name == self.teacher_family:
             return dict(config.domain), teacher_training
         return {}, {k: teacher_training[k] for k in INHERITED_TRAINING}

@@ -6,8 +6,9 @@ family)` asks the parameter's rule: {choice: why not}. The forms (`ParamForm`) d
 items of the combo, with the reason as the item's tooltip and in the field's, and show it as
 the field's error if the value is one of them anyway (a starting value, a swept list).
 
-    unavailable_choices("backend", "image_classifier")
-    -> {"tensorflow": "the tensorflow backend trains the mlp family only, not image_classifier"}
+    unavailable_choices("backend", "modulo_addition_1layer")
+    -> {"tensorflow": "the tensorflow backend trains the mlp and image_classifier families
+        only, not modulo_addition_1layer"}
 """
 
 from __future__ import annotations
@@ -20,17 +21,11 @@ from engine.backends import (
     TENSORFLOW_FAMILIES,
     TENSORFLOW_MISSING,
     tensorflow_available,
+    tensorflow_family_only,
 )
 
 # (family name, or None where the form has none) -> {choice: why it cannot be taken}
 ChoiceRule = Callable[[str | None], dict[Any, str]]
-
-
-def tensorflow_family_only(family: str) -> str:
-    """Why a family cannot train with the tensorflow backend."""
-    names = " and ".join(TENSORFLOW_FAMILIES)
-    plural = "families" if len(TENSORFLOW_FAMILIES) > 1 else "family"
-    return f"the tensorflow backend trains the {names} {plural} only, not {family}"
 
 
 def backend_choices(family: str | None) -> dict[Any, str]:

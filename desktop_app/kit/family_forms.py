@@ -50,6 +50,7 @@ class FamilyForms(QObject):
         lists: bool = False,
         preferences: Preferences | None = None,
         starting_values: StartingValues | None = None,
+        withheld: dict[str, dict[Any, str]] | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -57,7 +58,11 @@ class FamilyForms(QObject):
         self.combo = combo
         self.domain_form = ParamForm(kinds[0], lists=lists)
         self.training_form = ParamForm(
-            kinds[1], basic=basic, advanced_title="More training parameters", lists=lists
+            kinds[1],
+            basic=basic,
+            advanced_title="More training parameters",
+            lists=lists,
+            withheld=withheld,  # training choices this view cannot take (ParamForm)
         )
         self.preferences = preferences  # threads/device defaults, if the view runs training
         self._starting_values = starting_values

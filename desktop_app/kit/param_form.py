@@ -165,10 +165,14 @@ class ParamForm(QWidget):
         basic: frozenset[str] | set[str] | None = None,
         advanced_title: str = "More parameters",
         lists: bool = False,
+        withheld: dict[str, dict[Any, str]] | None = None,
     ) -> None:
         super().__init__(parent)
         self.kind = kind
         self.lists = lists
+        # Choices this form's use cannot take, besides choice_rules' (the install, the
+        # family): {parameter: {choice: why}}; a distilled student trains with torch only.
+        self.withheld = withheld or {}
         self.ranges = False  # list mode for a search: a field may hold a range lo..hi[:log]
         self._prefix = f"{kind}Sweep" if lists else kind  # object names, as tests know them
         self.setObjectName(f"{self._prefix}Form")
@@ -263,7 +267,10 @@ class ParamForm(QWidget):
         sweep: SweepParameter | None,
     ) -> None:
         """One parameter's row: its editor (and list editor), its error under it, its label."""
-        unavailable = unavailable_choices(spec.name, getattr(self._family, "name", None))
+        unavailable = {
+            **self.withheld.get(spec.name, {}),
+            **unavailable_choices(spec.name, getattr(self._family, "name", None)),
+        }
         tip = _tip(describe_spec(spec), unavailable)
         widget = make_value_widget(spec, parent)
         limit_choices(widget, unavailable)

@@ -705,6 +705,12 @@ def details_html(row: VersionRow) -> str:
     if lineage.get("init_from"):
         lines.append(f"Started from the weights of <tt>{esc(lineage['init_from'])}</tt>")
     lines.append(f"Weights SHA-256 <tt>{esc(row.weights_sha256[:16])}…</tt>")
+    if row.trained_with != "torch":
+        trained = row.trained_weights_sha256 or ""
+        lines.append(
+            f"Trained with {esc(row.trained_with)} (Keras weights <tt>{esc(trained[:16])}…</tt>),"
+            " converted to its torch model for predict and export"
+        )
     lines.append(
         f"Published {esc(format_local_time(row.created_at))} by engine {row.engine_version}"
     )

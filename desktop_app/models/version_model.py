@@ -86,6 +86,8 @@ class VersionRow:
     inference_ms_per_1000: float | None = None
     weights_sha256: str = ""
     file_sha256: str = ""
+    trained_with: str = "torch"  # a tensorflow variant's weights are converted to torch
+    trained_weights_sha256: str | None = None
     lineage: dict[str, str | None] = field(default_factory=dict)
     notes: str = ""
     aliases: tuple[str, ...] = ()

@@ -1,8 +1,10 @@
 """A variant's weights checkpoints, listed and loaded in epoch order, each verified first.
 
 The list comes from metadata.json (file, epoch, step and both SHA-256 values); without a
-readable metadata.json (an interrupted run) the `weights_e*.pt` files in `checkpoints/` are
-used instead, checked against their `.sha256` sidecars only.
+readable metadata.json (an interrupted run) the weights files in `checkpoints/` are used
+instead (`weights_e*.pt`, or a tensorflow variant's `weights_e*.npz`), checked against their
+`.sha256` sidecars only. A tensorflow variant's Keras weights are converted into its family's
+torch model (engine.backends.variant_weights), so every analysis reads torch state dicts.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine import variants
+from engine.backends import keras_files
+from engine.backends.variant_weights import Template, directory_template, load_verified_weights
 from engine.errors import CheckpointError
-from engine.hashing import weights_sha256
 from engine.metadata import VariantMetadata
 from engine.training.callbacks import CancelEvent
-from engine.training.checkpoints import load_checkpoint, sidecar_path, weights_files
+from engine.training.checkpoints import weights_files
 
 if TYPE_CHECKING:
     import torch
@@ -64,39 +67,27 @@ def weights_checkpoints(source: VariantRef) -> list[WeightsCheckpoint]:
                 found[entry.epoch] = WeightsCheckpoint(
                     entry.epoch, entry.step, folder / entry.file, entry.sha256, entry.weights_sha256
                 )
-    else:
-        for epoch, path in weights_files(folder).items():
+    else:  # a variant holds one backend's files: the torch ones or the tensorflow ones
+        for epoch, path in {**weights_files(folder), **keras_files.weights_files(folder)}.items():
             found[epoch] = WeightsCheckpoint(epoch, -1, path)
     return sorted(found.values(), key=lambda c: (c.epoch, c.step))
 
 
-def load_weights(checkpoint: WeightsCheckpoint) -> dict[str, torch.Tensor]:
+def load_weights(
+    checkpoint: WeightsCheckpoint, template: Template | None = None
+) -> dict[str, torch.Tensor]:
     """The checkpoint's state dict, verified; CheckpointError if the file is missing or altered.
 
-    The file must match its sidecar (checked by `load_checkpoint`), the sidecar must match the
-    SHA-256 in metadata.json, and the loaded tensors must match the recorded weights hash.
+    The file must match its sidecar (checked by the loader), the sidecar must match the
+    SHA-256 in metadata.json, and the loaded weights must match the recorded weights hash. A
+    tensorflow checkpoint is converted into `template()` (default: its variant's model).
     """
-    if checkpoint.path.suffix == ".npz":
-        raise CheckpointError(
-            f"checkpoint {checkpoint.path.name} holds Keras weights (backend tensorflow): the "
-            "analyses read torch checkpoints only"
-        )
-    path = checkpoint.path
-    sidecar = sidecar_path(path)
-    if checkpoint.sha256 and sidecar.is_file():
-        recorded = sidecar.read_text(encoding="utf-8").strip()
-        if recorded != checkpoint.sha256:
-            raise CheckpointError(
-                f"checkpoint {path.name} does not match metadata.json: its .sha256 record says "
-                f"{recorded[:12]}…, metadata says {checkpoint.sha256[:12]}…"
-            )
-    payload = load_checkpoint(path)
-    state = payload.get("model") if isinstance(payload, dict) else None
-    if not isinstance(state, dict):
-        raise CheckpointError(f"checkpoint {path.name} holds no model state dict")
-    if checkpoint.weights_sha256 and weights_sha256(state) != checkpoint.weights_sha256:
-        raise CheckpointError(f"checkpoint {path.name}: its weights do not match metadata.json")
-    return state
+    return load_verified_weights(
+        checkpoint.path,
+        sha256=checkpoint.sha256,
+        weights_sha256=checkpoint.weights_sha256,
+        template=template,
+    ).state
 
 
 def iter_weights(
@@ -111,11 +102,13 @@ def iter_weights(
     strict: a bad checkpoint raises CheckpointError; otherwise it is skipped and its message
     appended to `problems`. Stops early (quietly) once `cancel_event` is set.
     """
-    for checkpoint in weights_checkpoints(source):
+    directory = variant_directory(source)
+    template = directory_template(directory)  # built once, for a tensorflow variant only
+    for checkpoint in weights_checkpoints(directory):
         if cancel_event is not None and cancel_event.is_set():
             return
         try:
-            state = load_weights(checkpoint)
+            state = load_weights(checkpoint, template)
         except CheckpointError as exc:
             if strict:
                 raise

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.analysis.checkpoints import WeightsCheckpoint, load_weights
+from engine.backends.variant_weights import variant_template
 from engine.errors import CheckpointError, TrainwrightError
 from engine.metadata import CheckpointEntry, VariantMetadata
 from engine.training.callbacks import CancelEvent
@@ -208,7 +209,8 @@ def find_misclassified(
             found.checkpoints_dir / entry.file,
             entry.sha256,
             entry.weights_sha256,
-        )
+        ),
+        variant_template(found, family),
     )
     model = model_with_weights(family, domain, state, found.name)
     _, _, test_x, test_y = family.generate_training_dataset(

@@ -18,7 +18,15 @@ TENSORFLOW_MISSING = (
     "(tensorflow-cpu 2.21 and keras 3, about 1.5 GB); it is not part of this install"
 )
 # Families the tensorflow backend can build (their model as Keras layers, keras_run.py).
-TENSORFLOW_FAMILIES = ("mlp",)
+TENSORFLOW_FAMILIES = ("mlp", "image_classifier")
+
+
+def tensorflow_family_only(family: str) -> str:
+    """Why `family` cannot train with the tensorflow backend (the engine's refusal and the
+    forms' tooltip)."""
+    names = " and ".join(TENSORFLOW_FAMILIES)
+    plural = "families" if len(TENSORFLOW_FAMILIES) > 1 else "family"
+    return f"the tensorflow backend trains the {names} {plural} only, not {family}"
 
 
 def tensorflow_available() -> bool:
@@ -40,15 +48,3 @@ def trained_with(config: object) -> str:
     """The backend a variant's config trains with ("torch" for configs from before it)."""
     training = getattr(config, "training", None)
     return str(getattr(training, "backend", "torch") or "torch")
-
-
-def torch_only(config: object, name: str, what: str) -> None:
-    """A TrainwrightError for `what` on a tensorflow variant (its checkpoints are Keras
-    weights, not torch state dicts): the analyses, publishing, verify's checkpoint loads,
-    init_from and distillation work on torch variants."""
-    if trained_with(config) == TENSORFLOW:
-        from engine.errors import VariantError
-
-        raise VariantError(
-            f"{name} was trained with the tensorflow backend: {what} works on torch variants only"
-        )

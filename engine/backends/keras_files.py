@@ -22,9 +22,11 @@ from engine.errors import CheckpointError
 from engine.training.checkpoints import check_sidecar, sidecar_path, write_with_sidecar
 
 BEST_FILE = "best.npz"
+KERAS_MODEL_FILE = "model.keras"  # a completed run's final model, for Keras (keras_run)
 _FULL = re.compile(r"^state_e(\d{7})_s(\d{10})\.npz$")
 _WEIGHTS = re.compile(r"^weights_e(\d{7})\.npz$")
 KEEP_FULL = 2  # the two newest full states, as the torch backend keeps
+MODEL_PREFIX = "w:"  # a full state's model weights (keras_run's `_save_full`)
 
 
 def weights_name(epoch: int) -> str:
@@ -55,6 +57,25 @@ def load_arrays(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     except Exception as exc:
         raise CheckpointError(f"checkpoint {path.name} cannot be read: {exc}") from None
     return arrays, meta
+
+
+def weights_files(directory: Path) -> dict[int, Path]:
+    """Weights files by epoch, found by their names alone (not verified): the listing of a
+    variant whose metadata.json cannot be read."""
+    if not directory.is_dir():
+        return {}
+    return {int(m[1]): p for p in directory.iterdir() if (m := _WEIGHTS.match(p.name))}
+
+
+def model_arrays(path: Path, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The model's weights (Keras variable path -> array) among a loaded file's arrays: a full
+    state keeps them under "w:" beside the optimizer's, the RNGs' and the best weights; a
+    weights or best file holds nothing else."""
+    if not _FULL.match(path.name):
+        return arrays
+    return {
+        name[len(MODEL_PREFIX) :]: a for name, a in arrays.items() if name.startswith(MODEL_PREFIX)
+    }
 
 
 def full_checkpoints(directory: Path) -> list[Path]:

@@ -22,17 +22,27 @@ import math
 import os
 import time
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.training.best import BestState
 
 AUTOSAVE_SECONDS = 30.0  # the torch trainer's automatic full-checkpoint interval
-ACTIVATIONS = {
-    "relu": "relu",
-    "gelu": "gelu",
-    "tanh": "tanh",
-    "sigmoid": "sigmoid",
-    "silu": "silu",
-    "identity": "linear",
-}
+# Test examples per forward pass of an evaluation: a table's test split in one (as torch's
+# evaluate_split), images in pieces (a CNN's activations are hundreds of times the input).
+TABLE_EVAL_CHUNK, IMAGE_EVAL_CHUNK = 65536, 256
+
+
+def _chunks(x: Any, size: int) -> list[Any]:
+    """`x` in pieces of at most `size` examples (one piece, itself, when it fits)."""
+    return [x] if len(x) <= size else [x[i : i + size] for i in range(0, len(x), size)]
+
+
+def channels_last(x: Any) -> Any:
+    """A torch batch as the numpy array Keras takes: images [n, c, h, w] -> [n, h, w, c]."""
+    if x.dim() == 4:
+        x = x.permute(0, 2, 3, 1).contiguous()
+    return x.numpy()
 
 
 class _Failure(Exception):
@@ -78,6 +88,8 @@ class KerasRun:
         try:
             self._setup()
             status = self._loop()
+            if status == "completed":
+                self._export_keras()
         except _Failure as failure:
             error = str(failure)
         except BaseException as exc:  # everything ends as a session
@@ -96,8 +108,12 @@ class KerasRun:
         import tensorflow as tf
         import torch
 
+        from engine.backends.keras_models import build_model
+        from engine.training.augment import family_augmentation
         from engine.training.chronicle import ChronicleWriter
         from engine.training.metrics import EpochAccumulator, LossEMA
+        from engine.training.stagnation import Stagnation
+        from engine.training.trainer import CONFUSION_ANALYSIS
 
         tf.config.experimental.enable_op_determinism()
         tf.config.threading.set_intra_op_parallelism_threads(self.threads)
@@ -111,12 +127,23 @@ class KerasRun:
             domain, cfg.training_fraction, cfg.data_seed
         )
         self.regression = bool(train_y.is_floating_point())
-        self.train_x, self.train_y = train_x.numpy(), train_y.numpy()
-        self.test_x, self.test_y = test_x.numpy(), test_y.numpy()
+        # Images go channels-last ([n, h, w, c]); an augmented run transforms each batch as
+        # the torch loop does (engine.training.augment, on [n, c, h, w], the same draws from
+        # a generator seeded alike) and turns the result around.
+        self.images = train_x.dim() == 4
+        self.augment, self.augment_generator = family_augmentation(family, domain, cfg.data_seed)
+        self.train_images = train_x if self.augment is not None else None
+        self.train_x, self.train_y = channels_last(train_x), train_y.numpy()
+        self.test_x, self.test_y = channels_last(test_x), test_y.numpy()
         n = len(self.train_y)
         self.batch_size = n if cfg.batch_size == 0 or cfg.batch_size >= n else cfg.batch_size
         self.steps_per_epoch = math.ceil(n / self.batch_size)
-        self.model, self.out_dim = self._build_model(keras, seed)
+        template = family.create_model(domain)
+        self.model = build_model(keras, template, self.train_x.shape[1:], seed, self.variant.family)
+        self.out_dim = int(self.model.outputs[0].shape[-1])
+        analyses = getattr(family.spec, "analyses", None) or []
+        self.confusion = CONFUSION_ANALYSIS in analyses and not self.regression
+        self.latest_confusion: tuple[int, list[list[int]]] | None = None
         self.loss_fn = self._loss(keras)
         self.optimizer = self._optimizer(keras)
         self.optimizer.build(self.model.trainable_variables)
@@ -128,11 +155,12 @@ class KerasRun:
         self.ema = LossEMA()
         self.epoch = self.step = self.batch_index = 0
         self.perm: Any = None
-        self.best: dict[str, Any] | None = None
-        self.best_loss, self.since_best = math.inf, 0
+        self.best: BestState | None = None  # its state: the Keras weights by path
+        self.stagnation = Stagnation(cfg.stagnation_patience)
         self.stop_reason: str | None = None
         self.last_autosave = time.monotonic()
         self._step_fn = tf.function(self._train_step, reduce_retracing=True)
+        self.eval_chunk = IMAGE_EVAL_CHUNK if self.images else TABLE_EVAL_CHUNK
         self.np = np
         offset = self._restore() if self.resume else 0
         from engine.metadata import Attempt
@@ -156,28 +184,6 @@ class KerasRun:
         )
         if self.step == 0:
             self._save_weights()
-
-    def _build_model(self, keras: Any, seed: int) -> tuple[Any, int]:
-        """The family's architecture as Keras layers: the torch model's Linear sizes (so the
-        data decide the input and output widths the same way), then Dense -> (BatchNorm) ->
-        activation -> (Dropout) per hidden layer, as engine.models.mlp builds it."""
-        import torch
-
-        template = self.family.create_model(self.domain)
-        linears = [m for m in template.modules() if isinstance(m, torch.nn.Linear)]
-        layers, domain = keras.layers, self.domain
-        inputs = keras.Input((linears[0].in_features,), name="inputs")
-        h = inputs
-        for i, linear in enumerate(linears[:-1]):
-            h = layers.Dense(linear.out_features, name=f"hidden{i}")(h)
-            if domain.get("batch_norm"):
-                h = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"norm{i}")(h)
-            h = layers.Activation(ACTIVATIONS[domain.get("activation", "relu")], name=f"act{i}")(h)
-            if float(domain.get("dropout") or 0) > 0:
-                h = layers.Dropout(float(domain["dropout"]), seed=seed + i, name=f"dropout{i}")(h)
-        out_dim = linears[-1].out_features
-        outputs = layers.Dense(out_dim, name="output")(h)
-        return keras.Model(inputs, outputs, name=self.variant.family), out_dim
 
     def _loss(self, keras: Any) -> Any:
         if self.regression:
@@ -265,6 +271,13 @@ class KerasRun:
                     start = self.batch_index * self.batch_size
                     idx = self.perm[start : start + self.batch_size]
                     xb, yb = self.train_x[idx], self.train_y[idx]
+                if self.augment is not None:
+                    images = (
+                        self.train_images
+                        if full_batch
+                        else self.train_images[torch.from_numpy(idx)]
+                    )
+                    xb = channels_last(self.augment(images, self.augment_generator))
                 loss, outputs, norm = self._step_fn(xb, self._targets(yb))
                 loss_value = float(loss)
                 where = f"at epoch {epoch_number}, step {self.step + 1}"
@@ -323,7 +336,7 @@ class KerasRun:
             stats.update(self._evaluate())
         stats["epoch_time"] = round(time.perf_counter() - epoch_started, 6)
         row.update(stats)
-        warning = self._stagnation(stats)
+        warning = self.stagnation.update(stats, self.epoch)
         if warning:
             row["warning"] = warning
         self._log(row)
@@ -349,54 +362,50 @@ class KerasRun:
 
     def _evaluate(self) -> dict[str, float]:
         """The test split's loss and accuracy (or R² and MAE), as the torch trainer names
-        them; a new best (`keep_best`) and the target (`target_metric`) follow from them."""
+        them, and its confusion matrix where the family reports one; a new best
+        (`keep_best`) and the target (`target_metric`) follow from them."""
         import torch
 
-        from engine.training.best import target_reached
-        from engine.training.metrics import EpochAccumulator
+        from engine.training.best import better_offer, target_reached
+        from engine.training.metrics import EpochAccumulator, confusion_matrix
 
-        outputs = self.model(self.test_x, training=False)
+        outputs = self.np.concatenate(
+            [self._predict(chunk) for chunk in _chunks(self.test_x, self.eval_chunk)]
+        )
         loss = float(self.loss_fn(self._targets(self.test_y), outputs))
         acc = EpochAccumulator(self.regression, target_std=self.target_std)
-        acc.update(torch.from_numpy(self.np.array(outputs)), torch.from_numpy(self.test_y), loss)
+        logits, targets = torch.from_numpy(outputs), torch.from_numpy(self.test_y)
+        acc.update(logits, targets, loss)
         metrics = {f"test_{k[len('train_') :]}": v for k, v in acc.result().items()}
-        metric = "test_r2" if self.regression else "test_accuracy"
-        value = metrics[metric]
-        if self.cfg.keep_best and self._better(value, metrics["test_loss"]):
-            self.best = {
-                "metric": metric,
-                "value": value,
-                "test_loss": metrics["test_loss"],
-                "epoch": self.epoch,
-                "step": self.step,
-                "weights": self._weights(),
-            }
+        matrix = None
+        if self.confusion and len(targets):
+            matrix = confusion_matrix(logits.argmax(-1), targets, self.out_dim)
+            self._record_confusion(matrix)
+        # The torch trainer's rules and words (engine.training.best).
+        better = better_offer(metrics, self.epoch, self.step, matrix, self.best)
+        if self.cfg.keep_best and better is not None:
+            better.state = {k: torch.from_numpy(a) for k, a in self._weights().items()}
+            self.best = better
             self._write_best()
-        # The torch trainer's rule and words (engine.training.best).
         self.stop_reason = target_reached(metrics, self.cfg.target_metric, self.epoch)
         return metrics
 
-    def _better(self, value: float, test_loss: float) -> bool:
-        best = self.best
-        return (
-            best is None
-            or value > best["value"]
-            or (value == best["value"] and test_loss < best["test_loss"])
-        )
+    def _predict(self, x: Any) -> Any:
+        return self.np.asarray(self.model(x, training=False))
 
-    def _stagnation(self, stats: dict[str, float]) -> str | None:
-        patience = self.cfg.stagnation_patience
-        if not patience:
-            return None
-        loss = stats.get("test_loss", stats["train_loss"])
-        if loss < self.best_loss:
-            self.best_loss, self.since_best = loss, 0
-            return None
-        self.since_best += 1
-        if self.since_best < patience:
-            return None
-        self.since_best = 0
-        return f"no improvement in loss for {patience} epochs (epoch {self.epoch})"
+    def _record_confusion(self, matrix: list[list[int]]) -> None:
+        """The evaluation's confusion matrix in metadata.json (and on this epoch's weights
+        checkpoint), as the torch trainer keeps it."""
+        from engine.metadata import ClassificationReport
+        from engine.training.metrics import per_class_accuracy
+
+        self.latest_confusion = (self.epoch, matrix)
+        self.meta.classification = ClassificationReport(
+            epoch=self.epoch,
+            step=self.step,
+            confusion=matrix,
+            per_class_accuracy=per_class_accuracy(matrix),
+        )
 
     def _log(self, row: dict[str, Any]) -> None:
         self.chronicle.append(row)
@@ -415,11 +424,10 @@ class KerasRun:
         return {v.path: self.np.array(v.numpy()) for v in self.model.weights}
 
     def _weights_sha256(self, weights: dict[str, Any]) -> str:
-        import torch
-
+        from engine.backends.keras_weights import keras_tensors
         from engine.hashing import weights_sha256
 
-        return weights_sha256({k: torch.from_numpy(a) for k, a in weights.items()})
+        return weights_sha256(keras_tensors(weights))
 
     def _record(self, entry: dict[str, Any]) -> None:
         from engine.metadata import CheckpointEntry
@@ -442,6 +450,8 @@ class KerasRun:
         weights = self._weights()
         path = self.variant.checkpoints_dir / weights_name(self.epoch)
         digest = save_arrays(path, weights, {"epoch": self.epoch, "step": self.step})
+        latest = self.latest_confusion
+        confusion = latest[1] if latest is not None and latest[0] == self.epoch else None
         self._record(
             {
                 "file": path.name,
@@ -450,6 +460,7 @@ class KerasRun:
                 "step": self.step,
                 "sha256": digest,
                 "weights_sha256": self._weights_sha256(weights),
+                "confusion": confusion,
             }
         )
 
@@ -460,14 +471,15 @@ class KerasRun:
         best = self.best
         assert best is not None
         path = self.variant.checkpoints_dir / BEST_FILE
-        digest = save_arrays(path, best["weights"], {"epoch": best["epoch"], "step": best["step"]})
-        wsha = self._weights_sha256(best["weights"])
+        weights = {k: t.numpy() for k, t in best.state.items()}
+        digest = save_arrays(path, weights, {"epoch": best.epoch, "step": best.step})
+        wsha = best.weights_sha256
         self.meta.best = BestRecord(
-            metric=best["metric"],
-            value=best["value"],
-            test_loss=best["test_loss"],
-            epoch=best["epoch"],
-            step=best["step"],
+            metric=best.metric,
+            value=best.value,
+            test_loss=best.test_loss,
+            epoch=best.epoch,
+            step=best.step,
             file=BEST_FILE,
             weights_sha256=wsha,
         )
@@ -475,10 +487,11 @@ class KerasRun:
             {
                 "file": BEST_FILE,
                 "kind": "best",
-                "epoch": best["epoch"],
-                "step": best["step"],
+                "epoch": best.epoch,
+                "step": best.step,
                 "sha256": digest,
                 "weights_sha256": wsha,
+                "confusion": best.confusion,
             }
         )
 
@@ -490,13 +503,13 @@ class KerasRun:
         }
 
     def _save_full(self) -> None:
-        from engine.backends.keras_files import full_name, prune_full, save_arrays
+        from engine.backends.keras_files import MODEL_PREFIX, full_name, prune_full, save_arrays
         from engine.training.checkpoints import ChronicleMark
 
         np = self.np
         self.chronicle.sync()
         weights = self._weights()
-        arrays = {f"w:{k}": a for k, a in weights.items()}
+        arrays = {f"{MODEL_PREFIX}{k}": a for k, a in weights.items()}
         arrays.update(
             {f"o:{i}": np.array(v.numpy()) for i, v in enumerate(self.optimizer.variables)}
         )
@@ -504,10 +517,12 @@ class KerasRun:
             {f"s:{k}": np.array(g.state.numpy()) for k, g in self._seed_generators().items()}
         )
         arrays["rng"] = self.generator.get_state().numpy()
+        if self.augment_generator is not None:
+            arrays["augment_rng"] = self.augment_generator.get_state().numpy()
         if self.batch_index:
             arrays["perm"] = np.asarray(self.perm)
         if self.best is not None:
-            arrays.update({f"b:{k}": a for k, a in self.best["weights"].items()})
+            arrays.update({f"b:{k}": t.numpy() for k, t in self.best.state.items()})
         acc = self.acc.state_dict()
         meta = {
             "config_hash": self.variant.config.config_hash,
@@ -517,10 +532,10 @@ class KerasRun:
             "chronicle_offset": self.chronicle.offset,
             "accumulator": {**acc, "sums": [float(v) for v in acc["sums"].reshape(-1).tolist()]},
             "loss_ema": self.ema.state_dict(),
-            "stagnation": {"best_loss": self.best_loss, "since_best": self.since_best},
+            "stagnation": self.stagnation.state_dict(),
             "best": None
             if self.best is None
-            else {k: v for k, v in self.best.items() if k != "weights"},
+            else {k: v for k, v in self.best.payload().items() if k != "model"},
             "stop_reason": self.stop_reason,
         }
         path = self.variant.checkpoints_dir / full_name(self.epoch, self.step)
@@ -547,7 +562,8 @@ class KerasRun:
         chronicle offset to continue from."""
         import torch
 
-        from engine.backends.keras_files import latest_valid_full, remove_full_after
+        from engine.backends.keras_files import MODEL_PREFIX, latest_valid_full, remove_full_after
+        from engine.training.best import BestState
         from engine.training.chronicle import is_epoch_end, read_chronicle
 
         v = self.variant
@@ -558,12 +574,14 @@ class KerasRun:
             self.meta.checkpoints = []
             return 0
         for variable in self.model.weights:
-            variable.assign(arrays[f"w:{variable.path}"])
+            variable.assign(arrays[f"{MODEL_PREFIX}{variable.path}"])
         for i, variable in enumerate(self.optimizer.variables):
             variable.assign(arrays[f"o:{i}"])
         for name, generator in self._seed_generators().items():
             generator.state.assign(arrays[f"s:{name}"])
         self.generator.set_state(torch.from_numpy(arrays["rng"]))
+        if self.augment_generator is not None:
+            self.augment_generator.set_state(torch.from_numpy(arrays["augment_rng"]))
         self.epoch, self.step = int(meta["epoch"]), int(meta["step"])
         self.batch_index = int(meta["batch_index"])
         self.perm = arrays.get("perm")
@@ -571,12 +589,11 @@ class KerasRun:
         acc["sums"] = torch.tensor(acc["sums"], dtype=torch.float64)
         self.acc.load_state_dict(acc, torch.device("cpu"))
         self.ema.load_state_dict(meta["loss_ema"])
-        self.best_loss = float(meta["stagnation"]["best_loss"])
-        self.since_best = int(meta["stagnation"]["since_best"])
+        self.stagnation.load_state_dict(meta["stagnation"])
         self.stop_reason = meta.get("stop_reason")
         if meta.get("best") is not None:
-            weights = {k[2:]: a for k, a in arrays.items() if k.startswith("b:")}
-            self.best = {**meta["best"], "weights": weights}
+            weights = {k[2:]: torch.from_numpy(a) for k, a in arrays.items() if k[:2] == "b:"}
+            self.best = BestState.from_payload({**meta["best"], "model": weights})
         offset = int(meta["chronicle_offset"])
         self.meta.checkpoints = [
             c for c in self.meta.checkpoints if c.step <= self.step or c.kind == "best"
@@ -588,6 +605,32 @@ class KerasRun:
         ]
         remove_full_after(v.checkpoints_dir, self.step)
         return offset
+
+    def _export_keras(self) -> None:
+        """The final model as a Keras file (checkpoints/model.keras: architecture and
+        weights, for `keras.saving.load_model`), with its SHA-256 sidecar, named in
+        metadata.json's extra. An export beside the run's own record, not one of its
+        checkpoints (those are the .npz files): a failure to write it is a warning."""
+        import tempfile
+        from pathlib import Path
+
+        from engine.backends.keras_files import KERAS_MODEL_FILE
+        from engine.training.checkpoints import write_with_sidecar
+
+        try:
+            with tempfile.TemporaryDirectory(dir=self.variant.checkpoints_dir) as folder:
+                staged = Path(folder) / KERAS_MODEL_FILE
+                self.model.save(staged)
+                path = self.variant.checkpoints_dir / KERAS_MODEL_FILE
+                digest = write_with_sidecar(path, staged.read_bytes())
+        except (OSError, ValueError) as exc:
+            self._warn(f"the Keras model file was not written: {exc}")
+            return
+        self.meta.extra["keras_model"] = {
+            "file": KERAS_MODEL_FILE,
+            "sha256": digest,
+            "weights_sha256": self._weights_sha256(self._weights()),
+        }
 
     # ---- the end -----------------------------------------------------------------------------
     def _finish(self, status: str, error: str | None, duration: float) -> None:

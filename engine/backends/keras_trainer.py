@@ -18,7 +18,7 @@ import queue
 import time
 from typing import Any
 
-from engine.backends import TENSORFLOW_FAMILIES, require_tensorflow
+from engine.backends import TENSORFLOW_FAMILIES, require_tensorflow, tensorflow_family_only
 from engine.backends import keras_files as files
 from engine.errors import CheckpointError, ParameterError
 from engine.metadata import VariantMetadata, environment, now
@@ -48,9 +48,7 @@ class KerasTrainer(Trainer):
         family = self.variant.family
         if family not in TENSORFLOW_FAMILIES:
             raise ParameterError(
-                "backend",
-                f"the tensorflow backend trains the {', '.join(TENSORFLOW_FAMILIES)} family; "
-                f"{family} trains with torch",
+                "backend", f"{tensorflow_family_only(family)} (it trains with torch)"
             )
         cfg = self.cfg
         for name, needed in TORCH_ONLY.items():

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from engine.errors import TrainwrightError
 from engine.strategies import StrategyConfig, StrategyOrchestrator, StrategyResult
 from engine.strategies.distill import DistillError
+from engine.strategies.distill.errors import refuse_tensorflow_student
 from engine.strategies.distill.teacher import TrainedModel, find_variant, load_trained_model
 from engine.strategies.registry import failure
 from engine.training.callbacks import Callbacks, CancelEvent
@@ -42,7 +43,8 @@ def distill_config(
     A student of the teacher's own family starts from the teacher's domain values (so
     `-p hidden_dim=16` gives a smaller MLP on the same data); every student takes the
     teacher's training_fraction and data_seed unless they are given (and then they must
-    match, which the strategy checks). Raises TrainwrightError for a missing teacher.
+    match, which the strategy checks). Raises TrainwrightError for a missing teacher or a
+    student the tensorflow backend would train.
     """
     unknown = set(options) - set(DistillOptions.__annotations__)
     if unknown:
@@ -54,6 +56,8 @@ def distill_config(
         domain = {**teacher_variant.config.domain, **domain}
     for name in INHERITED_TRAINING:
         training.setdefault(name, getattr(teacher_variant.config.training, name))
+    family_defaults = workspace.registry.spec(student_family).training_defaults
+    refuse_tensorflow_student(training.get("backend", family_defaults.get("backend", "torch")))
     params: dict[str, Any] = {
         "teacher": teacher_variant.name,
         "teacher_family": teacher_variant.family,

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 from engine._version import __version__
 from engine.atomic import atomic_write_json, sha256_file
-from engine.backends import TENSORFLOW, trained_with
 from engine.errors import CheckpointError, TrainwrightError
 from engine.metadata import CheckpointEntry, VariantMetadata, now
 from engine.registry.records import (
@@ -42,6 +41,7 @@ from engine.variants import Variant
 if TYPE_CHECKING:
     import torch
 
+    from engine.backends.variant_weights import VerifiedWeights
     from engine.workspace import Workspace
 
 CHECKPOINT_CHOICES = ("best", "final")
@@ -78,15 +78,10 @@ def publish(
             f"checkpoint {checkpoint!r} is not one of {', '.join(CHECKPOINT_CHOICES)}"
         )
     variant, meta = _completed_variant(workspace, variant_name)
-    if trained_with(variant.config) == TENSORFLOW:
-        raise RegistryError(
-            f"{variant.name} was trained with the tensorflow backend: publishing (and so "
-            "predict and export) works on torch variants only"
-        )
     source = _source(variant, meta, checkpoint)
-    state = _verified_state(variant, source.entry)
-    fields = {**_version_fields(workspace, variant, meta, source, state), "notes": notes}
-    version = _write_version(workspace, folder, name, fields, state)
+    weights = _verified_weights(workspace, variant, source.entry)
+    fields = {**_version_fields(workspace, variant, meta, source, weights), "notes": notes}
+    version = _write_version(workspace, folder, name, fields, weights.state)
     try:
         store = RegistryStore(home)  # the index takes the new version in
     except RegistryError:
@@ -171,23 +166,32 @@ def _finite(metrics: dict[str, float]) -> dict[str, float]:
     return {key: value for key, value in metrics.items() if math.isfinite(value)}
 
 
-def _verified_state(variant: Variant, entry: CheckpointEntry) -> dict[str, torch.Tensor]:
-    """The checkpoint's weights, verified against metadata.json, as contiguous CPU tensors
-    that share no memory (what safetensors stores)."""
-    from engine.analysis.checkpoints import WeightsCheckpoint, load_weights
-
-    checkpoint = WeightsCheckpoint(
-        entry.epoch,
-        entry.step,
-        variant.checkpoints_dir / entry.file,
-        entry.sha256,
-        entry.weights_sha256,
+def _verified_weights(
+    workspace: Workspace, variant: Variant, entry: CheckpointEntry
+) -> VerifiedWeights:
+    """The checkpoint's weights, verified against metadata.json (a tensorflow variant's
+    converted into its family's torch model: the version holds torch weights either way), as
+    contiguous CPU tensors that share no memory (what safetensors stores)."""
+    from engine.backends.variant_weights import (
+        VerifiedWeights,
+        load_verified_weights,
+        variant_template,
     )
+
+    family = workspace.registry.family(variant.family)
     try:
-        state = load_weights(checkpoint)
+        loaded = load_verified_weights(
+            variant.checkpoints_dir / entry.file,
+            sha256=entry.sha256,
+            weights_sha256=entry.weights_sha256,
+            template=variant_template(variant, family),
+        )
     except CheckpointError as exc:
         raise RegistryError(f"cannot publish {variant.name}: {exc}") from None
-    return {key: tensor.detach().to("cpu").contiguous().clone() for key, tensor in state.items()}
+    state = {
+        key: tensor.detach().to("cpu").contiguous().clone() for key, tensor in loaded.state.items()
+    }
+    return VerifiedWeights(state, loaded.weights_sha256, loaded.backend)
 
 
 def _version_fields(
@@ -195,7 +199,7 @@ def _version_fields(
     variant: Variant,
     meta: VariantMetadata,
     source: _Source,
-    state: dict[str, torch.Tensor],
+    weights: VerifiedWeights,
 ) -> dict[str, Any]:
     """Everything version.json records but the name, number, files, notes and timing."""
     from engine.families.param_count import meta_model
@@ -220,11 +224,20 @@ def _version_fields(
         "metrics": source.metrics,
         "dataset": config.data.id if config.data is not None else domain.get("dataset"),
         "data_sha256": config.data.sha256 if config.data is not None else None,
-        "weights_sha256": weights_sha256(state),
+        "weights_sha256": weights_sha256(weights.state),
+        **_trained_with(weights),
         "parameters": sum(p.numel() for p in model.parameters()),
         "lineage": _lineage(variant, meta),
         "preprocessing": preprocessing,
     }
+
+
+def _trained_with(weights: VerifiedWeights) -> dict[str, Any]:
+    """Which library trained the weights; for a tensorflow variant also the hash of its Keras
+    weights, which its metadata records and the converted torch weights' hash is not."""
+    if weights.backend == "torch":
+        return {"trained_with": "torch"}
+    return {"trained_with": weights.backend, "trained_weights_sha256": weights.weights_sha256}
 
 
 def _task_type(family: Any, domain: dict[str, Any], preprocessing: Any) -> str | None:

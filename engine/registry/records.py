@@ -71,6 +71,11 @@ class ModelVersion(BaseModel):
     dataset: str | None = None  # the dataset id
     data_sha256: str | None = None  # the content hash of the user's data (None: built-in)
     weights_sha256: str  # engine.hashing.weights_sha256 of the state dict
+    # The library that trained the weights: "tensorflow" weights were Keras weights, converted
+    # into the family's torch model when published (engine.backends.keras_weights), and
+    # trained_weights_sha256 is their hash as the variant records it (None: trained as torch).
+    trained_with: str = "torch"
+    trained_weights_sha256: str | None = None
     file_sha256: str  # sha256 of weights.safetensors as stored
     parameters: int
     size_bytes: int  # weights.safetensors

@@ -27,6 +27,11 @@ if TYPE_CHECKING:  # torch: the trainer is imported when one is built
     from engine.training.trainer import Objective, Trainer
 
 
+# What a strategy with its own loss (distillation) trains: the loss and the teacher's logits
+# are computed in the torch training loop; a tensorflow teacher comes converted into torch.
+TORCH_STUDENT = "distillation trains a torch student: teacher torch or tensorflow, student torch"
+
+
 class WorkspaceLike(Protocol):
     """What strategies need of a workspace: its data home and its family registry.
 
@@ -142,9 +147,8 @@ class TrainingStrategy(ABC):
 
         if self.name != "native":
             raise StrategyRejected(
-                f"the {self.name} strategy trains with the torch backend only: its loss and its "
-                "teacher are torch models (supported: a torch teacher and a torch student); "
-                "use -t backend=torch"
+                f"the {self.name} strategy trains with the torch backend only: its loss is "
+                f"computed in the torch training loop ({TORCH_STUDENT}); use -t backend=torch"
             )
         return KerasTrainer(family, variant, callbacks, cancel_event, **kwargs)
 

@@ -8,12 +8,17 @@ transforms are vectorised over the batch: no Python loop over images.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
 from engine.families.base import BatchAugment
 
 AUGMENTATIONS = ("none", "flip", "crop_flip")
+# The augmentation generator's seed is the data seed moved out of the range of data seeds
+# (0 .. 2**31 - 1): never the batch-order generator's seed, whatever the config.
+AUGMENT_SEED_OFFSET = 2**32
 
 
 def crop_padding(size: int) -> int:
@@ -54,3 +59,17 @@ def batch_augment(name: str) -> BatchAugment | None:
     if name not in AUGMENTATIONS:
         raise ValueError(f"unknown augmentation {name!r}; known: {', '.join(AUGMENTATIONS)}")
     return {"none": None, "flip": random_flip, "crop_flip": crop_flip}[name]
+
+
+def family_augmentation(
+    family: Any, domain: dict[str, Any], data_seed: int
+) -> tuple[BatchAugment | None, torch.Generator | None]:
+    """The family's batch transform for these parameters (`family.batch_augment`; None for
+    a family without one or "none") and the generator of its own that every draw comes from,
+    seeded from the data seed (full checkpoints keep its state). Both backends take it from
+    here, so a tensorflow run draws the torch run's flips and crops."""
+    augment = getattr(family, "batch_augment", None)
+    transform = augment(domain) if callable(augment) else None
+    if transform is None:
+        return None, None
+    return transform, torch.Generator().manual_seed(data_seed + AUGMENT_SEED_OFFSET)

@@ -109,16 +109,29 @@ def candidate(
 ) -> BestState | None:
     """The new best when this evaluation beats `best` (its weights copied to the CPU only
     then); None otherwise, or when it has no finite ranked metric."""
+    offer = better_offer(metrics, epoch, step, confusion, best)
+    if offer is not None:
+        offer.state = {k: t.detach().to("cpu", copy=True) for k, t in model.state_dict().items()}
+    return offer
+
+
+def better_offer(
+    metrics: dict[str, float],
+    epoch: int,
+    step: int,
+    confusion: list[list[int]] | None,
+    best: BestState | None,
+) -> BestState | None:
+    """This evaluation as a BestState without weights when it beats `best` (the caller adds
+    the weights: a torch model's here, a Keras model's in the tensorflow backend); None
+    otherwise, or when it has no finite ranked metric."""
     metric = ranked_metric(metrics)
     if metric is None or not math.isfinite(metrics[metric]):
         return None
     loss = metrics.get("test_loss")
     loss = float(loss) if loss is not None and math.isfinite(loss) else None
     offer = BestState(metric, float(metrics[metric]), loss, epoch, step, {}, confusion)
-    if not offer.beats(best):
-        return None
-    offer.state = {k: t.detach().to("cpu", copy=True) for k, t in model.state_dict().items()}
-    return offer
+    return offer if offer.beats(best) else None
 
 
 def target_reached(metrics: dict[str, float], target: float, epoch: int) -> str | None:

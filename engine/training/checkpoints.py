@@ -130,6 +130,16 @@ def check_sidecar(path: Path) -> None:
         )
 
 
+def check_weights_hash(path: Path, actual: str, recorded: str | None) -> None:
+    """CheckpointError unless a loaded checkpoint's weights hash is the one metadata.json
+    recorded for it (None: nothing recorded, nothing to compare): a file swapped for another
+    valid checkpoint, sidecar and all, is refused too. Every backend's loads check this."""
+    if recorded and actual != recorded:
+        raise CheckpointError(
+            f"checkpoint {Path(path).name}: its weights do not match metadata.json"
+        )
+
+
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Verify the SHA-256, then load with weights_only=True; CheckpointError if anything is off."""
     import torch

@@ -1,22 +1,22 @@
 """A completed variant's final weights, verified twice: what distillation's teacher and a
 transfer run (`init_from`) start from.
 
-The file's SHA-256 is checked against its sidecar before `torch.load(weights_only=True)`
-(load_checkpoint), then the tensors' hash against the one metadata.json recorded: a file
-swapped for another valid checkpoint is refused too. Errors are CheckpointError; callers say
-in their own words what the variant was for.
+The file's SHA-256 is checked against its sidecar before it is loaded, then the weights' hash
+against the one metadata.json recorded: a file swapped for another valid checkpoint is
+refused too (engine.backends.variant_weights, for either backend: a tensorflow variant's
+Keras weights come converted into its family's torch model). Errors are CheckpointError
+naming the variant; callers say in their own words what the variant was for.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from engine.backends.variant_weights import load_verified_weights, variant_template
 from engine.errors import CheckpointError
-from engine.hashing import weights_sha256
 from engine.metadata import CheckpointEntry, VariantMetadata
-from engine.training.checkpoints import load_checkpoint
 from engine.variants import Variant
 
 if TYPE_CHECKING:
@@ -40,25 +40,21 @@ def final_weights_entry(variant: Variant, meta: VariantMetadata) -> CheckpointEn
     return final
 
 
-def load_final_weights(variant: Variant, meta: VariantMetadata) -> FinalWeights:
-    """The final weights of `variant` (whose metadata is `meta`), verified."""
-    from engine.backends import torch_only
-
-    torch_only(
-        variant.config,
-        variant.name,
-        "init_from and distillation (the supported pair: a torch teacher, a torch student)",
-    )
+def load_final_weights(
+    variant: Variant, meta: VariantMetadata, family: Any | None = None
+) -> FinalWeights:
+    """The final weights of `variant` (whose metadata is `meta`; of `family`, default: found in
+    its home) as its family's torch state dict, verified; `weights_sha256` is the hash that
+    was checked, the one the variant's metadata records."""
     entry = final_weights_entry(variant, meta)
     path = variant.checkpoints_dir / entry.file
-    payload = load_checkpoint(path)
-    state = payload.get("model") if isinstance(payload, dict) else None
-    if not isinstance(state, dict):
-        raise CheckpointError(f"checkpoint {path.name} of {variant.name} holds no model weights")
-    digest = weights_sha256(state)
-    expected = entry.weights_sha256 or meta.weights_sha256
-    if expected and digest != expected:
-        raise CheckpointError(
-            f"checkpoint {path.name} of {variant.name} does not hold the recorded final weights"
+    try:
+        verified = load_verified_weights(
+            path,
+            weights_sha256=entry.weights_sha256 or meta.weights_sha256,
+            template=variant_template(variant, family),
         )
-    return FinalWeights(entry, path, state, digest)
+    except CheckpointError as exc:
+        said = str(exc)
+        raise CheckpointError(said if variant.name in said else f"{variant.name}: {said}") from None
+    return FinalWeights(entry, path, verified.state, verified.weights_sha256)

@@ -39,6 +39,7 @@ from engine.metadata import (
 from engine.params import duration_text
 from engine.training import checkpoints as ckpt
 from engine.training import rng
+from engine.training.augment import family_augmentation
 from engine.training.best import BEST_FILE, BestState, candidate, target_reached
 from engine.training.callbacks import CallbackList, Callbacks, CancelEvent, StepInfo
 from engine.training.chronicle import ChronicleWriter, is_epoch_end, read_chronicle
@@ -49,6 +50,7 @@ from engine.training.metrics import EpochAccumulator, LossEMA, evaluate_split, p
 from engine.training.optim import build_optimizer, build_scheduler, schedule_changes
 from engine.training.provenance import check_data_unchanged, check_target_scaling
 from engine.training.session import EpochMetrics, TrainingSession
+from engine.training.stagnation import Stagnation
 from engine.training.transfer import Transfer
 from engine.training.turns import end_turn, take_turn
 from engine.variants import Variant
@@ -62,9 +64,6 @@ RETRY_ANCHORS = 10
 # A family whose family.json `analyses` lists this has its evaluations' confusion matrices
 # recorded (engine.analysis.CONFUSION: the same name; the trainer sits beside engine.analysis).
 CONFUSION_ANALYSIS = "confusion_matrix"
-# The augmentation generator's seed is the data seed moved out of the range of data seeds
-# (0 .. 2**31 - 1): never the batch-order generator's seed, whatever the config.
-AUGMENT_SEED_OFFSET = 2**32
 
 
 class Objective(Protocol):
@@ -395,15 +394,8 @@ class Trainer:
         self.anchor_every = max(1, math.ceil(cfg.epochs / RETRY_ANCHORS)) if cfg.retries else 0
         self.grokfast = GrokfastFilter(self.params, cfg) if cfg.grokfast != "off" else None
         self.generator = torch.Generator().manual_seed(cfg.data_seed)
-        # Augmentation (family.batch_augment): every draw from a generator of its own, whose
-        # state full checkpoints keep; None costs the loop one test of a local a step.
-        augment = getattr(family, "batch_augment", None)
-        self.augment = augment(domain) if callable(augment) else None
-        self.augment_generator = (
-            torch.Generator().manual_seed(cfg.data_seed + AUGMENT_SEED_OFFSET)
-            if self.augment is not None
-            else None
-        )
+        # Augmentation: None costs the loop one test of a local a step.
+        self.augment, self.augment_generator = family_augmentation(family, domain, cfg.data_seed)
         analyses = getattr(getattr(family, "spec", None), "analyses", None) or []
         self.confusion = CONFUSION_ANALYSIS in analyses and not self.test_y.is_floating_point()
         self.latest_confusion: tuple[int, list[list[int]]] | None = None  # (epoch, matrix)
@@ -417,7 +409,7 @@ class Trainer:
         self.acc = EpochAccumulator(self.train_y.is_floating_point(), target_std=self.target_std)
         self.loss_ema = LossEMA()  # the rows' `loss_ema`; restored by _restore on resume
         self.epoch, self.step, self.batch_index, self.perm = 0, 0, 0, None
-        self.best_loss, self.since_best = math.inf, 0
+        self.stagnation = Stagnation(cfg.stagnation_patience)
         self.last_autosave = time.monotonic()
         truncate_at = 0
         self._restarted = False  # resumed from scratch: no full checkpoint was ever saved
@@ -755,20 +747,10 @@ class Trainer:
             self.stop_reason = reason
 
     def _check_stagnation(self, stats: dict[str, float]) -> str | None:
-        patience = self.cfg.stagnation_patience
-        if not patience:
-            return None
-        loss = stats.get("test_loss", stats["train_loss"])
-        if loss < self.best_loss:
-            self.best_loss, self.since_best = loss, 0
-            return None
-        self.since_best += 1
-        if self.since_best < patience:
-            return None
-        self.since_best = 0
-        message = f"no improvement in loss for {patience} epochs (epoch {self.epoch})"
-        self.session.warnings.append(message)
-        self.meta.warnings.append(message)
+        message = self.stagnation.update(stats, self.epoch)
+        if message:
+            self.session.warnings.append(message)
+            self.meta.warnings.append(message)
         return message
 
     def _log(self, row: dict[str, Any]) -> None:
@@ -839,7 +821,7 @@ class Trainer:
             "perm": self.perm if self.batch_index else None,
             "accumulator": self.acc.state_dict(),
             "loss_ema": self.loss_ema.state_dict(),
-            "stagnation": {"best_loss": self.best_loss, "since_best": self.since_best},
+            "stagnation": self.stagnation.state_dict(),
             "config_hash": self.variant.config.config_hash,
             "chronicle_offset": self.chronicle.offset,
             "engine_version": self.meta.versions.get("engine", ""),
@@ -997,8 +979,7 @@ class Trainer:
         self.batch_index, self.perm = state["batch_index"], state["perm"]
         self.acc.load_state_dict(state["accumulator"], self.device)
         self.loss_ema.load_state_dict(state.get("loss_ema"))  # None before it existed: afresh
-        self.best_loss = state["stagnation"]["best_loss"]
-        self.since_best = state["stagnation"]["since_best"]
+        self.stagnation.load_state_dict(state["stagnation"])
         self._restored_scale = float(state.get("lr_scale", 1.0))
         if self.cfg.keep_best:
             self.best = BestState.from_payload(state.get("best"))  # absent before 0.3.0

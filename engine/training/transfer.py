@@ -96,8 +96,8 @@ def resolve_transfer(workspace: Any, variant: Variant) -> Transfer | None:
             )
         return None
     source = _find(workspace, name, variant)
-    state, digest = final_weights(source)
-    family = workspace.registry.family(variant.family)
+    family = workspace.registry.family(variant.family)  # the source's too (_find)
+    state, digest = final_weights(source, family)
     fresh = _fresh_model(family, variant.config.domain)
     head = head_name(fresh)
     own = fresh.state_dict()
@@ -131,10 +131,13 @@ def _find(workspace: Any, name: str, variant: Variant) -> Variant:
     return source
 
 
-def final_weights(source: Variant) -> tuple[dict[str, torch.Tensor], str]:
-    """The completed source's final weights and their hash, verified twice: the file against
-    its sidecar (load_checkpoint), the tensors against metadata.json. (What distillation's
-    teacher loader uses too: engine.training.final_weights.)"""
+def final_weights(
+    source: Variant, family: Any | None = None
+) -> tuple[dict[str, torch.Tensor], str]:
+    """The completed source's final weights (of `family`) and their hash, verified twice: the
+    file against its sidecar, the weights against metadata.json; a tensorflow source's come
+    converted into the family's torch model. (What distillation's teacher loader uses too:
+    engine.training.final_weights.)"""
     try:
         meta = VariantMetadata.load(source.metadata_path)
     except (OSError, ValueError) as exc:
@@ -144,12 +147,9 @@ def final_weights(source: Variant) -> tuple[dict[str, torch.Tensor], str]:
             FIELD, f"{source.name} is {meta.status}, not completed; finish training it first"
         )
     try:
-        final = load_final_weights(source, meta)
+        final = load_final_weights(source, meta, family)
     except TrainwrightError as exc:  # missing, corrupt, altered: its words, naming the source
-        said = str(exc)
-        raise ParameterError(
-            FIELD, said if source.name in said else f"{source.name}: {said}"
-        ) from None
+        raise ParameterError(FIELD, str(exc)) from None
     return final.state, final.weights_sha256
 
 

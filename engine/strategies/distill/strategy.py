@@ -14,7 +14,7 @@ from engine.errors import TrainwrightError
 from engine.metadata import VariantMetadata
 from engine.params import ParameterSpec
 from engine.strategies.base import StrategyConfig, StrategyRejected, TrainingStrategy
-from engine.strategies.distill.errors import DistillError
+from engine.strategies.distill.errors import DistillError, refuse_tensorflow_student
 from engine.strategies.distill.teacher import (
     TrainedModel,
     completed_metadata,
@@ -64,6 +64,7 @@ class DistillStrategy(TrainingStrategy):
         """The loaded teacher, once the student's config is shown to fit it."""
         import torch
 
+        refuse_tensorflow_student(student.training.backend)
         registry = self.workspace.registry
         teacher = self.teacher_variant(student)
         completed_metadata(teacher)

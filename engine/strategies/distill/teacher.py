@@ -70,15 +70,17 @@ def load_trained_model(
     role: str = "teacher",
 ) -> TrainedModel:
     """The variant's model with its final weights, verified twice: the file's SHA-256 against
-    its sidecar (load_checkpoint), then the tensors' hash against metadata.json. Eval mode,
-    no gradients. The global RNG is left as it was (building a model draws initial weights).
+    its sidecar, then the weights' hash against metadata.json (a tensorflow variant's Keras
+    weights converted into the family's torch model: a teacher of either backend). Eval
+    mode, no gradients. The global RNG is left as it was (building a model draws initial
+    weights).
     """
     import torch
 
     meta = completed_metadata(variant, role)
-    final = load_final_weights(variant, meta)
-    model_state, digest, path = final.state, final.weights_sha256, final.path
     family = registry.family(variant.family)
+    final = load_final_weights(variant, meta, family)  # a tensorflow teacher's: converted
+    model_state, digest, path = final.state, final.weights_sha256, final.path
     with torch.random.fork_rng(devices=[]):
         model = family.create_model(variant.config.domain)
     try:
