@@ -55,7 +55,6 @@ def build_model(
 class _Builder:
     def __init__(self, keras: Any, names: dict[str, str], seed: int) -> None:
         self.keras, self.layers, self.names, self.seed = keras, keras.layers, names, seed
-        self.dropouts = 0
 
     # ---- the families --------------------------------------------------------------------
     def mlp(self, template: Any, inputs: Any, name: str) -> Any:

@@ -396,16 +396,10 @@ class KerasRun:
     def _record_confusion(self, matrix: list[list[int]]) -> None:
         """The evaluation's confusion matrix in metadata.json (and on this epoch's weights
         checkpoint), as the torch trainer keeps it."""
-        from engine.metadata import ClassificationReport
-        from engine.training.metrics import per_class_accuracy
+        from engine.training.metrics import classification_report
 
         self.latest_confusion = (self.epoch, matrix)
-        self.meta.classification = ClassificationReport(
-            epoch=self.epoch,
-            step=self.step,
-            confusion=matrix,
-            per_class_accuracy=per_class_accuracy(matrix),
-        )
+        self.meta.classification = classification_report(matrix, self.epoch, self.step)
 
     def _log(self, row: dict[str, Any]) -> None:
         self.chronicle.append(row)

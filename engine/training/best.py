@@ -99,20 +99,9 @@ class BestState:
         )
 
 
-def candidate(
-    model: torch.nn.Module,
-    metrics: dict[str, float],
-    epoch: int,
-    step: int,
-    confusion: list[list[int]] | None,
-    best: BestState | None,
-) -> BestState | None:
-    """The new best when this evaluation beats `best` (its weights copied to the CPU only
-    then); None otherwise, or when it has no finite ranked metric."""
-    offer = better_offer(metrics, epoch, step, confusion, best)
-    if offer is not None:
-        offer.state = {k: t.detach().to("cpu", copy=True) for k, t in model.state_dict().items()}
-    return offer
+def model_state_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A CPU copy of the model's weights for a new best (taken only when it is one)."""
+    return {k: t.detach().to("cpu", copy=True) for k, t in model.state_dict().items()}
 
 
 def better_offer(
@@ -123,8 +112,8 @@ def better_offer(
     best: BestState | None,
 ) -> BestState | None:
     """This evaluation as a BestState without weights when it beats `best` (the caller adds
-    the weights: a torch model's here, a Keras model's in the tensorflow backend); None
-    otherwise, or when it has no finite ranked metric."""
+    the weights only then: a torch model's `model_state_copy`, a Keras model's in the
+    tensorflow backend); None otherwise, or when it has no finite ranked metric."""
     metric = ranked_metric(metrics)
     if metric is None or not math.isfinite(metrics[metric]):
         return None

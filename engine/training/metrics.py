@@ -219,6 +219,19 @@ def confusion_matrix(
     return counts.view(size, size).tolist()
 
 
+def classification_report(confusion: list[list[int]], epoch: int, step: int) -> Any:
+    """metadata.json's ClassificationReport of an evaluation's confusion matrix (both
+    backends' trainers record it after each evaluation)."""
+    from engine.metadata import ClassificationReport
+
+    return ClassificationReport(
+        epoch=epoch,
+        step=step,
+        confusion=confusion,
+        per_class_accuracy=per_class_accuracy(confusion),
+    )
+
+
 def per_class_accuracy(confusion: list[list[int]]) -> list[float | None]:
     """Each class's share of its test examples predicted right (None: it has none)."""
     return [row[i] / sum(row) if sum(row) else None for i, row in enumerate(confusion)]

@@ -30,7 +30,6 @@ from engine.metadata import (
     Attempt,
     BestRecord,
     CheckpointEntry,
-    ClassificationReport,
     VariantMetadata,
     check_config_hash,
     environment,
@@ -40,13 +39,24 @@ from engine.params import duration_text
 from engine.training import checkpoints as ckpt
 from engine.training import rng
 from engine.training.augment import family_augmentation
-from engine.training.best import BEST_FILE, BestState, candidate, target_reached
+from engine.training.best import (
+    BEST_FILE,
+    BestState,
+    better_offer,
+    model_state_copy,
+    target_reached,
+)
 from engine.training.callbacks import CallbackList, Callbacks, CancelEvent, StepInfo
 from engine.training.chronicle import ChronicleWriter, is_epoch_end, read_chronicle
 from engine.training.grokfast import GrokfastFilter
 from engine.training.lock import VariantLock
 from engine.training.losses import LossFn, chosen_loss
-from engine.training.metrics import EpochAccumulator, LossEMA, evaluate_split, per_class_accuracy
+from engine.training.metrics import (
+    EpochAccumulator,
+    LossEMA,
+    classification_report,
+    evaluate_split,
+)
 from engine.training.optim import build_optimizer, build_scheduler, schedule_changes
 from engine.training.provenance import check_data_unchanged, check_target_scaling
 from engine.training.session import EpochMetrics, TrainingSession
@@ -732,15 +742,11 @@ class Trainer:
         best (`keep_best`), and the stop when it reaches `target_metric`."""
         if confusion is not None:
             self.latest_confusion = (self.epoch, confusion)
-            self.meta.classification = ClassificationReport(
-                epoch=self.epoch,
-                step=self.step,
-                confusion=confusion,
-                per_class_accuracy=per_class_accuracy(confusion),
-            )
+            self.meta.classification = classification_report(confusion, self.epoch, self.step)
         if self.cfg.keep_best:
-            better = candidate(self.model, metrics, self.epoch, self.step, confusion, self.best)
+            better = better_offer(metrics, self.epoch, self.step, confusion, self.best)
             if better is not None:
+                better.state = model_state_copy(self.model)
                 self.best, self.best_unwritten = better, True
         reason = target_reached(metrics, self.cfg.target_metric, self.epoch)
         if reason is not None:
